@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: demo test bench lint format install constraints clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23" wheel
+
+# Re-installs whenever setup.py or the pins change.
+$(VENV)/.installed: $(BIN)/python setup.py constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python -m experiments.mnist
+
+# pytest exits 5 when it collected nothing: that is a failure here, as any non-zero exit.
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+# Re-pins every dependency after a change to setup.py (needs the package registry).
+constraints:
+	rm -rf /tmp/reproml-pin && $(PYTHON) -m venv /tmp/reproml-pin
+	/tmp/reproml-pin/bin/pip install --quiet -e ".[test]"
+	{ echo "# Every install resolves against these pins (pip install -c constraints.txt ...)."; \
+	  echo "# Regenerate: make constraints (after changing setup.py)."; \
+	  /tmp/reproml-pin/bin/pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel)=='; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,57 @@
+"""Exceptions raised by reproml. Every message names what is wrong and what was expected."""
+
+from __future__ import annotations
+
+
+class ReproMLError(Exception):
+    """Base class of every error reproml raises on purpose."""
+
+
+class HandlerError(ReproMLError, ValueError):
+    """A value a handler cannot encode: names the key, and the split and row once known.
+
+    Handlers raise it with the key, what they expected and what they got; `write_records`
+    adds the split and row index with `at_row` before re-raising, so the final message reads
+    ``split 'train', row 17, key 'image': expected shape (28, 28), got (27, 28)``.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        expected: str,
+        got: str,
+        *,
+        split: str | None = None,
+        row: int | None = None,
+    ) -> None:
+        self.key, self.expected, self.got, self.split, self.row = key, expected, got, split, row
+        where = []
+        if split is not None:
+            where.append(f"split {split!r}")
+        if row is not None:
+            where.append(f"row {row}")
+        where.append(f"key {key!r}")
+        super().__init__(f"{', '.join(where)}: expected {expected}, got {got}")
+
+    def at_row(self, split: str, row: int) -> HandlerError:
+        """Returns the same error located at `row` of `split`."""
+        return HandlerError(self.key, self.expected, self.got, split=split, row=row)
+
+
+class RecordError(ReproMLError):
+    """A record file or manifest that is missing, corrupt or does not match: names the file."""
+
+    def __init__(self, path: str, problem: str, fix: str | None = None) -> None:
+        self.path, self.problem, self.fix = str(path), problem, fix
+        message = f"{path}: {problem}"
+        if fix:
+            message += f". {fix}"
+        super().__init__(message)
+
+
+class ConfigError(ReproMLError, ValueError):
+    """A configuration entry with a value that cannot work: names the entry."""
+
+    def __init__(self, entry: str, expected: str, got: object) -> None:
+        self.entry, self.expected, self.got = entry, expected, got
+        super().__init__(f"config entry {entry!r}: expected {expected}, got {got!r}")
