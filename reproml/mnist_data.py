@@ -1,0 +1,337 @@
+"""MNIST as NumPy arrays: an explicit file, the cache, a verified download, or a stated fallback.
+
+`load_mnist` looks for ``mnist.npz`` (the Keras layout: ``x_train`` uint8 [60000, 28, 28],
+``y_train`` uint8 [60000], ``x_test``, ``y_test``) in this order::
+
+    path (if given) -> cache_dir/mnist.npz -> download (sha256 checked before caching)
+                    -> fallback: scikit-learn's bundled 8x8 digits upscaled to 28x28
+
+It returns the arrays and a ``source`` dict saying which of those it used (name, file, sha256,
+or the fallback and why), to be stored in the dataset manifest via ``write_records(source=...)``.
+The fallback is never silent: it warns (`MnistFallbackWarning` and a log record) and the source
+dict names it. `mnist_rows` and `mnist_keys_to_handlers` feed the arrays to `write_records`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reproml.errors import ConfigError, RecordError
+
+logger = logging.getLogger(__name__)
+
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+MNIST_FILE = "mnist.npz"
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MNIST_CLASS_NAMES = tuple(str(i) for i in range(10))
+IMAGE_SHAPE = (28, 28)
+FALLBACKS = ("digits", None)
+
+# The digits fallback: a fixed permutation, then the first DIGITS_TEST_SIZE rows are the test split
+# (300 of 1797, about MNIST's 1:6 test:train ratio).
+DIGITS_SPLIT_SEED = 0
+DIGITS_TEST_SIZE = 300
+
+_CHUNK = 1 << 16
+
+
+class DownloadError(RecordError):
+    """A download that failed or whose content does not have the expected sha256: names the url."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded file whose sha256 is not the expected one (it was not cached)."""
+
+
+class MnistFallbackWarning(UserWarning):
+    """`load_mnist` used the scikit-learn digits instead of MNIST."""
+
+
+def default_cache_dir() -> Path:
+    """Return ``$REPROML_DATA_DIR`` if set, else ``~/.cache/reproml``."""
+    return Path(os.environ.get("REPROML_DATA_DIR") or "~/.cache/reproml").expanduser()
+
+
+def sha256_of_file(path: str | os.PathLike) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_mnist(
+    path: str | os.PathLike | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    url: str = MNIST_URL,
+    sha256: str | None = MNIST_SHA256,
+    allow_download: bool = True,
+    fallback: str | None = "digits",
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load MNIST in the Keras layout, from a file, the cache, a download or the digits fallback.
+
+    Args:
+      path: an ``.npz`` file in the Keras layout; when given it must exist (no fallback).
+      cache_dir: where ``mnist.npz`` is cached (default: `default_cache_dir()`).
+      url: where to download ``mnist.npz`` from when it is not cached.
+      sha256: the expected hex sha256 of the file; checked for `path`, the cached file and the
+        download. None accepts any content (the actual hash is still recorded).
+      allow_download: False never touches the network (goes from the cache to the fallback).
+      fallback: "digits" (scikit-learn's bundled digits, upscaled) when MNIST is neither cached
+        nor downloadable, or None to raise instead.
+      timeout: seconds before the download gives up.
+      progress: show a tqdm progress bar while downloading.
+
+    Returns:
+      ``(arrays, source)``: arrays ``x_train`` uint8 [N, 28, 28], ``y_train`` uint8 [N],
+      ``x_test``, ``y_test``; source e.g. ``{"name": "mnist", "path": ..., "sha256": ..., "how":
+      "cache"}`` or ``{"name": "sklearn-digits", "reason": ..., ...}``.
+
+    Raises:
+      RecordError: `path` is missing or not a valid file, or a file does not match `sha256`.
+      ChecksumMismatchError: a downloaded file does not match `sha256` (nothing is cached).
+      DownloadError: the download failed and `fallback` is None.
+      ConfigError: `fallback` is not one of ``"digits"``, None.
+    """
+    if fallback not in FALLBACKS:
+        raise ConfigError("fallback", f"one of {FALLBACKS}", fallback)
+    if path is not None:
+        return _load_verified(Path(path).expanduser(), sha256, how="path", url=None)
+
+    cached = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cached = cached / MNIST_FILE
+    if cached.is_file():
+        return _load_verified(cached, sha256, how="cache", url=url)
+
+    if allow_download:
+        try:
+            download_verified(url, cached, sha256, timeout=timeout, progress=progress)
+        except ChecksumMismatchError:
+            raise
+        except DownloadError as err:
+            if fallback is None:
+                raise
+            reason = f"download failed: {err.problem}"
+        else:
+            return _load_verified(cached, sha256, how="download", url=url)
+    else:
+        reason = f"{cached} is not cached and allow_download=False"
+
+    if fallback is None:
+        raise RecordError(
+            cached,
+            f"MNIST is not available ({reason})",
+            f"Put {MNIST_FILE} there, pass path=..., allow the download, or use fallback='digits'",
+        )
+    return load_digits_as_mnist(reason)
+
+
+def download_verified(
+    url: str,
+    target: str | os.PathLike,
+    sha256: str | None,
+    *,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> str:
+    """Download `url` to `target` through a temp file, moved into place only if its hash matches.
+
+    Args:
+      url: the file to fetch.
+      target: the final path; its directory is created if needed.
+      sha256: the expected hex sha256, or None to accept any content.
+      timeout: seconds for the connection and each read.
+      progress: show a tqdm progress bar.
+
+    Returns:
+      The sha256 of the downloaded file.
+
+    Raises:
+      DownloadError: the download failed (names the url and the cause).
+      ChecksumMismatchError: its sha256 differs from `sha256` (names the url and both hashes;
+        nothing is written to `target`).
+    """
+    from tqdm import tqdm
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    digest = hashlib.sha256()
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(
+                    total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress
+                ) as bar:
+                    for chunk in iter(lambda: response.read(_CHUNK), b""):
+                        f.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            raise DownloadError(
+                url,
+                f"could not be downloaded ({type(err).__name__}: {err})",
+                "Check the url and the network, or pass path=...",
+            ) from err
+        actual = digest.hexdigest()
+        if sha256 is not None and actual != sha256.lower():
+            raise ChecksumMismatchError(
+                url,
+                f"has sha256 {actual}, expected {sha256}",
+                f"Nothing was cached in {target.parent}; check the url, or pass the right sha256",
+            )
+        os.replace(tmp, target)
+        return actual
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _load_verified(
+    path: Path, sha256: str | None, *, how: str, url: str | None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load an npz in the Keras layout after checking its hash."""
+    if not path.is_file():
+        raise RecordError(
+            path, "does not exist", f"Pass the path of a {MNIST_FILE} in the Keras layout"
+        )
+    actual = sha256_of_file(path)
+    if sha256 is not None and actual != sha256.lower():
+        raise RecordError(
+            path,
+            f"has sha256 {actual}, expected {sha256}",
+            "Delete it to download it again, or pass sha256=None to accept a different file",
+        )
+    arrays = read_keras_npz(path)
+    source: dict[str, Any] = {"name": "mnist", "path": str(path), "sha256": actual, "how": how}
+    if url is not None and how == "download":
+        source["url"] = url
+    return arrays, source
+
+
+def read_keras_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read and checks an npz holding ``x_train, y_train, x_test, y_test`` (Keras layout).
+
+    Raises:
+      RecordError: the file is not an npz, a key is missing, or a shape or dtype is wrong.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in MNIST_KEYS if k not in data.files]
+            if missing:
+                raise RecordError(
+                    path,
+                    f"has no arrays {missing} (it has {sorted(data.files)})",
+                    "Use an npz in the Keras layout x_train, y_train, x_test, y_test",
+                )
+            arrays = {k: np.asarray(data[k]) for k in MNIST_KEYS}
+    except (OSError, ValueError) as err:
+        raise RecordError(
+            path,
+            f"is not a readable npz ({type(err).__name__}: {err})",
+            "Delete it and load it again",
+        ) from err
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE or x.dtype != np.uint8:
+            raise RecordError(path, f"x_{split} is {x.dtype} {x.shape}, expected uint8 [N, 28, 28]")
+        if y.shape != (x.shape[0],) or y.dtype.kind not in "iu":
+            raise RecordError(
+                path, f"y_{split} is {y.dtype} {y.shape}, expected integers [{x.shape[0]}]"
+            )
+    return arrays
+
+
+def load_digits_as_mnist(reason: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Return scikit-learn's bundled digits in the MNIST layout, with a warning naming `reason`.
+
+    The 1797 8x8 images (values 0..16) are upscaled to 28x28 with `scipy.ndimage.zoom`
+    (bilinear), scaled to uint8 0..255, and split by a fixed permutation into
+    1497 train / 300 test rows, so every run gets the same arrays.
+
+    Args:
+      reason: why MNIST itself was not used; in the warning and in the source dict.
+
+    Returns:
+      ``(arrays, source)`` as `load_mnist`, with ``source["name"] == "sklearn-digits"``.
+    """
+    import scipy
+    import sklearn
+    from scipy import ndimage
+    from sklearn.datasets import load_digits
+
+    message = f"MNIST is not available ({reason}); using scikit-learn's digits upscaled to 28x28"
+    warnings.warn(message, MnistFallbackWarning, stacklevel=2)
+    logger.warning(message)
+
+    digits = load_digits()
+    zoom = IMAGE_SHAPE[0] / digits.images.shape[1]
+    images = ndimage.zoom(digits.images.astype(np.float64), (1, zoom, zoom), order=1)
+    images = np.clip(np.rint(images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    labels = digits.target.astype(np.uint8)
+    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(labels))
+    test, train = order[:DIGITS_TEST_SIZE], order[DIGITS_TEST_SIZE:]
+    arrays = {
+        "x_train": images[train],
+        "y_train": labels[train],
+        "x_test": images[test],
+        "y_test": labels[test],
+    }
+    source = {
+        "name": "sklearn-digits",
+        "reason": reason,
+        "upscaled": "8x8 -> 28x28 scipy.ndimage.zoom(order=1), 0..16 -> uint8 0..255",
+        "split": f"permutation seed {DIGITS_SPLIT_SEED}, first {DIGITS_TEST_SIZE} rows are test",
+        "sklearn_version": sklearn.__version__,
+        "scipy_version": scipy.__version__,
+    }
+    return arrays, source
+
+
+def mnist_split_sizes(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Return ``{"train": N_train, "test": N_test}`` for `write_records(split_to_size=...)`."""
+    return {split: int(len(arrays[f"y_{split}"])) for split in ("train", "test")}
+
+
+def mnist_rows(arrays: dict[str, np.ndarray], split: str) -> Iterator[dict[str, Any]]:
+    """Yield ``{"image": uint8 [28, 28, 1], "label": int}`` rows of a split, for `write_records`.
+
+    Args:
+      arrays: the arrays returned by `load_mnist`.
+      split: "train" or "test".
+
+    Raises:
+      ConfigError: `split` is not "train" or "test".
+    """
+    if split not in ("train", "test"):
+        raise ConfigError("split", "'train' or 'test' (the splits of MNIST)", split)
+    images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    for image, label in zip(images, labels, strict=True):
+        yield {"image": image[..., np.newaxis], "label": int(label)}
+
+
+def mnist_keys_to_handlers() -> dict[str, Any]:
+    """Return the handlers of `mnist_rows`: image uint8 [28, 28, 1], label named "0".."9"."""
+    from handlers.image import ImageArrayHandler
+    from handlers.label import ClassLabelHandler
+
+    return {
+        "image": ImageArrayHandler(shape=(*IMAGE_SHAPE, 1)),
+        "label": ClassLabelHandler(names=MNIST_CLASS_NAMES),
+    }
