@@ -1,0 +1,51 @@
+"""Networks chosen by name: ``params["network"] = "cnn"`` means `reproml/models/networks/cnn.py`.
+
+A new network is a new file in this folder, not an edit to a switch. A network module defines
+one function per role it can play:
+
+- ``classifier(images, params, training) -> (logits, embedding)``: `images` are float32 in
+  [0, 1] of shape [B, H, W, C]; `embedding` is the penultimate layer [B, D].
+- ``generator(noise, params) -> images`` in [-1, 1], and ``critic(images, params) -> scores``
+  [B, 1] for a (Wasserstein) GAN.
+
+Networks build their layers with `tf.compat.v1` so they run inside the Estimator's graph.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Any
+
+from reproml.errors import ConfigError
+
+
+def available_networks(role: str | None = None) -> list[str]:
+    """Return the names of the network modules in this folder (those defining `role`, if given)."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    if role is None:
+        return names
+    return [n for n in names if hasattr(importlib.import_module(f"{__name__}.{n}"), role)]
+
+
+def get_network(name: str, role: str, entry: str = "network") -> Callable[..., Any]:
+    """Return the `role` function (e.g. "classifier") of the network module `name`.
+
+    Args:
+      name: the module's name in `reproml/models/networks/` (e.g. "cnn").
+      role: the function the module must define ("classifier", "generator" or "critic").
+      entry: the config entry `name` came from, named in errors.
+
+    Raises:
+      ConfigError: no such network module, or it does not define `role`.
+    """
+    candidates = available_networks(role)
+    if not isinstance(name, str) or name not in available_networks():
+        raise ConfigError(entry, f"a network defining {role}() ({', '.join(candidates)})", name)
+    module = importlib.import_module(f"{__name__}.{name}")
+    if not hasattr(module, role):
+        raise ConfigError(
+            entry, f"a network defining {role}() ({', '.join(candidates)}); {name!r} does not", name
+        )
+    return getattr(module, role)
