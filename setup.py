@@ -27,6 +27,7 @@ setup(
         "scipy",
         "h5py",
         "tqdm",
+        "google-crc32c",
         "scikit-learn",
         "pillow",
         "matplotlib",
