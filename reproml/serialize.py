@@ -1,0 +1,625 @@
+"""`write_records`: raw rows -> sharded TFRecord files + ``manifest.json``, all or nothing.
+
+The flow of one call::
+
+    rows_gen(split) -> whole-shard chunks of rows -> [worker] handler.handle per key
+        -> tf.train.Example -> hidden temp shard (fsync, sha256) -> (all staged) os.replace
+        -> manifest.json (written last, atomically)
+
+Every shard of the call is first written to a hidden temp file in `record_dir`
+(``.<shard name>.<pid>-<token>.reproml-tmp``). Only when every shard of every split is
+staged does the commit start: the earlier manifest is removed, the temp files are renamed to
+their shard names, shards the earlier manifest listed that this write does not produce are
+removed, and the new manifest is written. So any error while reading rows, handling or
+writing leaves the earlier write (its shards and manifest) exactly as it was, and a process
+killed at any point leaves either the earlier complete write, or a directory without
+manifest (a reader fails with "no manifest"), never a manifest that lists partial shards.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import pickle
+import re
+import string
+import uuid
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+from tqdm import tqdm
+
+from reproml.errors import ConfigError, HandlerError, RecordError
+from reproml.handler import FeatureHandler
+from reproml.manifest import (
+    COMPRESSIONS,
+    MANIFEST_NAME,
+    Manifest,
+    SchemaEntry,
+    ShardInfo,
+    SplitInfo,
+    load_manifest,
+)
+from reproml.spec import FeatureSpec
+
+TMP_SUFFIX = ".reproml-tmp"
+# .<shard name>.<pid of the writing process>-<8 hex>.reproml-tmp
+TMP_NAME_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}" + re.escape(TMP_SUFFIX) + "$")
+_MANIFEST_TMP_RE = re.compile(r"^\." + re.escape(MANIFEST_NAME) + r"\..+\.tmp$")
+_HASH_CHUNK = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class _ShardTask:
+    """Everything a worker needs to write one shard (rows are the raw rows of the shard)."""
+
+    split: str
+    idx: int
+    first_row: int
+    rows: list[Mapping[str, Any]]
+    file: str
+    tmp_path: str
+    compression: str | None
+    histogram_classes: dict[str, int]
+    emitted_keys: dict[str, tuple[str, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _ShardResult:
+    shard: ShardInfo
+    label_counts: dict[str, list[int]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _WorkerFailure:
+    """An exception raised in a worker, carried back as data (reproml errors do not unpickle)."""
+
+    handler_error: tuple[str, str, str, str | None, int | None] | None
+    exception: BaseException | None
+    text: str
+
+
+def write_records(
+    record_dir: str | os.PathLike,
+    record_pattern: str,
+    keys_to_handlers: Mapping[str, FeatureHandler],
+    samples_per_record: int,
+    split_to_size: Mapping[str, int],
+    rows_gen: Callable[[str], Iterable[Mapping[str, Any]]],
+    *,
+    keys_to_descriptions: Mapping[str, str] | None = None,
+    compression: str | None = None,
+    num_workers: int | None = None,
+    source: Mapping[str, Any] | None = None,
+    splits: Sequence[str] = ("train", "eval", "test"),
+    progress: bool = True,
+) -> Manifest:
+    """Serialize rows into sharded TFRecord files and writes ``manifest.json``.
+
+    For each split of `splits` (in that order) with ``split_to_size[split] > 0``, the first
+    ``split_to_size[split]`` rows of ``rows_gen(split)`` are written: shards of exactly
+    `samples_per_record` examples, then one remainder shard. Shard ``idx`` of ``split`` is named
+    ``record_pattern.format(split=split, idx=idx)``. Each example merges
+    ``keys_to_handlers[key].handle(row, key)`` over the keys in sorted order and is serialized
+    deterministically, so two writes of the same rows give byte-identical files, whatever
+    `num_workers` is.
+
+    All or nothing: shards are staged under hidden temp names and renamed into place only after
+    every shard of the call is written; on any error every temp file of the call is removed and
+    an earlier write in `record_dir` (shards and manifest) is left untouched. Leftover temp files
+    of a killed earlier call (dead pid) are removed at the start. Run one write per directory at a
+    time. The label histogram of every scalar int64 feature whose spec has ``names`` counts
+    examples per class *name*, listing every class (zeros included) in ``names`` order.
+
+    Args:
+      record_dir: directory of the shards and the manifest (created if missing).
+      record_pattern: shard file name with ``{split}`` and ``{idx}``, e.g.
+        ``"{split}-{idx:05d}.tfrecord"``.
+      keys_to_handlers: row key -> handler that encodes ``row[key]``.
+      samples_per_record: examples per shard (the last shard of a split holds the remainder).
+      split_to_size: split -> number of rows to take from ``rows_gen(split)``; a split that is
+        missing or 0 is skipped.
+      rows_gen: ``rows_gen(split)`` yields the rows (mappings) of a split.
+      keys_to_descriptions: key -> free text stored in the manifest schema.
+      compression: None, ``"GZIP"`` or ``"ZLIB"``.
+      num_workers: worker processes ("spawn") that handle, serialize, write and hash whole
+        shards; None -> ``min(os.cpu_count(), number of shards)``; 0 or 1 -> in this process.
+        Handlers (and rows) must be picklable for more than one worker.
+      source: JSON-serializable description of where the rows came from (stored as is).
+      splits: the splits to write, in order.
+      progress: show a tqdm bar of examples written.
+
+    Returns:
+      The manifest written to ``record_dir/manifest.json``.
+
+    Raises:
+      ConfigError: a bad argument (names the argument), or `rows_gen` yields fewer rows than
+        ``split_to_size`` promises (names the split and both counts).
+      HandlerError: a row a handler cannot encode (names split, row index and key).
+      RecordError: a file could not be written.
+    """
+    record_dir = Path(record_dir)
+    compression = _check_compression(compression)
+    samples_per_record = _check_positive_int("samples_per_record", samples_per_record)
+    splits = _check_splits(splits, split_to_size)
+    plan = _plan(record_pattern, samples_per_record, split_to_size, splits)
+    schema, emitted_keys = _schema(keys_to_handlers, keys_to_descriptions)
+    histogram_classes = {
+        key: len(entry.spec.names) for key, entry in schema.items() if _is_class_label(entry.spec)
+    }
+    source = _check_source(source)
+    num_shards = sum(len(sizes) for sizes in plan.values())
+    workers = _num_workers(num_workers, num_shards)
+    if workers > 1:
+        _check_picklable(keys_to_handlers)
+
+    record_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(record_dir)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def tasks() -> Iterable[_ShardTask]:
+        for split, sizes in plan.items():
+            rows = iter(rows_gen(split))
+            done = 0
+            for idx, size in enumerate(sizes):
+                chunk = list(itertools.islice(rows, size))
+                if len(chunk) < size:
+                    raise ConfigError(
+                        f"split_to_size[{split!r}]",
+                        f"{sum(sizes)} rows from rows_gen({split!r})",
+                        f"only {done + len(chunk)} rows",
+                    )
+                file = record_pattern.format(split=split, idx=idx)
+                yield _ShardTask(
+                    split=split,
+                    idx=idx,
+                    first_row=done,
+                    rows=chunk,
+                    file=file,
+                    tmp_path=str(record_dir / f".{file}.{token}{TMP_SUFFIX}"),
+                    compression=compression,
+                    histogram_classes=histogram_classes,
+                    emitted_keys=emitted_keys,
+                )
+                done += size
+
+    staged: list[tuple[_ShardTask, _ShardResult]] = []
+    tmp_paths: list[str] = []
+    total = sum(sum(sizes) for sizes in plan.values())
+    desc = f"write_records {record_dir.name}"
+    bar = tqdm(total=total, unit="ex", desc=desc, disable=not progress)
+    shards = _run(tasks(), keys_to_handlers, workers, tmp_paths)
+    try:
+        with bar, contextlib.closing(shards):
+            for task, result in shards:
+                staged.append((task, result))
+                bar.update(result.shard.records)
+        manifest = _manifest(
+            record_pattern, compression, samples_per_record, schema, staged, source
+        )
+        _commit(record_dir, staged, manifest)
+    except BaseException:
+        for tmp in tmp_paths:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return manifest
+
+
+def remove_stale_temp_files(record_dir: str | os.PathLike) -> list[Path]:
+    """Remove temp shards (and manifest temp files) left by killed writes; returns them.
+
+    A temp shard is stale when the process that wrote it (the pid in its name) is gone.
+    """
+    removed = []
+    for path in sorted(Path(record_dir).iterdir()):
+        match = TMP_NAME_RE.match(path.name)
+        stale = bool(match) and not _pid_alive(int(match["pid"]))
+        if stale or _MANIFEST_TMP_RE.match(path.name):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def shard_name_regex(record_pattern: str, split: str | None = None) -> re.Pattern[str]:
+    """Return a regex matching the file names `record_pattern` produces (of `split`, or any)."""
+    parts = []
+    for literal, field, _spec, _conv in string.Formatter().parse(record_pattern):
+        parts.append(re.escape(literal))
+        if field == "split":
+            parts.append(re.escape(split) if split is not None else r".+?")
+        elif field == "idx":
+            parts.append(r"\s*\d+")
+    return re.compile("^" + "".join(parts) + "$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing one shard (in this process or in a worker).
+
+
+def _write_shard(task: _ShardTask, keys_to_handlers: Mapping[str, FeatureHandler]) -> _ShardResult:
+    """Handle, serialize, write (temp path, fsync) and hash one shard."""
+    counts = {key: [0] * n for key, n in task.histogram_classes.items()}
+    options = tf.io.TFRecordOptions(compression_type=task.compression or "")
+    with tf.io.TFRecordWriter(task.tmp_path, options=options) as writer:
+        for offset, row in enumerate(task.rows):
+            row_index = task.first_row + offset
+            features = _handle_row(row, keys_to_handlers, task, row_index)
+            for key, per_class in counts.items():
+                _count_label(features[key], key, per_class, task.split, row_index)
+            example = tf.train.Example(features=tf.train.Features(feature=features))
+            writer.write(example.SerializeToString(deterministic=True))
+    digest = hashlib.sha256()
+    size = 0
+    with open(task.tmp_path, "rb") as f:
+        os.fsync(f.fileno())
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    shard = ShardInfo(file=task.file, bytes=size, records=len(task.rows), sha256=digest.hexdigest())
+    return _ShardResult(shard=shard, label_counts=counts)
+
+
+def _handle_row(
+    row: Mapping[str, Any],
+    keys_to_handlers: Mapping[str, FeatureHandler],
+    task: _ShardTask,
+    row_index: int,
+) -> dict[str, tf.train.Feature]:
+    """Merge ``handler.handle(row, key)`` over the keys in sorted order."""
+    features: dict[str, tf.train.Feature] = {}
+    for key in sorted(keys_to_handlers):
+        try:
+            out = keys_to_handlers[key].handle(row, key)
+            expected = task.emitted_keys[key]
+            if not isinstance(out, Mapping) or tuple(sorted(out)) != expected:
+                got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
+                raise HandlerError(key, f"handle() to emit features {list(expected)}", f"{got}")
+            for name, feature in out.items():
+                if not isinstance(feature, tf.train.Feature):
+                    raise HandlerError(
+                        name, "handle() to return tf.train.Feature values", type(feature).__name__
+                    )
+        except HandlerError as err:
+            raise err.at_row(task.split, row_index) from err
+        except Exception as err:
+            err.add_note(f"while handling split {task.split!r}, row {row_index}, key {key!r}")
+            raise
+        features.update(out)
+    return features
+
+
+def _count_label(
+    feature: tf.train.Feature, key: str, per_class: list[int], split: str, row: int
+) -> None:
+    values = feature.int64_list.value
+    if len(values) != 1 or not 0 <= values[0] < len(per_class):
+        got = list(values) if len(values) != 1 else values[0]
+        raise HandlerError(
+            key, f"one class index in [0, {len(per_class)})", f"{got}", split=split, row=row
+        )
+    per_class[values[0]] += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the shards: in process, or in a pool of spawned workers.
+
+_WORKER_HANDLERS: Mapping[str, FeatureHandler] | None = None
+
+
+def _init_worker(keys_to_handlers: Mapping[str, FeatureHandler]) -> None:
+    global _WORKER_HANDLERS
+    _WORKER_HANDLERS = keys_to_handlers
+
+
+def _worker_write_shard(task: _ShardTask) -> _ShardResult | _WorkerFailure:
+    import traceback
+
+    try:
+        return _write_shard(task, _WORKER_HANDLERS)
+    except HandlerError as err:
+        fields = (err.key, err.expected, err.got, err.split, err.row)
+        return _WorkerFailure(fields, None, str(err))
+    except Exception as err:
+        text = "".join(traceback.format_exception(err))
+        try:
+            pickle.loads(pickle.dumps(err))
+        except Exception:
+            err = None
+        return _WorkerFailure(None, err, text)
+
+
+def _run(
+    tasks: Iterable[_ShardTask],
+    keys_to_handlers: Mapping[str, FeatureHandler],
+    workers: int,
+    tmp_paths: list[str],
+) -> Generator[tuple[_ShardTask, _ShardResult], None, None]:
+    """Yield (task, result) in task order; record every temp path it hands out."""
+    if workers <= 1:
+        for task in tasks:
+            tmp_paths.append(task.tmp_path)
+            yield task, _write_shard(task, keys_to_handlers)
+        return
+    pool = futures.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(dict(keys_to_handlers),),
+    )
+    in_flight: deque[tuple[_ShardTask, futures.Future]] = deque()
+    try:
+        for task in tasks:
+            tmp_paths.append(task.tmp_path)
+            in_flight.append((task, pool.submit(_worker_write_shard, task)))
+            if len(in_flight) >= 2 * workers:
+                yield _collect(*in_flight.popleft())
+        while in_flight:
+            yield _collect(*in_flight.popleft())
+    finally:
+        # Waits for running shards so that their temp files can be removed by the caller.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _collect(task: _ShardTask, future: futures.Future) -> tuple[_ShardTask, _ShardResult]:
+    try:
+        result = future.result()
+    except futures.process.BrokenProcessPool as err:
+        raise RecordError(
+            task.file,
+            f"a worker process died while writing shard {task.idx} of split {task.split!r}",
+            "Re-run with num_workers=0 to see the error in this process",
+        ) from err
+    if isinstance(result, _WorkerFailure):
+        if result.handler_error is not None:
+            raise HandlerError(
+                *result.handler_error[:3],
+                split=result.handler_error[3],
+                row=result.handler_error[4],
+            )
+        if result.exception is not None:
+            result.exception.add_note(f"in a write_records worker:\n{result.text}")
+            raise result.exception
+        raise RuntimeError(f"write_records worker failed on shard {task.file}:\n{result.text}")
+    return task, result
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest and commit.
+
+
+def _manifest(
+    record_pattern: str,
+    compression: str | None,
+    samples_per_record: int,
+    schema: dict[str, SchemaEntry],
+    staged: list[tuple[_ShardTask, _ShardResult]],
+    source: dict[str, Any],
+) -> Manifest:
+    splits: dict[str, SplitInfo] = {}
+    for task, result in staged:
+        info = splits.setdefault(task.split, SplitInfo(num_examples=0, shards=[]))
+        info.num_examples += result.shard.records
+        info.shards.append(result.shard)
+        for key, per_class in result.label_counts.items():
+            names = schema[key].spec.names
+            hist = info.label_histogram.setdefault(key, {name: 0 for name in names})
+            for name, count in zip(names, per_class, strict=True):
+                hist[name] += count
+    manifest = Manifest(
+        record_pattern=record_pattern,
+        compression=compression,
+        samples_per_record=samples_per_record,
+        schema=schema,
+        splits=splits,
+        source=source,
+    )
+    manifest.fingerprint = manifest.compute_fingerprint()
+    return manifest
+
+
+def _commit(
+    record_dir: Path, staged: list[tuple[_ShardTask, _ShardResult]], manifest: Manifest
+) -> None:
+    """Replace an earlier write by the staged one: no manifest until every shard is in place."""
+    earlier: set[str] = set()
+    if (record_dir / MANIFEST_NAME).exists():
+        try:
+            earlier = {
+                sh.file for info in load_manifest(record_dir).splits.values() for sh in info.shards
+            }
+        except RecordError:
+            earlier = set()  # Not a readable manifest: it lists nothing that could be removed.
+        (record_dir / MANIFEST_NAME).unlink()
+    new = {result.shard.file for _task, result in staged}
+    renamed: list[Path] = []
+    try:
+        for task, result in staged:
+            os.replace(task.tmp_path, record_dir / result.shard.file)
+            renamed.append(record_dir / result.shard.file)
+    except BaseException:
+        for path in renamed:
+            path.unlink(missing_ok=True)
+        raise
+    for file in sorted(earlier - new):
+        (record_dir / file).unlink(missing_ok=True)
+    _fsync_dir(record_dir)
+    manifest.save(record_dir)
+    _fsync_dir(record_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks.
+
+
+def _check_compression(compression: str | None) -> str | None:
+    if compression not in COMPRESSIONS:
+        raise ConfigError("compression", f"one of {list(COMPRESSIONS)}", compression)
+    return compression
+
+
+def _check_positive_int(entry: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(entry, "a positive int", value)
+    return value
+
+
+def _check_splits(splits: Sequence[str], split_to_size: Mapping[str, int]) -> tuple[str, ...]:
+    if isinstance(splits, str) or not all(isinstance(s, str) and s for s in splits):
+        raise ConfigError("splits", "a sequence of non-empty split names", splits)
+    if len(set(splits)) != len(splits):
+        raise ConfigError("splits", "distinct split names", splits)
+    unknown = sorted(set(split_to_size) - set(splits))
+    if unknown:
+        raise ConfigError("split_to_size", f"only splits of {list(splits)}", unknown)
+    for split, size in split_to_size.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ConfigError(f"split_to_size[{split!r}]", "an int >= 0", size)
+    return tuple(splits)
+
+
+def _plan(
+    record_pattern: str,
+    samples_per_record: int,
+    split_to_size: Mapping[str, int],
+    splits: tuple[str, ...],
+) -> dict[str, list[int]]:
+    """Return split -> shard sizes, after checking the names the pattern gives them."""
+    try:
+        parsed = string.Formatter().parse(record_pattern)
+        fields = {f for _lit, f, _s, _c in parsed if f is not None}
+    except (ValueError, TypeError) as err:
+        raise ConfigError("record_pattern", "a str.format pattern", record_pattern) from err
+    if fields != {"split", "idx"}:
+        raise ConfigError(
+            "record_pattern",
+            "a pattern with the fields {split} and {idx} and no others",
+            record_pattern,
+        )
+    plan: dict[str, list[int]] = {}
+    names: set[str] = set()
+    for split in splits:
+        size = split_to_size.get(split, 0)
+        if size == 0:
+            continue
+        full, rest = divmod(size, samples_per_record)
+        plan[split] = [samples_per_record] * full + ([rest] if rest else [])
+        for idx in range(len(plan[split])):
+            try:
+                name = record_pattern.format(split=split, idx=idx)
+            except (ValueError, KeyError, IndexError) as err:
+                expected = f"a valid pattern ({err})"
+                raise ConfigError("record_pattern", expected, record_pattern) from err
+            bad = (
+                "/" in name
+                or os.sep in name
+                or name.startswith(".")
+                or name == MANIFEST_NAME
+                or name in names
+                or not shard_name_regex(record_pattern, split).match(name)
+            )
+            if bad:
+                raise ConfigError(
+                    "record_pattern",
+                    "distinct plain file names (no '/', not hidden, not manifest.json)",
+                    f"{record_pattern!r} gives {name!r} for split {split!r}, idx {idx}",
+                )
+            names.add(name)
+    return plan
+
+
+def _schema(
+    keys_to_handlers: Mapping[str, FeatureHandler],
+    keys_to_descriptions: Mapping[str, str] | None,
+) -> tuple[dict[str, SchemaEntry], dict[str, tuple[str, ...]]]:
+    """Return the manifest schema and, per handler key, the feature keys it emits."""
+    if not isinstance(keys_to_handlers, Mapping) or not keys_to_handlers:
+        raise ConfigError(
+            "keys_to_handlers", "a non-empty mapping key -> FeatureHandler", keys_to_handlers
+        )
+    descriptions = dict(keys_to_descriptions or {})
+    schema: dict[str, SchemaEntry] = {}
+    emitted: dict[str, tuple[str, ...]] = {}
+    for key in sorted(keys_to_handlers):
+        handler = keys_to_handlers[key]
+        if not isinstance(handler, FeatureHandler):
+            raise ConfigError(
+                f"keys_to_handlers[{key!r}]", "a FeatureHandler", type(handler).__name__
+            )
+        specs = handler.feature_specs(key)
+        emitted[key] = tuple(sorted(specs))
+        for name, spec in specs.items():
+            if name in schema:
+                raise ConfigError(
+                    f"keys_to_handlers[{key!r}]", "feature keys no other handler emits", name
+                )
+            schema[name] = SchemaEntry(
+                description=descriptions.get(name, descriptions.get(key, "")),
+                handler=handler.describe(),
+                spec=spec,
+            )
+    unknown = sorted(set(descriptions) - set(schema) - set(keys_to_handlers))
+    if unknown:
+        raise ConfigError("keys_to_descriptions", f"keys of the schema {sorted(schema)}", unknown)
+    return schema, emitted
+
+
+def _is_class_label(spec: FeatureSpec) -> bool:
+    return spec.encoding == "int64" and spec.shape == () and spec.names is not None
+
+
+def _check_source(source: Mapping[str, Any] | None) -> dict[str, Any]:
+    source = dict(source or {})
+    try:
+        json.dumps(source)
+    except (TypeError, ValueError) as err:
+        raise ConfigError("source", f"a JSON-serializable dict ({err})", source) from err
+    return source
+
+
+def _num_workers(num_workers: int | None, num_shards: int) -> int:
+    if num_workers is None:
+        return max(1, min(os.cpu_count() or 1, num_shards))
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ConfigError("num_workers", "None or an int >= 0", num_workers)
+    return min(num_workers, max(num_shards, 1))
+
+
+def _check_picklable(keys_to_handlers: Mapping[str, FeatureHandler]) -> None:
+    try:
+        pickle.dumps(dict(keys_to_handlers))
+    except Exception as err:
+        raise ConfigError(
+            "keys_to_handlers",
+            "picklable handlers (module-level classes) to use worker processes; "
+            "or pass num_workers=0",
+            f"{type(err).__name__}: {err}",
+        ) from err
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
