@@ -1,0 +1,246 @@
+"""Wasserstein GANs (weight clipping "wgan", gradient penalty "wgan_gp") as a TF-GAN GANEstimator.
+
+The generator and critic come from the network file named by ``params["network"]`` (default
+`networks/dcgan.py`). Both are trained with the Wasserstein losses; the critic takes
+``critic_steps`` steps per generator step. "wgan" keeps the critic 1-Lipschitz by clipping every
+critic weight to ``[-clip_value, clip_value]`` after each update; "wgan_gp" instead adds
+``gradient_penalty_weight * (|grad critic(x_hat)| - 1)^2`` on random interpolates.
+
+Inputs: `gan_input_fn` turns the real input_fn's ``({"image": uint8}, label)`` batches into
+TF-GAN's ``(noise, real images in [-1, 1])``. Evaluation: `evaluate_gan` returns the losses
+and the Fréchet distance of generated vs. real images in a trained classifier's embedding space.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from itertools import islice
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from reproml.determinism import run_config
+from reproml.errors import ConfigError
+from reproml.models.classifier import IMAGE_KEY
+from reproml.models.frechet import (
+    classifier_embeddings,
+    frechet_distance,
+    images_input_fn,
+    to_uint8_images,
+)
+from reproml.models.networks import get_network
+from reproml.models.optimizers import make_optimizer
+from reproml.tfgan_compat import tfgan
+
+GAN_TYPES = ("wgan", "wgan_gp")
+GENERATOR_SCOPE, CRITIC_SCOPE = "Generator", "Discriminator"  # TF-GAN's variable scopes
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "gan_type": "wgan",  # "wgan" (weight clipping) or "wgan_gp" (gradient penalty)
+    "network": "dcgan",  # module in reproml/models/networks/ defining generator() and critic()
+    "image_shape": [28, 28, 1],  # [H, W, C] of real and generated images (H, W divisible by 4)
+    "noise_dims": 64,  # length of the generator's noise vector
+    "gen_dense_units": 1024,  # generator: first dense layer
+    "gen_channels": 256,  # generator: channels of the (H/4, W/4) map after the second dense
+    "gen_filters": [64, 32],  # generator: the two stride-2 conv-transpose layers
+    "critic_filters": [64, 128],  # critic: the two stride-2 conv layers
+    "generator_optimizer": "rmsprop",  # adam, sgd, rmsprop or adagrad
+    "critic_optimizer": "rmsprop",  # adam, sgd, rmsprop or adagrad
+    "generator_lr": 5e-5,  # generator learning rate
+    "critic_lr": 5e-5,  # critic learning rate
+    "critic_steps": 5,  # critic updates per generator update
+    "clip_value": 0.01,  # "wgan": critic weights are clipped to [-clip_value, clip_value]
+    "gradient_penalty_weight": 10.0,  # "wgan_gp": weight of the gradient penalty
+}
+
+
+def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return `DEFAULT_PARAMS` updated with `params`, checked.
+
+    Raises:
+      ConfigError: an unknown key, an unknown `gan_type`, or a non-positive `critic_steps`,
+        `clip_value` or `gradient_penalty_weight`.
+    """
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(DEFAULT_PARAMS))
+    if unknown:
+        raise ConfigError(unknown[0], f"one of the GAN params {sorted(DEFAULT_PARAMS)}", unknown[0])
+    merged = {**DEFAULT_PARAMS, **params}
+    if merged["gan_type"] not in GAN_TYPES:
+        raise ConfigError("gan_type", f"one of {GAN_TYPES}", merged["gan_type"])
+    steps = merged["critic_steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError("critic_steps", "an int >= 1", steps)
+    for entry in ("clip_value", "gradient_penalty_weight"):
+        if not isinstance(merged[entry], int | float) or not merged[entry] > 0:
+            raise ConfigError(entry, "a positive number", merged[entry])
+    return merged
+
+
+def generator_fn(params: Mapping[str, Any]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """Return TF-GAN's `generator_fn(noise)` for the configured network."""
+    network = get_network(params["network"], "generator")
+    return lambda noise: network(noise, dict(params))
+
+
+def critic_fn(params: Mapping[str, Any]) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Return TF-GAN's `discriminator_fn(images, generator_inputs)` for the configured network."""
+    network = get_network(params["network"], "critic")
+    return lambda images, unused_generator_inputs: network(images, dict(params))
+
+
+def critic_optimizer_fn(params: Mapping[str, Any]) -> Callable[[], tf.compat.v1.train.Optimizer]:
+    """Return a function building the critic's optimizer inside the graph.
+
+    For "wgan" the optimizer is wrapped by TF-GAN's `clip_variables`, which clips every
+    variable of the critic's scope to ``[-clip_value, clip_value]`` after each update. It is a
+    function because the critic's variables only exist once TF-GAN has built the model (the
+    GANEstimator calls it after that).
+    """
+
+    def build() -> tf.compat.v1.train.Optimizer:
+        optimizer = make_optimizer(
+            params["critic_optimizer"], params["critic_lr"], "critic_optimizer", "critic_lr"
+        )
+        if params["gan_type"] != "wgan":
+            return optimizer
+        variables = tf.compat.v1.get_collection(
+            tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, scope=CRITIC_SCOPE
+        )
+        return tfgan.features.clip_variables(optimizer, variables, float(params["clip_value"]))
+
+    return build
+
+
+def make_gan_estimator(
+    model_dir: str | os.PathLike,
+    params: Mapping[str, Any] | None,
+    seed: int,
+    **run_config_kwargs: Any,
+) -> tfgan.estimator.GANEstimator:
+    """Return a seeded, deterministic WGAN / WGAN-GP `GANEstimator`.
+
+    Args:
+      model_dir: checkpoint and summary directory.
+      params: GAN params; missing ones take `DEFAULT_PARAMS`.
+      seed: graph-level seed of every graph the Estimator builds.
+      **run_config_kwargs: further `tf.estimator.RunConfig` arguments.
+
+    Raises:
+      ConfigError: a param is unknown or invalid (checked before any graph is built).
+    """
+    params = resolve_params(params)
+    make_optimizer(
+        params["generator_optimizer"], params["generator_lr"], "generator_optimizer", "generator_lr"
+    )
+    make_optimizer(params["critic_optimizer"], params["critic_lr"], "critic_optimizer", "critic_lr")
+    # TF-GAN passes Estimator params named like `gan_loss` arguments on to `gan_loss`:
+    # `gradient_penalty_weight` switches the penalty on; None switches it off.
+    estimator_params = dict(params)
+    if params["gan_type"] != "wgan_gp":
+        estimator_params["gradient_penalty_weight"] = None
+    return tfgan.estimator.GANEstimator(
+        generator_fn=generator_fn(params),
+        discriminator_fn=critic_fn(params),
+        generator_loss_fn=tfgan.losses.wasserstein_generator_loss,
+        discriminator_loss_fn=tfgan.losses.wasserstein_discriminator_loss,
+        generator_optimizer=lambda: make_optimizer(
+            params["generator_optimizer"], params["generator_lr"]
+        ),
+        discriminator_optimizer=critic_optimizer_fn(params),
+        get_hooks_fn=tfgan.get_sequential_train_hooks(
+            tfgan.GANTrainSteps(1, params["critic_steps"])
+        ),
+        config=run_config(model_dir, seed, **run_config_kwargs),
+        params=estimator_params,
+    )
+
+
+def scale_to_tanh(images: tf.Tensor) -> tf.Tensor:
+    """Scale uint8 images in [0, 255] to float32 in [-1, 1] (the generator's tanh range)."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def gan_input_fn(
+    input_fn: Callable[[], tf.data.Dataset], noise_dims: int, seed: int = 0
+) -> Callable[[], tf.data.Dataset]:
+    """Wrap a real input_fn for the GANEstimator: ``(features, labels) -> (noise, images)``.
+
+    The docs' ``add_noise_and_swap``: the GANEstimator takes the generator's input as features
+    and the real data as labels. Images are scaled to [-1, 1]; the noise of batch `i` is drawn
+    with the stateless seed ``(seed, i)``, so it does not depend on graph seeds or thread order.
+
+    Args:
+      input_fn: a zero-argument callable (e.g. `reproml.inputs.input_fn(...)`) whose dataset
+        yields ``({"image": uint8 [B, H, W, C]}, labels)``.
+      noise_dims: length of each noise vector.
+      seed: seed of the noise.
+    """
+
+    def fn() -> tf.data.Dataset:
+        def add_noise_and_swap(index: tf.Tensor, batch: Any) -> tuple[tf.Tensor, tf.Tensor]:
+            features = batch[0] if isinstance(batch, tuple) else batch
+            images = scale_to_tanh(features[IMAGE_KEY])
+            shape = tf.stack([tf.shape(images)[0], noise_dims])
+            noise = tf.random.stateless_normal(
+                shape, seed=tf.stack([tf.cast(seed, tf.int64), index])
+            )
+            return noise, images
+
+        return input_fn().enumerate().map(add_noise_and_swap)
+
+    return fn
+
+
+def noise_input_fn(
+    num_samples: int, noise_dims: int, seed: int = 0, batch_size: int = 64
+) -> Callable[[], tf.data.Dataset]:
+    """Return a predict input_fn of `num_samples` fixed noise vectors (for generating images)."""
+    noise = (
+        np.random.default_rng(seed).standard_normal((num_samples, noise_dims)).astype(np.float32)
+    )
+
+    def fn() -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices(noise).batch(batch_size)
+
+    return fn
+
+
+def generate(
+    gan_estimator: tf.estimator.Estimator, num_samples: int, noise_dims: int, seed: int = 0
+) -> np.ndarray:
+    """Return `num_samples` generated images [N, H, W, C] in [-1, 1] from fixed noise."""
+    predictions = gan_estimator.predict(noise_input_fn(num_samples, noise_dims, seed))
+    return np.stack(list(islice(predictions, num_samples)))
+
+
+def evaluate_gan(
+    gan_estimator: tf.estimator.Estimator,
+    gan_eval_input_fn: Callable[[], tf.data.Dataset],
+    classifier: tf.estimator.Estimator,
+    real_input_fn: Callable[[], tf.data.Dataset],
+    num_samples: int,
+    noise_dims: int,
+    steps: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Return the GANEstimator's eval metrics plus ``frechet_distance``.
+
+    Args:
+      gan_estimator: the trained GAN.
+      gan_eval_input_fn: a `gan_input_fn(...)` over the eval split (for the losses).
+      classifier: a trained classifier Estimator providing the "embedding" prediction.
+      real_input_fn: the real input_fn (uint8 images) of the split to compare with.
+      num_samples: how many real and generated images the Fréchet distance uses.
+      noise_dims: length of the noise vectors.
+      steps: eval steps for the losses (None: the whole eval input).
+      seed: seed of the generator's noise.
+    """
+    metrics = dict(gan_estimator.evaluate(gan_eval_input_fn, steps=steps))
+    generated = to_uint8_images(generate(gan_estimator, num_samples, noise_dims, seed))
+    real = classifier_embeddings(classifier, real_input_fn, num_samples)
+    fake = classifier_embeddings(classifier, images_input_fn(generated), num_samples)
+    metrics["frechet_distance"] = frechet_distance(real, fake)
+    return metrics
