@@ -1,0 +1,312 @@
+"""Where runs are recorded: the file store (always) and MongoDB (optional, fail-fast).
+
+* The file store is a Sacred `FileStorageObserver` under ``$REPROML_RUNS_DIR`` (default
+  ``runs/``). It works with nothing running and keeps a whole copy of every run.
+* MongoDB is added by Sacred's own ``-m HOST:PORT:DB`` flag or by ``REPROML_MONGO_URL`` (a full
+  ``mongodb://user:password@host:port/db`` URL; db ``reproml`` when the URL has no path). The
+  server is pinged with a 3 s timeout before the run starts, so an unreachable server fails in
+  seconds with `MongoUnreachableError` naming the host, instead of hanging.
+* Every observer is wrapped in `GuardedObserver`: what it records is scrubbed of credentials,
+  and an observer that fails after the start (MongoDB lost mid-run) is reported once and then
+  skipped, so the run finishes and the file store still holds it whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
+
+from reproml.errors import ReproMLError
+from reproml.tracking.scrub import MONGO_URL_ENV, redact_url, scrub, secrets_from_url
+
+RUNS_DIR_ENV = "REPROML_RUNS_DIR"
+DEFAULT_RUNS_DIR = "runs"
+DEFAULT_MONGO_DB = "reproml"
+MONGO_TIMEOUT_MS = 3000
+
+_log = logging.getLogger("reproml.tracking")
+_FLAG = re.compile(
+    r"^(?:(?P<host>[^:]+):(?P<port>\d{1,5}):)?(?P<db>[^:.!]+)$|^(?P<h2>[^:]+):(?P<p2>\d{1,5})$"
+)
+
+
+class MongoUnreachableError(ReproMLError):
+    """MongoDB could not be reached before the run started; names the host."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MongoTarget:
+    """A MongoDB to record runs in.
+
+    Attributes:
+      url: the connection URL given to pymongo (may hold credentials; never recorded).
+      db_name: the database holding ``runs``, ``metrics`` and GridFS ``fs.*``.
+      source: where the target came from, for messages (``-m flag`` or the env variable).
+    """
+
+    url: str
+    db_name: str
+    source: str
+
+    @property
+    def display(self) -> str:
+        """The hosts of the URL, without credentials (for messages)."""
+        netloc = urlsplit(self.url).netloc
+        return netloc.rsplit("@", 1)[-1] or self.url
+
+
+def runs_dir() -> str:
+    """Return the file store directory: ``$REPROML_RUNS_DIR`` or ``runs``."""
+    return os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR
+
+
+def mongo_target_from_flag(flag: str) -> MongoTarget:
+    """Parse Sacred's ``-m`` value (``DB``, ``HOST:PORT`` or ``HOST:PORT:DB``).
+
+    Raises:
+      ValueError: the value has none of these forms.
+    """
+    match = _FLAG.match(flag.strip())
+    if not match:
+        raise ValueError(f"-m {flag!r}: expected DB, HOST:PORT or HOST:PORT:DB")
+    host = match.group("host") or match.group("h2") or "localhost"
+    port = match.group("port") or match.group("p2") or "27017"
+    db_name = match.group("db") if match.group("h2") is None else "sacred"
+    return MongoTarget(f"mongodb://{host}:{port}", db_name or DEFAULT_MONGO_DB, "-m flag")
+
+
+def mongo_target_from_url(url: str) -> MongoTarget:
+    """Build a target from a ``mongodb://`` URL; the db name is the URL path or ``reproml``.
+
+    The URL's password is registered with the scrubber, so it is masked wherever it would be
+    recorded.
+    """
+    secrets_from_url(url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("mongodb", "mongodb+srv"):
+        raise ValueError(
+            f"{MONGO_URL_ENV}={redact_url(url)!r}: expected a mongodb:// or mongodb+srv:// URL"
+        )
+    db_name = parts.path.lstrip("/") or DEFAULT_MONGO_DB
+    return MongoTarget(url, db_name, MONGO_URL_ENV)
+
+
+def mongo_target_from_env() -> MongoTarget | None:
+    """Return the target of ``REPROML_MONGO_URL``, or None when it is not set."""
+    url = os.environ.get(MONGO_URL_ENV)
+    return mongo_target_from_url(url) if url else None
+
+
+def connect_mongo(target: MongoTarget, timeout_ms: int = MONGO_TIMEOUT_MS) -> Any:
+    """Connect to `target` and pings it; returns the `pymongo.database.Database`.
+
+    Raises:
+      MongoUnreachableError: no answer within `timeout_ms` (the message names the host).
+    """
+    import pymongo
+    import pymongo.errors
+
+    client = pymongo.MongoClient(
+        target.url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, 10_000),
+    )
+    try:
+        client.admin.command("ping")
+    except pymongo.errors.PyMongoError as err:
+        client.close()
+        reason = redact_url(str(err).split(", Timeout:")[0].split(" (configured timeouts")[0])
+        raise MongoUnreachableError(
+            f"could not reach MongoDB at {target.display} (from {target.source}) within "
+            f"{timeout_ms / 1000:g} s: {type(err).__name__}: {reason[:300]}. Start MongoDB there, "
+            f"fix the address, or drop the -m flag / {MONGO_URL_ENV} (the file store under "
+            f"{runs_dir()}/ works alone)"
+        ) from None
+    return client[target.db_name]
+
+
+def mongo_observer(
+    database: Any, name: str, ping: Callable[[], object] | None = None
+) -> GuardedObserver:
+    """Return a guarded Sacred `MongoObserver` writing to `database` (pymongo or mongomock).
+
+    Args:
+      database: a database object: ``runs`` and ``metrics`` collections and GridFS ``fs``.
+      name: how messages name this store (host and db, no credentials).
+      ping: called before the final update; raising means the server is gone.
+    """
+    import gridfs
+
+    observer = MongoObserver.create_from(
+        database.runs, gridfs.GridFS(database), metrics_collection=database.metrics
+    )
+    return GuardedObserver(observer, name, ping=ping)
+
+
+def mongo_observer_for(target: MongoTarget) -> GuardedObserver:
+    """Connect to `target` (fail-fast, see `connect_mongo`) and returns its guarded observer."""
+    database = connect_mongo(target)
+    return mongo_observer(
+        database,
+        f"MongoDB {target.display}/{target.db_name}",
+        ping=lambda: database.client.admin.command("ping"),
+    )
+
+
+def file_store_observer(directory: str | None = None) -> GuardedObserver:
+    """Return the guarded file store under `directory` (default `runs_dir()`).
+
+    The file store numbers its own run directories (it ignores an id chosen by MongoDB), so
+    runs recorded with and without MongoDB never collide in the same directory.
+    """
+    return GuardedObserver(FileStorageObserver(directory or runs_dir()), "file store", own_ids=True)
+
+
+def is_file_store(observer: object) -> bool:
+    """Tell whether it is a (guarded) `FileStorageObserver`."""
+    inner = observer.observer if isinstance(observer, GuardedObserver) else observer
+    return isinstance(inner, FileStorageObserver)
+
+
+class GuardedObserver(RunObserver):
+    """Wraps a Sacred observer: scrubs what it records and survives its failure.
+
+    The start event is passed through unguarded (a store that cannot record the start must
+    stop the run). Any later failure is logged once as a warning naming the store, after which
+    the store is skipped; the other observers and the run carry on.
+
+    Args:
+      observer: the Sacred observer to wrap.
+      name: how messages name it.
+      ping: checked before the final event; a failure marks the store as lost without waiting
+        for the wrapped observer's own retries.
+      own_ids: ignore the run id chosen by a higher-priority observer.
+    """
+
+    def __init__(
+        self,
+        observer: RunObserver,
+        name: str,
+        ping: Callable[[], object] | None = None,
+        own_ids: bool = False,
+    ) -> None:
+        self.observer = observer
+        self.name = name
+        self.ping = ping
+        self.own_ids = own_ids
+        self.priority = observer.priority
+        self.failure: str | None = None
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.__dict__["observer"], item)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {type(self.observer).__name__}>"
+
+    def _report(self, event: str, err: BaseException) -> None:
+        if self.failure is None:
+            self.failure = f"{type(err).__name__}: {redact_url(str(err))[:300]}"
+            _log.warning(
+                "%s failed during %s (%s); the run continues and later updates to it are "
+                "skipped — the file store keeps the whole run.",
+                self.name,
+                event,
+                self.failure,
+            )
+
+    def _call(self, event: str, **kwargs: Any) -> Any:
+        if self.failure is not None:
+            return None
+        try:
+            return getattr(self.observer, event)(**scrub(kwargs))
+        except Exception as err:  # noqa: BLE001 - a lost store must not stop the run
+            self._report(event, err)
+            return None
+
+    def _final(self, event: str, **kwargs: Any) -> None:
+        if self.failure is None and self.ping is not None:
+            try:
+                self.ping()
+            except Exception as err:  # noqa: BLE001
+                self._report(event, err)
+        self._call(event, **kwargs)
+
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):  # noqa: D102
+        return self.observer.queued_event(
+            **scrub(
+                dict(
+                    ex_info=ex_info,
+                    command=command,
+                    host_info=host_info,
+                    config=config,
+                    meta_info=meta_info,
+                )
+            ),
+            queue_time=queue_time,
+            _id=None if self.own_ids else _id,
+        )
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):  # noqa: D102
+        return self.observer.started_event(
+            **scrub(
+                dict(
+                    ex_info=ex_info,
+                    command=command,
+                    host_info=host_info,
+                    config=config,
+                    meta_info=meta_info,
+                )
+            ),
+            start_time=start_time,
+            _id=None if self.own_ids else _id,
+        )
+
+    def heartbeat_event(self, info, captured_out, beat_time, result):  # noqa: D102
+        self._call(
+            "heartbeat_event",
+            info=info,
+            captured_out=captured_out,
+            beat_time=beat_time,
+            result=result,
+        )
+
+    def completed_event(self, stop_time, result):  # noqa: D102
+        self._final("completed_event", stop_time=stop_time, result=result)
+
+    def interrupted_event(self, interrupt_time, status):  # noqa: D102
+        self._final("interrupted_event", interrupt_time=interrupt_time, status=status)
+
+    def failed_event(self, fail_time, fail_trace):  # noqa: D102
+        self._final("failed_event", fail_time=fail_time, fail_trace=fail_trace)
+
+    def resource_event(self, filename):  # noqa: D102
+        self._call("resource_event", filename=filename)
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):  # noqa: D102
+        self._call(
+            "artifact_event",
+            name=name,
+            filename=filename,
+            metadata=metadata,
+            content_type=content_type,
+        )
+
+    def log_metrics(self, metrics_by_name, info):  # noqa: D102
+        # `info` is the run's own dict: MongoObserver adds info["metrics"] to it in place.
+        if self.failure is not None:
+            return
+        try:
+            self.observer.log_metrics(metrics_by_name=metrics_by_name, info=info)
+        except Exception as err:  # noqa: BLE001
+            self._report("log_metrics", err)
+
+    def join(self):  # noqa: D102
+        self._call("join")

@@ -1,0 +1,164 @@
+"""What a run records about its code, environment, data and outputs.
+
+* `record_code`: ``git diff HEAD`` plus the list of untracked files as the artifact
+  ``code.diff``, and ``info["code"] = {"commit", "dirty", "diff_artifact"}``.
+* `record_environment`: ``pip freeze`` as the artifact ``pip-freeze.txt``.
+* `record_dataset`: ``info["dataset"] = {"name", "record_dir", "fingerprint", "source"}`` and the
+  ``manifest.json`` as a Sacred resource (stored once per content in MongoDB's GridFS).
+* `record_export`: ``info["export_dir"]`` and the SavedModel zipped as one artifact (small
+  models only, see `MAX_EXPORT_ZIP_BYTES`).
+
+Every text artifact is scrubbed of credentials before it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from reproml.manifest import MANIFEST_NAME, load_manifest
+from reproml.tracking.scrub import scrub, scrub_text
+
+DIFF_ARTIFACT = "code.diff"
+FREEZE_ARTIFACT = "pip-freeze.txt"
+EXPORT_ARTIFACT = "saved_model.zip"
+MAX_EXPORT_ZIP_BYTES = 20 * 1024 * 1024
+_log = logging.getLogger("reproml.tracking")
+
+
+def artifact_dir(run: Any) -> Path:
+    """Return a temp directory for this run's artifact files (removed at interpreter exit)."""
+    path = getattr(run, "_reproml_artifact_dir", None)
+    if path is None:
+        path = Path(tempfile.mkdtemp(prefix=f"reproml-run-{run._id}-"))
+        run._reproml_artifact_dir = path
+        import atexit
+
+        atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def add_text_artifact(run: Any, name: str, text: str) -> Path:
+    """Scrub `text`, writes it to a file named `name` and adds it to `run` as an artifact."""
+    path = artifact_dir(run) / name
+    path.write_text(scrub_text(text), encoding="utf-8")
+    run.add_artifact(str(path), name=name)
+    return path
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def code_state(repo_dir: str | os.PathLike) -> dict[str, Any]:
+    """Return ``{"commit", "dirty", "diff", "untracked"}`` of the git checkout at `repo_dir`.
+
+    ``commit`` is None (and the diff empty) when `repo_dir` is not inside a git checkout.
+    """
+    repo_dir = Path(repo_dir)
+    try:
+        top = Path(_git(["rev-parse", "--show-toplevel"], repo_dir).strip())
+    except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None, "diff": "", "untracked": []}
+    commit = _git(["rev-parse", "HEAD"], top).strip()
+    diff = _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], top)
+    untracked = [
+        f for f in _git(["ls-files", "--others", "--exclude-standard"], top).splitlines() if f
+    ]
+    return {
+        "commit": commit,
+        "dirty": bool(diff or untracked),
+        "diff": diff,
+        "untracked": untracked,
+    }
+
+
+def record_code(run: Any, repo_dir: str | os.PathLike) -> dict[str, Any]:
+    """Record the commit, whether the checkout is dirty and the uncommitted diff.
+
+    The artifact ``code.diff`` holds ``git diff HEAD`` followed by the untracked files (as a
+    comment block); it is only added when the checkout is dirty.
+
+    Returns:
+      ``info["code"]``.
+    """
+    state = code_state(repo_dir)
+    info = {"commit": state["commit"], "dirty": state["dirty"], "diff_artifact": None}
+    if state["dirty"]:
+        text = state["diff"]
+        if state["untracked"]:
+            text += "\n# Untracked files (not in the diff):\n"
+            text += "".join(f"#   {f}\n" for f in state["untracked"])
+        add_text_artifact(run, DIFF_ARTIFACT, text)
+        info["diff_artifact"] = DIFF_ARTIFACT
+    run.info["code"] = info
+    return info
+
+
+def record_environment(run: Any) -> str:
+    """Add ``pip freeze`` of the running interpreter as the artifact ``pip-freeze.txt``."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--all"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"pip freeze failed: {result.stderr.strip()[:500]}")
+    add_text_artifact(run, FREEZE_ARTIFACT, result.stdout)
+    return result.stdout
+
+
+def record_dataset(run: Any, record_dir: str | os.PathLike, name: str) -> dict[str, Any]:
+    """Record the dataset's manifest as a resource and its fingerprint in ``info["dataset"]``.
+
+    Raises:
+      RecordError: `record_dir` has no valid manifest.
+    """
+    manifest = load_manifest(record_dir)
+    path = Path(record_dir) / MANIFEST_NAME
+    run.add_resource(str(path.resolve()))
+    info = {
+        "name": name,
+        "record_dir": str(Path(record_dir).resolve()),
+        "fingerprint": manifest.fingerprint or manifest.compute_fingerprint(),
+        "source": scrub(manifest.source),
+        "splits": {s: split.num_examples for s, split in manifest.splits.items()},
+    }
+    run.info["dataset"] = info
+    return info
+
+
+def record_export(run: Any, export_dir: str | os.PathLike) -> Path | None:
+    """Record ``info["export_dir"]`` and adds the SavedModel as ``saved_model.zip`` if small.
+
+    Returns:
+      The zip path, or None when the SavedModel was larger than `MAX_EXPORT_ZIP_BYTES`
+      (then only the path is recorded).
+    """
+    export_dir = Path(export_dir).resolve()
+    run.info["export_dir"] = str(export_dir)
+    size = sum(p.stat().st_size for p in export_dir.rglob("*") if p.is_file())
+    if size > MAX_EXPORT_ZIP_BYTES:
+        _log.info("SavedModel %s is %d bytes: recording its path only", export_dir, size)
+        return None
+    zip_path = artifact_dir(run) / EXPORT_ARTIFACT
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(export_dir.rglob("*")):
+            if file.is_file():
+                archive.write(file, file.relative_to(export_dir.parent))
+    run.add_artifact(str(zip_path), name=EXPORT_ARTIFACT)
+    return zip_path

@@ -1,0 +1,81 @@
+"""Removes credentials from anything a run records (config, info, meta, output, artifacts).
+
+Two things are replaced by ``***``: the password of any ``scheme://user:password@host`` URL,
+and every secret registered with `add_secret` (the password of ``REPROML_MONGO_URL`` is
+registered as soon as the URL is read), wherever it appears in a string.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+MASK = "***"
+MONGO_URL_ENV = "REPROML_MONGO_URL"
+
+# scheme://user:password@  -> keeps the scheme and user, masks the password.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@'\"]+:)[^\s@/'\"]+@")
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def add_secret(secret: str | None) -> None:
+    """Register `secret` (and its URL-decoded form) so that `scrub_text` masks it everywhere."""
+    if not secret:
+        return
+    with _LOCK:
+        _SECRETS.update({secret, unquote(secret)})
+
+
+def secrets_from_url(url: str) -> None:
+    """Register the user password of `url` (a ``mongodb://user:password@host/db`` URL)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    add_secret(password)
+
+
+def register_env_secrets() -> None:
+    """Register the password of ``REPROML_MONGO_URL`` if that variable is set."""
+    url = os.environ.get(MONGO_URL_ENV)
+    if url:
+        secrets_from_url(url)
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with its password masked, e.g. ``mongodb://me:***@db:27017/x``."""
+    return scrub_text(url)
+
+
+def scrub_text(text: str) -> str:
+    """Return `text` with URL passwords and every registered secret replaced by ``***``."""
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
+    with _LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def scrub(value: Any) -> Any:
+    """Return a copy of `value` (nested dicts/lists/tuples/strings) with credentials masked.
+
+    Dict keys are scrubbed too. Values of other types are returned unchanged.
+    """
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, Mapping):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(scrub(v) for v in value)
+    return value
