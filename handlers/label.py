@@ -75,7 +75,7 @@ class ClassLabelHandler(FeatureHandler):
         Raises:
           HandlerError: `value` is an unknown name, an int out of range, or not an int or str.
         """
-        if isinstance(value, np.ndarray) and value.ndim == 0:
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuU":
             value = value[()]
         if isinstance(value, str):
             if value not in self._index:
