@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from reproml.errors import ConfigError
+
+# The networks use tf.compat.v1 layers on purpose (the Estimator builds graphs); each call would
+# otherwise warn that `tf.layers.*` is deprecated, drowning the training log.
+warnings.filterwarnings("ignore", message=r"`tf\.layers\.\w+` is deprecated", category=UserWarning)
 
 
 def available_networks(role: str | None = None) -> list[str]:
