@@ -1,0 +1,211 @@
+"""`reproml reproduce RUN`: re-run a run with its recorded config and seed, compare metrics.
+
+Every metric of the re-run is compared with the original's: exact match or not.
+
+Before running it refuses (unless ``--force``) when the local records' fingerprint differs
+from the recorded one (``manifest.json`` in the run's ``record_dir``), or when the code differs
+from the recorded commit and uncommitted diff. The new run is recorded in the same store with
+``info["reproduces"]`` set to the original id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reproml.cli.code_state import CodeState, current_code_state, summarize_diff
+from reproml.cli.file_store import FileStore
+from reproml.cli.mongo_store import MongoStore, gridfs_of
+from reproml.cli.run_record import TIMING_METRICS, CliError, RunRecord
+from reproml.cli.stores import RunStore, open_store
+from reproml.cli.table import render_table
+from reproml.errors import RecordError
+
+EXIT_DIFFERS = 1
+
+
+def _import_experiment(name: str) -> Any:
+    """Return ``experiments.<name>.ex``."""
+    try:
+        module = importlib.import_module(f"experiments.{name}")
+    except ImportError as err:
+        raise CliError(f"cannot import experiments.{name} to re-run it ({err})") from None
+    if not hasattr(module, "ex"):
+        raise CliError(f"experiments.{name} has no Sacred experiment named `ex`")
+    return module.ex
+
+
+# Both are module attributes so tests can substitute them.
+experiment_loader: Callable[[str], Any] = _import_experiment
+code_state: Callable[[str | Path], CodeState] = current_code_state
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `reproduce`."""
+    parser = subparsers.add_parser("reproduce", help="re-run a run and check it reproduces")
+    parser.add_argument("run_id", metavar="RUN", help="run id")
+    parser.add_argument(
+        "--force", action="store_true", help="run even if the records or the code differ"
+    )
+    parser.add_argument("--repo", default=".", help="git checkout holding the code (default: .)")
+    parser.set_defaults(func=run)
+
+
+def dataset_problems(original: RunRecord) -> list[str]:
+    """Return why the local records differ from the run's (empty when they match)."""
+    dataset = original.dataset
+    record_dir, recorded = dataset.get("record_dir"), dataset.get("fingerprint")
+    if not record_dir or not recorded:
+        return [f"run {original.run_id} recorded no dataset record_dir/fingerprint"]
+    from reproml.manifest import load_manifest  # imports TensorFlow: only when reproducing
+
+    try:
+        manifest = load_manifest(record_dir)
+    except RecordError as err:
+        return [f"records: {err}"]
+    if manifest.fingerprint != recorded:
+        return [
+            f"dataset fingerprint differs: recorded {recorded[:12]}, "
+            f"{record_dir} has {manifest.fingerprint[:12]}"
+        ]
+    return []
+
+
+def code_problems(original: RunRecord, store: RunStore, repo: str | Path) -> list[str]:
+    """Return how the code in `repo` differs from the recorded commit + diff."""
+    code = original.code
+    if not code.get("commit"):
+        return [f"run {original.run_id} recorded no code commit"]
+    now = code_state(repo)
+    problems = []
+    if now.commit != code["commit"]:
+        problems.append(
+            f"commit differs: recorded {code['commit'][:12]}, checked out {now.commit[:12]}"
+        )
+    artifact = code.get("diff_artifact")
+    if artifact:
+        recorded_diff = store.read_artifact(original, artifact).decode("utf-8", "replace")
+    elif code.get("dirty"):
+        return problems + [f"run {original.run_id} was dirty but recorded no diff artifact"]
+    else:
+        recorded_diff = ""
+    if now.diff != recorded_diff:
+        problems.append(
+            f"uncommitted changes differ: recorded diff {summarize_diff(recorded_diff)}, "
+            f"now {summarize_diff(now.diff)}"
+        )
+    return problems
+
+
+def _observer_for(store: RunStore) -> Any:
+    if isinstance(store, FileStore):
+        from sacred.observers import FileStorageObserver
+
+        return FileStorageObserver(store.root)
+    if isinstance(store, MongoStore):
+        from sacred.observers import MongoObserver
+
+        db = store.db
+        return MongoObserver.create_from(db.runs, gridfs_of(db), metrics_collection=db.metrics)
+    raise CliError(f"cannot record a re-run in {store.description}")
+
+
+def _records_into(observer: Any, store: RunStore) -> bool:
+    inner = getattr(observer, "observer", getattr(observer, "inner", observer))
+    if isinstance(store, FileStore):
+        basedir = getattr(inner, "basedir", None)
+        return basedir is not None and Path(basedir).resolve() == store.root.resolve()
+    if isinstance(store, MongoStore):
+        runs = getattr(inner, "runs", None)
+        return runs is not None and getattr(runs, "database", None) is store.db
+    return False
+
+
+def rerun(original: RunRecord, store: RunStore) -> RunRecord:
+    """Run the experiment again with the recorded command, config and seed.
+
+    Returns the new run as recorded in `store`.
+
+    Raises:
+      CliError: the experiment cannot be imported or the re-run failed.
+    """
+    ex = experiment_loader(original.experiment)
+    added = None
+    if not any(_records_into(obs, store) for obs in ex.observers):
+        added = _observer_for(store)
+        ex.observers.append(added)
+    try:
+        new = ex.run(
+            command_name=original.raw.get("command") or None,
+            config_updates=dict(original.config),
+            info={"reproduces": original.run_id},
+            options={"--seed": original.seed},
+        )
+    except Exception as err:  # the experiment's own failure, reported as one line
+        raise CliError(
+            f"the re-run of run {original.run_id} failed: {type(err).__name__}: {err}"
+        ) from None
+    finally:
+        if added is not None:
+            ex.observers.remove(added)
+    if new._id is None:
+        raise CliError(
+            f"the re-run of run {original.run_id} was not recorded in {store.description}"
+        )
+    return store.get_run(str(new._id))
+
+
+def metric_report(original: RunRecord, new: RunRecord) -> tuple[list[tuple], bool]:
+    """Return table rows ``(metric, original, re-run, verdict)`` and whether all match exactly.
+
+    Timing metrics are listed but not compared.
+    """
+    a, b = original.final_metrics(), new.final_metrics()
+    rows, exact = [], True
+    items = [("result", original.result, new.result)] + [
+        (name, a.get(name, (None, None))[1], b.get(name, (None, None))[1])
+        for name in sorted(set(a) | set(b))
+    ]
+    for name, va, vb in items:
+        if name in TIMING_METRICS:
+            verdict = "timing, not compared"
+        elif va == vb:
+            verdict = "exact"
+        else:
+            exact = False
+            if isinstance(va, int | float) and isinstance(vb, int | float):
+                verdict = f"DIFFERS by {vb - va:+.3g}"
+            else:
+                verdict = "DIFFERS"
+        rows.append((name, va, vb, verdict))
+    return rows, exact
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check, re-run and reports; returns 0 if every metric reproduced exactly, else 1."""
+    store = open_store(args)
+    original = store.get_run(args.run_id)
+    problems = dataset_problems(original) + code_problems(original, store, args.repo)
+    if problems and not args.force:
+        raise CliError(
+            f"refusing to reproduce run {original.run_id}: {'; '.join(problems)} "
+            "(pass --force to run anyway)"
+        )
+    for problem in problems:
+        print(f"warning: --force: {problem}", file=sys.stderr)
+    new = rerun(original, store)
+    rows, exact = metric_report(original, new)
+    print(
+        f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) "
+        f"as run {new.run_id}"
+    )
+    print(render_table(("metric", f"run {original.run_id}", f"run {new.run_id}", "verdict"), rows))
+    if exact:
+        print(f"run {original.run_id} reproduced exactly")
+        return 0
+    print(f"run {original.run_id} did NOT reproduce exactly")
+    return EXIT_DIFFERS

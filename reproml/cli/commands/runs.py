@@ -1,0 +1,36 @@
+"""`reproml runs`: one line per run — id, experiment, status, start, duration, result."""
+
+from __future__ import annotations
+
+import argparse
+
+from reproml.cli.stores import filter_runs, list_runs_warning, open_store
+from reproml.cli.table import format_duration, format_time, render_table
+
+HEADERS = ("id", "experiment", "status", "start", "duration", "result")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `runs`."""
+    parser = subparsers.add_parser("runs", help="list the runs, one line each")
+    parser.add_argument("--experiment", help="only runs of this experiment")
+    parser.add_argument("--status", help="only runs with this status (COMPLETED, FAILED, ...)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the run table; returns 0."""
+    runs = filter_runs(list_runs_warning(open_store(args)), args.experiment, args.status)
+    rows = [
+        (
+            r.run_id,
+            r.experiment,
+            r.status,
+            format_time(r.start_time),
+            format_duration(r.duration),
+            r.result,
+        )
+        for r in runs
+    ]
+    print(render_table(HEADERS, rows))
+    return 0

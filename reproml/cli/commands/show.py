@@ -1,0 +1,72 @@
+"""`reproml show RUN`: config, dataset fingerprint, commit (+dirty), final metrics, artifacts."""
+
+from __future__ import annotations
+
+import argparse
+
+from reproml.cli.run_record import RunRecord, flatten_config
+from reproml.cli.stores import open_store
+from reproml.cli.table import format_duration, format_time, format_value, render_pairs
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `show`."""
+    parser = subparsers.add_parser("show", help="everything recorded about one run")
+    parser.add_argument("run_id", metavar="RUN", help="run id")
+    parser.set_defaults(func=run)
+
+
+def describe(run: RunRecord) -> str:
+    """Return the text `show` prints for `run`."""
+    host = run.raw.get("host") or {}
+    header = [
+        ("experiment", run.experiment),
+        ("status", run.status),
+        ("command", run.raw.get("command")),
+        ("host", host.get("hostname")),
+        ("start", format_time(run.start_time)),
+        ("stop", format_time(run.stop_time)),
+        ("duration", format_duration(run.duration)),
+        ("result", run.result),
+        ("seed", run.seed),
+        ("location", run.location),
+    ]
+    if run.info.get("reproduces") is not None:
+        header.append(("reproduces", run.info["reproduces"]))
+    dataset, code = run.dataset, run.code
+    sections = [
+        f"run {run.run_id}",
+        render_pairs(header),
+        "config",
+        render_pairs(sorted(flatten_config(run.config).items())),
+        "dataset",
+        render_pairs(
+            [(k, dataset.get(k)) for k in ("name", "fingerprint", "record_dir")]
+            + [("source", dataset["source"])] * ("source" in dataset)
+        ),
+        "model",
+        render_pairs(
+            [("network", run.model)]
+            + [(k, run.info.get(k)) for k in ("model_dir", "export_dir", "tensorboard")]
+        ),
+        "code",
+        render_pairs([(k, code.get(k)) for k in ("commit", "dirty", "diff_artifact")]),
+        "final metrics",
+        render_pairs(
+            [
+                (name, format_value(value) + ("" if step is None else f"  (step {step})"))
+                for name, (step, value) in run.final_metrics().items()
+            ]
+        ),
+        "artifacts",
+        render_pairs([(name, "") for name in run.artifacts]),
+    ]
+    if run.status == "FAILED" and run.raw.get("fail_trace"):
+        sections += ["failure", "  " + str(run.raw["fail_trace"][-1]).strip()]
+    return "\n".join(sections)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one run; returns 0."""
+    print(describe(open_store(args).get_run(args.run_id)))
+    return 0

@@ -1,0 +1,64 @@
+"""`reproml` entry point: global options, subcommands, and one-line errors (never a traceback).
+
+Exit codes: 0 success; 1 the command ran and found a difference (``verify``, ``reproduce``);
+2 the command could not run (unknown run, empty store, unreachable MongoDB, corrupt run, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from reproml.cli.commands import compare, leaderboard, push, reproduce, runs, show, verify
+from reproml.cli.stores import DEFAULT_STORE, MONGO_URL_ENV
+from reproml.errors import ReproMLError
+
+COMMANDS = (runs, show, leaderboard, compare, verify, push, reproduce)
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every subcommand and the global options."""
+    parser = argparse.ArgumentParser(
+        prog="reproml", description="Inspect, compare, verify, push and reproduce Sacred runs."
+    )
+    parser.add_argument(
+        "--store", default=DEFAULT_STORE, help="FileStorageObserver directory (default: runs/)"
+    )
+    parser.add_argument(
+        "--mongo",
+        default=None,
+        help=f"MongoDB URL, e.g. mongodb://localhost:27017/sacred (default: ${MONGO_URL_ENV})",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``reproml ARGV`` and returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ReproMLError, OSError) as err:
+        return _error(args.command, str(err))
+    except _pymongo_errors() as err:
+        return _error(args.command, f"MongoDB: {err}")
+
+
+def _error(command: str, message: str) -> int:
+    one_line = " ".join(message.split())
+    print(f"reproml {command}: error: {one_line}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _pymongo_errors() -> type[BaseException]:
+    from pymongo.errors import PyMongoError
+
+    return PyMongoError
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""`RunRecord`: one Sacred run as the CLI sees it, whichever store it was read from.
+
+Both stores (`file_store`, `mongo_store`) turn what Sacred's observers wrote into a
+`RunRecord`, so every command works the same on ``runs/`` and on MongoDB. The run info keys
+and metric names it reads are the ones fixed in ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from reproml.errors import ReproMLError
+
+# Metrics that measure speed, not the model: they are never expected to reproduce.
+TIMING_METRICS = ("train.steps_per_sec",)
+
+
+class CliError(ReproMLError):
+    """A command that cannot do what was asked; the message is the one line the user sees."""
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """One run: what Sacred recorded in ``run.json`` / the ``runs`` document, plus metrics.
+
+    Attributes:
+      run_id: the store's id of the run, as a string.
+      experiment: the Sacred experiment name.
+      status: RUNNING, COMPLETED, FAILED, INTERRUPTED, ...
+      start_time: when it started (naive UTC, as Sacred records it), or None.
+      stop_time: when it stopped, or None while it runs.
+      heartbeat: the last heartbeat, or None.
+      result: the main result the run returned.
+      config: the full config, seed included.
+      info: the run info (dataset, model, code, ...).
+      metrics: ``{name: {"steps": [...], "values": [...], "timestamps": [...]}}``.
+      artifacts: artifact names, in the order they were added.
+      location: where the run was read from (a directory or ``mongodb .../runs/<id>``).
+      raw: the run entry as stored (``run.json`` or the Mongo document).
+    """
+
+    run_id: str
+    experiment: str
+    status: str
+    start_time: dt.datetime | None
+    stop_time: dt.datetime | None
+    heartbeat: dt.datetime | None
+    result: Any
+    config: dict[str, Any]
+    info: dict[str, Any]
+    metrics: dict[str, dict[str, list]]
+    artifacts: list[str]
+    location: str
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        """Time from start to stop (or to the last heartbeat while running), or None."""
+        end = self.stop_time or self.heartbeat
+        if self.start_time is None or end is None:
+            return None
+        return end - self.start_time
+
+    @property
+    def seed(self) -> int | None:
+        """The seed Sacred used (the ``seed`` config entry)."""
+        return self.config.get("seed")
+
+    def final_metrics(self) -> dict[str, tuple[Any, Any]]:
+        """Return ``{name: (last step, last value)}`` for every metric with values."""
+        final = {}
+        for name, series in sorted(self.metrics.items()):
+            values, steps = series.get("values") or [], series.get("steps") or []
+            if values:
+                final[name] = (steps[-1] if steps else None, values[-1])
+        return final
+
+    def final_metric(self, name: str) -> Any:
+        """Return the last value of metric `name`, or None if it was never logged."""
+        return self.final_metrics().get(name, (None, None))[1]
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        """``info["dataset"]``: name, record_dir, fingerprint, source (empty if not recorded)."""
+        value = self.info.get("dataset")
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    @property
+    def code(self) -> dict[str, Any]:
+        """``info["code"]``: commit, dirty, diff_artifact (empty if not recorded)."""
+        value = self.info.get("code")
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    @property
+    def model(self) -> str | None:
+        """The network name: ``info["model"]``, else the ``network`` config entry."""
+        return self.info.get("model") or self.config.get("network")
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """Return a datetime from Sacred's ISO string (file store) or datetime (MongoDB)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return nested config dicts as one dict with dotted keys (``{"a": {"b": 1}}`` -> ``a.b``)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def run_sort_key(run_id: str) -> tuple[int, int | str]:
+    """Sort numeric run ids numerically, before any other ids."""
+    return (0, int(run_id)) if str(run_id).isdigit() else (1, str(run_id))

@@ -1,0 +1,70 @@
+"""Choose the run store from the global options.
+
+``--mongo URL`` (or REPROML_MONGO_URL) selects MongoDB, else ``--store DIR`` (default
+``runs/``) the file store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Protocol
+
+from reproml.cli.file_store import FileStore
+from reproml.cli.mongo_store import MongoStore, connect, redact
+from reproml.cli.run_record import RunRecord
+
+MONGO_URL_ENV = "REPROML_MONGO_URL"
+DEFAULT_STORE = "runs"
+
+
+class RunStore(Protocol):
+    """What every command needs from a store."""
+
+    description: str
+
+    def list_runs(self) -> tuple[list[RunRecord], list[str]]:
+        """Return the readable runs and one warning per unreadable run."""
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """Return one run or raises CliError naming the missing id."""
+
+    def read_artifact(self, run: RunRecord, name: str) -> bytes:
+        """Return an artifact's bytes."""
+
+
+def mongo_url(args: argparse.Namespace) -> str | None:
+    """Return ``--mongo`` if given, else REPROML_MONGO_URL, else None."""
+    return getattr(args, "mongo", None) or os.environ.get(MONGO_URL_ENV) or None
+
+
+def open_store(args: argparse.Namespace) -> RunStore:
+    """Return the MongoDB store if a URL is set, else the file store at ``--store``."""
+    url = mongo_url(args)
+    if url:
+        return MongoStore(connect(url), redact(url))
+    return FileStore(args.store or DEFAULT_STORE)
+
+
+def list_runs_warning(store: RunStore) -> list[RunRecord]:
+    """Return the store's readable runs; warn on stderr, one line per unreadable run.
+
+    Listing commands go on with the other runs.
+    """
+    import sys
+
+    runs, warnings = store.list_runs()
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return runs
+
+
+def filter_runs(
+    runs: list[RunRecord], experiment: str | None = None, status: str | None = None
+) -> list[RunRecord]:
+    """Keep the runs of `experiment` and with `status` (case-insensitive), when given."""
+    if experiment:
+        runs = [r for r in runs if r.experiment == experiment]
+    if status:
+        runs = [r for r in runs if r.status.upper() == status.upper()]
+    return runs
