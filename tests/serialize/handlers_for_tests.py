@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -60,3 +61,15 @@ class FloatHandler(FeatureHandler):
 
     def spec(self) -> FeatureSpec:
         return FeatureSpec("float32", "float32", self.shape)
+
+
+class SlowArrayHandler(ArrayHandler):
+    """An `ArrayHandler` that sleeps `delay` seconds per row (to kill a write half-way)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: str = "uint8", delay: float = 0.0) -> None:
+        super().__init__(shape, dtype)
+        self.delay = delay
+
+    def transform(self, value: Any, key: str) -> np.ndarray:
+        time.sleep(self.delay)
+        return super().transform(value, key)
