@@ -1,0 +1,219 @@
+"""`make bench`: every benchmark side by side, a table of ratios, docs/performance.md + JSON.
+
+Usage: ``python -m benchmarks.run [--repeats 3] [--only io,memory,training]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+JSON_OUT = ROOT / "benchmarks" / "results.json"
+
+
+def machine() -> dict:
+    """Cores, CPU model, Python / TF / NumPy versions."""
+    import tensorflow as tf
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def rate(side: dict) -> float:
+    """Examples per second of one side."""
+    return side["examples"] / side["seconds"]
+
+
+def io_rows(repeats: int) -> tuple[list[dict], dict]:
+    """Benchmarks 1 and 2 as table rows, plus the raw results."""
+    from benchmarks import bench_io
+    from benchmarks.data import mnist_like
+
+    x, y = mnist_like()
+    rows, raw = [], {}
+    for comp in (None, "GZIP"):
+        name = comp or "none"
+        w = raw[f"write_{name}"] = bench_io.bench_write(x, y, comp, repeats)
+        rows.append(
+            _row(f"1 write_records, {name}", w["write_records"], w["naive_loop"], "naive loop", 2.0)
+        )
+        r = raw[f"read_{name}"] = bench_io.bench_read(x, y, comp, repeats)
+        rows.append(
+            _row(
+                f"2 input_fn, {name}",
+                r["input_fn"],
+                r["docs_map_parse_single"],
+                "(a) docs map(parse_single_example)",
+                10.0,
+            )
+        )
+        rows.append(
+            _row(
+                f"2 input_fn, {name}",
+                r["input_fn"],
+                r["in_memory_from_tensor_slices"],
+                "(b) in-memory from_tensor_slices",
+                1.0 if comp is None else 0.8,
+            )
+        )
+    return rows, raw
+
+
+def _row(what: str, ours: dict, base: dict, baseline: str, target: float) -> dict:
+    ratio = rate(ours) / rate(base)
+    return {
+        "what": what,
+        "ours_per_s": rate(ours),
+        "baseline": baseline,
+        "baseline_per_s": rate(base),
+        "ratio": ratio,
+        "target": f">= {target:g}x",
+        "met": ratio >= target,
+    }
+
+
+def memory_rows() -> tuple[list[dict], list[dict]]:
+    """Benchmark 5: one subprocess per operation."""
+    results = []
+    for comp in ("none", "GZIP"):
+        with tempfile.TemporaryDirectory(prefix="reproml-bench-mem-") as tmp:
+            for op in ("write", "read"):
+                out = (
+                    subprocess.run(
+                        [sys.executable, "-m", "benchmarks.memory", op, comp, tmp],
+                        cwd=ROOT,
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    .stdout.strip()
+                    .splitlines()[-1]
+                )
+                results.append(json.loads(out))
+    return results, results
+
+
+def training_rows(repeats: int) -> tuple[list[dict], dict]:
+    """Benchmarks 3 and 4 (Sacred tracking overhead, op-determinism cost)."""
+    from benchmarks import bench_training
+
+    raw = bench_training.run_all(repeats)
+    rows = [
+        {"what": "3 tracked training (Sacred, file store, metrics every step)", **raw["tracking"]},
+        {"what": "4 op determinism on vs off", **raw["determinism"]},
+    ]
+    return rows, raw
+
+
+def render(info: dict, io: list[dict], memory: list[dict], training: list[dict]) -> str:
+    """Returns docs/performance.md."""
+    lines = [
+        "# Performance",
+        "",
+        "Measured by `make bench` (`python -m benchmarks.run`), every pair side by side in one run,",
+        "alternating the two sides and taking the median of the repeats. Each ratio is reported only",
+        "after checking both sides did the same work (example count and per-class label counts).",
+        "",
+        f"Machine: {info['cores']} cores, {info['cpu']}; Python {info['python']}, "
+        f"TensorFlow {info['tensorflow']}, NumPy {info['numpy']}.",
+        "Data: 60,000 28x28 uint8 images (scikit-learn digits upscaled, shifted, tiled), int labels.",
+        "",
+    ]
+    if io:
+        lines += [
+            "## Throughput (benchmarks 1, 2)",
+            "",
+            "| # what | ours (ex/s) | baseline | baseline (ex/s) | ratio | target | met |",
+            "|---|---:|---|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| {r['what']} | {r['ours_per_s']:,.0f} | {r['baseline']} | {r['baseline_per_s']:,.0f} | "
+            f"{r['ratio']:.2f}x | {r['target']} | {'yes' if r['met'] else '**no**'} |"
+            for r in io
+        ]
+        lines.append("")
+    if training:
+        lines += [
+            "## Training overhead (benchmarks 3, 4)",
+            "",
+            "| # what | with (s) | without (s) | ratio | target | met |",
+            "|---|---:|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| {r['what']} | {r['with_s']:.2f} | {r['without_s']:.2f} | {r['ratio']:.3f} | "
+            f"{r['target']} | {r['met']} |"
+            for r in training
+        ]
+        lines.append("")
+    if memory:
+        lines += [
+            "## Peak memory (benchmark 5)",
+            "",
+            "| operation | compression | RSS before (MB) | peak RSS (MB) | added (MB) | shards written (MB) |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {m['operation']} | {m['compression']} | {m['baseline_mb']} | {m['peak_mb']} | "
+            f"{m['added_mb']} | {m['written_mb'] if m['written_mb'] is not None else '-'} |"
+            for m in memory
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the selected benchmarks, prints the tables and writes the report files."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="io,memory,training")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    info = machine()
+    io, raw_io = io_rows(args.repeats) if "io" in only else ([], {})
+    memory, raw_mem = memory_rows() if "memory" in only else ([], [])
+    training, raw_tr = training_rows(args.repeats) if "training" in only else ([], {})
+    report = render(info, io, memory, training)
+    print(report)
+    if not args.no_write:
+        DOC.write_text(report + "\n" + NOTES)
+        JSON_OUT.write_text(
+            json.dumps(
+                {"machine": info, "io": raw_io, "memory": raw_mem, "training": raw_tr}, indent=2
+            )
+            + "\n"
+        )
+        print(f"wrote {DOC.relative_to(ROOT)} and {JSON_OUT.relative_to(ROOT)}")
+
+
+NOTES = (
+    Path(__file__).with_name("notes.md").read_text()
+    if Path(__file__).with_name("notes.md").exists()
+    else ""
+)
+
+if __name__ == "__main__":
+    main()
