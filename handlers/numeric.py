@@ -65,6 +65,8 @@ class NumericHandler(FeatureHandler):
             array = np.asarray(value)
         except ValueError as err:  # ragged nested sequences
             raise HandlerError(key, what, f"a ragged {type(value).__name__} ({err})") from None
+        if array.dtype.kind == "O" and array.size and all(_is_int(v) for v in array.flat):
+            raise HandlerError(key, what, "integers beyond 64 bits")
         if array.dtype.kind not in "iuf":
             raise HandlerError(key, what, f"{type(value).__name__} of dtype {array.dtype}")
         self.check_shape(array, key)
@@ -109,3 +111,7 @@ class NumericHandler(FeatureHandler):
         """Return ``FeatureSpec("float32" or "int64", dtype, shape)``."""
         encoding = "float32" if self.dtype.kind == "f" else "int64"
         return FeatureSpec(encoding, self.dtype.name, self.shape)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
