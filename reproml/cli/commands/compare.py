@@ -6,6 +6,7 @@ import argparse
 import numbers
 from typing import Any
 
+from reproml.cli.code_state import summarize_diff
 from reproml.cli.run_record import RunRecord, flatten_config
 from reproml.cli.stores import RunStore, open_store
 from reproml.cli.table import MISSING, render_table
@@ -76,13 +77,7 @@ def _diff_artifact(run: RunRecord, store: RunStore) -> bytes | None:
 
 
 def _describe_diff(diff: bytes | None) -> str:
-    if diff is None:
-        return "not recorded"
-    if not diff.strip():
-        return "empty"
-    lines = diff.decode("utf-8", "replace").splitlines()
-    files = [line.split(" b/", 1)[-1] for line in lines if line.startswith("diff --git ")]
-    return f"{len(lines)} lines ({', '.join(files) or 'no file headers'})"
+    return "not recorded" if diff is None else summarize_diff(diff.decode("utf-8", "replace"))
 
 
 def describe(a: RunRecord, b: RunRecord, store: RunStore) -> str:

@@ -7,6 +7,9 @@ Each run becomes a ``runs`` document with MongoObserver's fields (``_id``, ``exp
 ``metrics`` document per metric (``run_id, name, steps, values, timestamps``), and GridFS files
 named ``artifact://runs/<_id>/<name>`` (artifacts) and ``<base_dir>/<source>`` (sources).
 
+A run MongoObserver already recorded live (same experiment, host and start time to the
+millisecond, which is MongoDB's precision) is left as it is ("already recorded").
+
 Idempotent: the document also holds ``pushed_from = {"run_id", "store", "key", "digest"}``.
 `key` identifies the run (experiment, start time, host, file-store id), so a second push finds
 it again; when the run's files are unchanged (same `digest`) it is skipped, otherwise (a run
@@ -145,13 +148,32 @@ def _delete_run(db: Any, fs: Any, doc: dict[str, Any]) -> None:
     db.runs.delete_one({"_id": doc["_id"]})
 
 
+def recorded_live(db: Any, run: RunRecord) -> dict[str, Any] | None:
+    """Return the document MongoObserver wrote for the same run, if it recorded it live."""
+    if run.start_time is None:
+        return None
+    window = dt.timedelta(milliseconds=1)
+    return db.runs.find_one(
+        {
+            "pushed_from": {"$exists": False},
+            "experiment.name": run.experiment,
+            "host.hostname": (run.raw.get("host") or {}).get("hostname"),
+            "start_time": {"$gte": run.start_time - window, "$lte": run.start_time + window},
+        }
+    )
+
+
 def _next_id(db: Any) -> int:
     ids = [d["_id"] for d in db.runs.find({}, {"_id": 1}) if isinstance(d["_id"], int)]
     return max(ids, default=0) + 1
 
 
 def push_run(db: Any, run: RunRecord, store_root: Path) -> tuple[str, Any]:
-    """Push one run; returns (``"added"``/``"updated"``/``"unchanged"``, Mongo ``_id``)."""
+    """Push one run.
+
+    Returns:
+      (``"added"``, ``"updated"``, ``"unchanged"`` or ``"already recorded"``, its Mongo ``_id``).
+    """
     from sacred.observers.mongo import force_bson_encodeable
 
     fs = gridfs_of(db)
@@ -159,11 +181,14 @@ def push_run(db: Any, run: RunRecord, store_root: Path) -> tuple[str, Any]:
     existing = db.runs.find_one({"pushed_from.key": key})
     if existing is not None and existing["pushed_from"].get("digest") == digest:
         return "unchanged", existing["_id"]
-    if existing is not None:
+    if existing is None:
+        live = recorded_live(db, run)
+        if live is not None:
+            return "already recorded", live["_id"]
+        run_id, outcome = _next_id(db), "added"
+    else:
         _delete_run(db, fs, existing)
         run_id, outcome = existing["_id"], "updated"
-    else:
-        run_id, outcome = _next_id(db), "added"
     doc = run_document(run, run_id, fs, store_root)
     for name in run.artifacts:
         path = Path(run.location) / name
@@ -203,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     db = connect(url)
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "already recorded": 0}
     for record in tqdm(runs, desc="push", unit="run", disable=None, file=sys.stderr):
         outcome, mongo_id = push_run(db, record, store.root)
         counts[outcome] += 1
