@@ -106,3 +106,41 @@ def log_eval_metrics(
         logged[f"eval.{name}"] = float(array)
         run.log_scalar(f"eval.{name}", float(array), step)
     return logged
+
+
+class ProgressBarHook(tf.compat.v1.train.SessionRunHook):
+    """A tqdm bar of training steps, kept across several `Estimator.train` calls.
+
+    Args:
+      total: the final global step.
+      initial: the global step training starts from (a resumed run).
+    """
+
+    def __init__(self, total: int, initial: int = 0) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            initial=initial,
+            desc="train steps",
+            unit="step",
+            mininterval=2.0,
+            dynamic_ncols=True,
+        )
+        self._seen = initial
+
+    def begin(self) -> None:  # noqa: D102
+        self._global_step = tf.compat.v1.train.get_global_step()
+
+    def before_run(self, run_context: Any) -> tf.compat.v1.train.SessionRunArgs:  # noqa: D102
+        return tf.compat.v1.train.SessionRunArgs(self._global_step)
+
+    def after_run(self, run_context: Any, run_values: Any) -> None:  # noqa: D102
+        step = int(run_values.results) + 1
+        if step > self._seen:
+            self.bar.update(step - self._seen)
+            self._seen = step
+
+    def close(self) -> None:
+        """Close the bar."""
+        self.bar.close()
