@@ -127,7 +127,7 @@ def load_mnist(
         except DownloadError as err:
             if fallback is None:
                 raise
-            reason = f"download failed: {err.problem}"
+            reason = f"download of {url} failed: {err.problem}"
         else:
             return _load_verified(cached, sha256, how="download", url=url)
     else:
