@@ -87,8 +87,9 @@ def verify_or_raise(record_dir: str | os.PathLike, *, progress: bool = False) ->
         lines = "\n".join(f"  - {p}" for p in problems)
         raise RecordError(
             record_dir,
-            f"{len(problems)} problem(s) found against {MANIFEST_NAME}:\n{lines}\n",
-            _RESERIALIZE + " (it replaces every shard and the manifest)",
+            f"{len(problems)} problem(s) found against {MANIFEST_NAME} (fix: re-serialize the "
+            f"data with the same write_records call; it replaces every shard and the manifest):"
+            f"\n{lines}",
         )
     return load_manifest(record_dir)
 

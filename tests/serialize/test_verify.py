@@ -61,7 +61,7 @@ def test_truncated_and_missing_shards_are_all_named(record_dir):
     message = str(info.value)
     assert "2 problem(s)" in message
     assert "eval-001.tfrecord" in message and "test-000.tfrecord" in message
-    assert "Re-serialize the data with the same write_records call" in message
+    assert "fix: re-serialize the data with the same write_records call" in message
 
 
 def test_edited_manifest_is_named_by_its_fingerprint(record_dir):
