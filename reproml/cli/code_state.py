@@ -1,43 +1,50 @@
-"""The state of the code a run is re-run with: git commit and uncommitted diff."""
+"""The state of the code a run is re-run with, in the form runs record it.
+
+`reproml.tracking.run_record.record_code` records ``info["code"]["commit"]`` and, when the
+checkout is dirty, the artifact ``code.diff``: ``git diff HEAD`` followed by a comment block
+listing the untracked files. `current_code_state` rebuilds exactly that text from the checkout
+now, so ``reproduce`` can compare it byte for byte with the recorded artifact.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from pathlib import Path
 
+import reproml
 from reproml.cli.run_record import CliError
+
+# The checkout `ReproExperiment` records (the parent of the reproml package).
+DEFAULT_REPO = Path(reproml.__file__).resolve().parent.parent
 
 
 @dataclasses.dataclass(frozen=True)
 class CodeState:
-    """The commit checked out and the text of ``git diff HEAD`` (empty when clean)."""
+    """The commit checked out and the ``code.diff`` text a run would record (empty if clean)."""
 
     commit: str
     diff: str
 
 
-def _git(repo: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise CliError(f"cannot run git in {repo}: {err}") from None
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise CliError(f"git {' '.join(args)} in {repo}: {message}")
-    return done.stdout
-
-
-def current_code_state(repo: str | Path = ".") -> CodeState:
-    """Return the commit (``git rev-parse HEAD``) and diff (``git diff HEAD``) of `repo`.
+def current_code_state(repo: str | Path | None = None) -> CodeState:
+    """Return the commit and the would-be ``code.diff`` text of the checkout at `repo`.
 
     Raises:
-      CliError: `repo` is not a git checkout or git cannot run.
+      CliError: `repo` is not inside a git checkout.
     """
-    repo = Path(repo)
-    return CodeState(_git(repo, "rev-parse", "HEAD").strip(), _git(repo, "diff", "HEAD"))
+    from reproml.tracking import run_record
+
+    repo = Path(repo) if repo else DEFAULT_REPO
+    state = run_record.code_state(repo)
+    if state["commit"] is None:
+        raise CliError(f"{repo} is not inside a git checkout, so its code cannot be compared")
+    text = ""
+    if state["dirty"]:  # the same text record_code writes to code.diff
+        text = state["diff"]
+        if state["untracked"]:
+            text += "\n# Untracked files (not in the diff):\n"
+            text += "".join(f"#   {f}\n" for f in state["untracked"])
+    return CodeState(state["commit"], text)
 
 
 def summarize_diff(diff: str) -> str:
@@ -46,4 +53,6 @@ def summarize_diff(diff: str) -> str:
         return "empty"
     lines = diff.splitlines()
     files = [line.split(" b/", 1)[-1] for line in lines if line.startswith("diff --git ")]
-    return f"{len(lines)} lines in {', '.join(files) or 'unknown files'}"
+    untracked = [line[5:] for line in lines if line.startswith("#   ")]
+    named = files + [f"{f} (untracked)" for f in untracked]
+    return f"{len(lines)} lines in {', '.join(named) or 'unknown files'}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from reproml.cli.code_state import CodeState, current_code_state, summarize_diff
 from reproml.cli.file_store import FileStore
 from reproml.cli.mongo_store import MongoStore, gridfs_of
 from reproml.cli.run_record import TIMING_METRICS, CliError, RunRecord
-from reproml.cli.stores import RunStore, open_store
+from reproml.cli.stores import MONGO_URL_ENV, RunStore, open_store
 from reproml.cli.table import render_table
 from reproml.errors import RecordError
 
@@ -51,7 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="run even if the records or the code differ"
     )
-    parser.add_argument("--repo", default=".", help="git checkout holding the code (default: .)")
+    parser.add_argument(
+        "--repo", default=None, help="git checkout holding the code (default: reproml's own)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -75,7 +78,7 @@ def dataset_problems(original: RunRecord) -> list[str]:
     return []
 
 
-def code_problems(original: RunRecord, store: RunStore, repo: str | Path) -> list[str]:
+def code_problems(original: RunRecord, store: RunStore, repo: str | Path | None) -> list[str]:
     """Return how the code in `repo` differs from the recorded commit + diff."""
     code = original.code
     if not code.get("commit"):
@@ -102,42 +105,47 @@ def code_problems(original: RunRecord, store: RunStore, repo: str | Path) -> lis
 
 
 def _observer_for(store: RunStore) -> Any:
+    """Return a Sacred observer recording into `store`."""
     if isinstance(store, FileStore):
         from sacred.observers import FileStorageObserver
 
         return FileStorageObserver(store.root)
-    if isinstance(store, MongoStore):
-        from sacred.observers import MongoObserver
+    from sacred.observers import MongoObserver
 
-        db = store.db
-        return MongoObserver.create_from(db.runs, gridfs_of(db), metrics_collection=db.metrics)
-    raise CliError(f"cannot record a re-run in {store.description}")
+    db = store.db
+    return MongoObserver.create_from(db.runs, gridfs_of(db), metrics_collection=db.metrics)
 
 
-def _records_into(observer: Any, store: RunStore) -> bool:
-    inner = getattr(observer, "observer", getattr(observer, "inner", observer))
-    if isinstance(store, FileStore):
-        basedir = getattr(inner, "basedir", None)
-        return basedir is not None and Path(basedir).resolve() == store.root.resolve()
-    if isinstance(store, MongoStore):
+def _new_run_id(run: Any, store: RunStore) -> str | None:
+    """Return the id `store` gave the re-run (the file store may number it differently)."""
+    for observer in run.observers:
+        inner = getattr(observer, "observer", observer)  # reproml's GuardedObserver wraps it
+        if isinstance(store, FileStore) and getattr(inner, "dir", None):
+            if Path(inner.basedir).resolve() == store.root.resolve():
+                return Path(inner.dir).name
         runs = getattr(inner, "runs", None)
-        return runs is not None and getattr(runs, "database", None) is store.db
-    return False
+        if isinstance(store, MongoStore) and runs is not None and runs.database is store.db:
+            return str(inner.run_entry["_id"])
+    return None
 
 
 def rerun(original: RunRecord, store: RunStore) -> RunRecord:
     """Run the experiment again with the recorded command, config and seed.
 
-    Returns the new run as recorded in `store`.
+    The re-run is recorded in `store` only (``$REPROML_MONGO_URL`` is ignored meanwhile, so a
+    ``ReproExperiment`` adds no second MongoDB observer).
+
+    Returns:
+      The new run, read back from `store`.
 
     Raises:
       CliError: the experiment cannot be imported or the re-run failed.
     """
     ex = experiment_loader(original.experiment)
-    added = None
-    if not any(_records_into(obs, store) for obs in ex.observers):
-        added = _observer_for(store)
-        ex.observers.append(added)
+    observer = _observer_for(store)
+    saved_observers = list(ex.observers)
+    ex.observers[:] = [observer]
+    saved_url = os.environ.pop(MONGO_URL_ENV, None)
     try:
         new = ex.run(
             command_name=original.raw.get("command") or None,
@@ -150,13 +158,15 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
             f"the re-run of run {original.run_id} failed: {type(err).__name__}: {err}"
         ) from None
     finally:
-        if added is not None:
-            ex.observers.remove(added)
-    if new._id is None:
+        ex.observers[:] = saved_observers
+        if saved_url is not None:
+            os.environ[MONGO_URL_ENV] = saved_url
+    new_id = _new_run_id(new, store)
+    if new_id is None:
         raise CliError(
             f"the re-run of run {original.run_id} was not recorded in {store.description}"
         )
-    return store.get_run(str(new._id))
+    return store.get_run(new_id)
 
 
 def metric_report(original: RunRecord, new: RunRecord) -> tuple[list[tuple], bool]:
