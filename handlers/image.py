@@ -60,7 +60,8 @@ class ImageArrayHandler(FeatureHandler):
     Cast: to `dtype`. Values computed by the handler (resized or scaled) are rounded to the
     nearest integer for integer dtypes; float input that is cast to an integer dtype without
     resize or scale must already hold whole numbers. Values that do not fit `dtype` are refused
-    (never wrapped), as are NaN, infinities, booleans-as-objects, strings and object arrays.
+    (never wrapped), as are NaN, infinities, and string, complex or object arrays. Boolean
+    arrays are read as 0/1.
 
     Args:
       shape: target (H, W) or (H, W, C).
@@ -237,7 +238,8 @@ class ImageFileHandler(FeatureHandler):
         path = Path(value)
         expected = f"a readable {' or '.join(IMAGE_FORMATS)} file"
         if not path.is_file():
-            raise HandlerError(key, expected, f"no such file: {path}")
+            problem = "a directory" if path.is_dir() else "no such file"
+            raise HandlerError(key, expected, f"{problem}: {path}")
         try:
             with Image.open(path) as image:
                 file_format = image.format

@@ -116,7 +116,7 @@ def _write_truncated_png(path: Path) -> Path:
 # (name, make value from tmp_path, message substrings)
 INVALID = [
     ("missing file", lambda d: d / "nope.png", ["no such file", "nope.png"]),
-    ("a directory", lambda d: d, ["no such file"]),
+    ("a directory", lambda d: d, ["got a directory: "]),
     (
         "text file named .png",
         lambda d: _write_text(d / "fake.png"),
