@@ -48,7 +48,7 @@ from reproml.tracking.run_record import (
     record_code,
     record_environment,
 )
-from reproml.tracking.scrub import register_env_secrets
+from reproml.tracking.scrub import install_log_scrubbing, register_env_secrets
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
 
 # "sys" capture: Python-level stdout/stderr only. "fd" capture runs `tee` subprocesses that
@@ -155,6 +155,7 @@ class ReproExperiment(Experiment):
         self.doc = self._experiment_globals.get("__doc__", "")
         self._gather_sources()
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        install_log_scrubbing()
         self.captured_out_filter = filter_captured_output
         self.validators: list[Callable[[Mapping[str, Any]], None]] = []
         self.record_code_state = record_code_state

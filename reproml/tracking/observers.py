@@ -17,14 +17,22 @@ import dataclasses
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 
 from reproml.errors import ReproMLError
-from reproml.tracking.scrub import MONGO_URL_ENV, redact_url, scrub, secrets_from_url
+from reproml.tracking.scrub import (
+    MONGO_URL_ENV,
+    redact_url,
+    scrub,
+    scrub_text,
+    secrets_from_url,
+)
 
 RUNS_DIR_ENV = "REPROML_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
@@ -176,6 +184,27 @@ def is_file_store(observer: object) -> bool:
     return isinstance(inner, FileStorageObserver)
 
 
+MAX_SCRUB_BYTES = 64 * 1024 * 1024
+
+
+def scrubbed_copy(filename: str) -> str:
+    """Return `filename`, or a scrubbed temp copy when the (text) file holds a credential."""
+    path = Path(filename)
+    try:
+        if path.stat().st_size > MAX_SCRUB_BYTES:
+            return filename
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return filename
+    clean = scrub_text(text)
+    if clean == text:
+        return filename
+    directory = Path(tempfile.mkdtemp(prefix="reproml-scrubbed-"))
+    copy = directory / path.name
+    copy.write_text(clean, encoding="utf-8")
+    return str(copy)
+
+
 class GuardedObserver(RunObserver):
     """Wraps a Sacred observer: scrubs what it records and survives its failure.
 
@@ -291,6 +320,7 @@ class GuardedObserver(RunObserver):
         self._call("resource_event", filename=filename)
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):  # noqa: D102
+        filename = scrubbed_copy(filename)
         self._call(
             "artifact_event",
             name=name,

@@ -26,7 +26,8 @@ TRUNCATION_MARK = "\n[... reproml: output truncated, kept the first and the last
 
 _NOISE = re.compile(
     r"^(?:WARNING:tensorflow:|WARNING:absl:|INFO:tensorflow:|"
-    r"[WI]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]|"
+    r"[WI]\d{4} [\d:.]+ +\d+ \S+:\d+\]|"
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [WI] \S+:\d+\]|"
     r".*(?:DeprecationWarning|FutureWarning|UserWarning): )"
 )
 _INSTRUCTIONS = "Instructions for updating:"

@@ -7,6 +7,7 @@ registered as soon as the URL is read), wherever it appears in a string.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -79,3 +80,33 @@ def scrub(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(scrub(v) for v in value)
     return value
+
+
+_LOG_FACTORY_INSTALLED = False
+
+
+def install_log_scrubbing() -> None:
+    """Mask credentials in every log record of the process (idempotent).
+
+    Wraps the logging record factory: a record whose formatted message contains a URL
+    password or a registered secret gets the scrubbed message (and no args), so no handler
+    (terminal, file, Sacred's captured output) ever sees the credential.
+    """
+    global _LOG_FACTORY_INSTALLED
+    if _LOG_FACTORY_INSTALLED:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's business, not ours
+            return record
+        clean = scrub_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _LOG_FACTORY_INSTALLED = True
