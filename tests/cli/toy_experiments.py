@@ -74,9 +74,16 @@ def _record_common(_run, record_dir: Path, code: CodeState, network: str, tmp: P
 
 
 def make_classifier_experiment(
-    record_dir: Path, tmp: Path, code: Callable[[], CodeState], name: str = "toy"
+    record_dir: Path,
+    tmp: Path,
+    code: Callable[[], CodeState],
+    name: str = "toy",
+    accuracy_offset: float = 0.0,
 ) -> Experiment:
-    """A classifier-like experiment whose metrics depend only on the config and seed."""
+    """A classifier-like experiment whose metrics depend only on the config and seed.
+
+    `accuracy_offset` stands for a code change that moves the accuracy.
+    """
     ex = Experiment(name, save_git_info=False)
 
     @ex.config
@@ -99,7 +106,7 @@ def make_classifier_experiment(
         _record_common(_run, record_dir, code(), network, tmp)
         if fail:
             raise RuntimeError(f"loss diverged at step {steps}")
-        accuracy = float(np.clip(1.0 - loss / 2.0 + rng.uniform(0, 0.05), 0, 1))
+        accuracy = float(np.clip(1.0 - loss / 2.0 + rng.uniform(0, 0.05), 0, 1)) + accuracy_offset
         _run.log_scalar("eval.accuracy", accuracy, steps)
         _run.log_scalar("eval.mean_precision", accuracy - 0.01, steps)
         _run.log_scalar("eval.mean_recall", accuracy - 0.02, steps)

@@ -11,6 +11,7 @@ from the recorded commit and uncommitted diff. The new run is recorded in the sa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -59,13 +60,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def dataset_problems(original: RunRecord) -> list[str]:
-    """Return why the local records differ from the run's (empty when they match)."""
+    """Return why the local records differ from the run's (empty when they match).
+
+    Compares the manifest's fingerprint with the recorded one, then recomputes every shard's
+    hash (`reproml.verify.verify`), so a shard changed behind the manifest's back is caught.
+    """
+    from reproml.manifest import load_manifest  # imports TensorFlow: only when reproducing
+    from reproml.verify import verify
+
     dataset = original.dataset
     record_dir, recorded = dataset.get("record_dir"), dataset.get("fingerprint")
     if not record_dir or not recorded:
         return [f"run {original.run_id} recorded no dataset record_dir/fingerprint"]
-    from reproml.manifest import load_manifest  # imports TensorFlow: only when reproducing
-
     try:
         manifest = load_manifest(record_dir)
     except RecordError as err:
@@ -75,7 +81,7 @@ def dataset_problems(original: RunRecord) -> list[str]:
             f"dataset fingerprint differs: recorded {recorded[:12]}, "
             f"{record_dir} has {manifest.fingerprint[:12]}"
         ]
-    return []
+    return [f"records: {problem}" for problem in verify(record_dir)]
 
 
 def code_problems(original: RunRecord, store: RunStore, repo: str | Path | None) -> list[str]:
@@ -132,8 +138,8 @@ def _new_run_id(run: Any, store: RunStore) -> str | None:
 def rerun(original: RunRecord, store: RunStore) -> RunRecord:
     """Run the experiment again with the recorded command, config and seed.
 
-    The re-run is recorded in `store` only (``$REPROML_MONGO_URL`` is ignored meanwhile, so a
-    ``ReproExperiment`` adds no second MongoDB observer).
+    The re-run's output goes to stderr. It is recorded in `store` only (``$REPROML_MONGO_URL``
+    is ignored meanwhile, so a ``ReproExperiment`` adds no second MongoDB observer).
 
     Returns:
       The new run, read back from `store`.
@@ -147,12 +153,14 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
     ex.observers[:] = [observer]
     saved_url = os.environ.pop(MONGO_URL_ENV, None)
     try:
-        new = ex.run(
-            command_name=original.raw.get("command") or None,
-            config_updates=dict(original.config),
-            info={"reproduces": original.run_id},
-            options={"--seed": original.seed},
-        )
+        # The experiment's own output goes to stderr: stdout is the reproduction report.
+        with contextlib.redirect_stdout(sys.stderr):
+            new = ex.run(
+                command_name=original.raw.get("command") or None,
+                config_updates=dict(original.config),
+                info={"reproduces": original.run_id},
+                options={"--seed": original.seed},
+            )
     except Exception as err:  # the experiment's own failure, reported as one line
         raise CliError(
             f"the re-run of run {original.run_id} failed: {type(err).__name__}: {err}"

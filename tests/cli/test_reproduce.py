@@ -1,0 +1,154 @@
+"""`reproduce` on toy runs: exact match, refusal when records or code differ, --force, MongoDB."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import gridfs
+import mongomock
+import pytest
+
+from reproml.cli.code_state import CodeState
+from reproml.cli.commands import reproduce
+from tests.cli.conftest import COMMIT, DIFF
+from tests.cli.toy_experiments import make_classifier_experiment, write_toy_records
+
+
+@pytest.fixture
+def code_now(monkeypatch, world):
+    """The code state `reproduce` sees; starts equal to what run 1 recorded."""
+    state = {"now": CodeState(COMMIT, "")}
+    monkeypatch.setattr(reproduce, "code_state", lambda repo: state["now"])
+    monkeypatch.setattr(reproduce, "experiment_loader", lambda name: world.experiments[name])
+    return state
+
+
+def _verdicts(out: str) -> dict[str, str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("metric")) + 2
+    rows = {}
+    for line in lines[start:]:
+        if line.startswith("run "):
+            break
+        parts = line.split(None, 3)
+        rows[parts[0]] = parts[3]
+    return rows
+
+
+def test_a_deterministic_run_reproduces_exactly_and_is_recorded(store_copy, cli, code_now):
+    code, out, err = cli("--store", store_copy, "reproduce", "1")
+    assert code == 0, err
+    assert out.splitlines()[0] == "re-ran run 1 (toy, seed 11) as run 5"
+    verdicts = _verdicts(out)
+    assert verdicts.pop("train.steps_per_sec") == "timing, not compared"
+    assert set(verdicts) == {
+        "result",
+        "eval.accuracy",
+        "eval.loss",
+        "eval.mean_precision",
+        "eval.mean_recall",
+        "train.loss",
+    }
+    assert set(verdicts.values()) == {"exact"}
+    assert out.splitlines()[-1] == "run 1 reproduced exactly"
+    info = json.loads((store_copy / "5" / "info.json").read_text())
+    assert info["reproduces"] == "1"
+    assert json.loads((store_copy / "5" / "config.json").read_text()) == json.loads(
+        (store_copy / "1" / "config.json").read_text()
+    )
+    _, shown, _ = cli("--store", store_copy, "show", "5")
+    assert "  reproduces  1" in shown.splitlines()
+
+
+def test_a_dirty_run_reproduces_when_the_same_diff_is_applied(store_copy, cli, code_now):
+    code_now["now"] = CodeState(COMMIT, DIFF)
+    code, out, _ = cli("--store", store_copy, "reproduce", "2")
+    assert code == 0 and out.splitlines()[-1] == "run 2 reproduced exactly"
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (
+            CodeState("9" * 40, ""),
+            "commit differs: recorded 3f1c2a9b7e00, checked out 999999999999",
+        ),
+        (
+            CodeState(COMMIT, DIFF),
+            "uncommitted changes differ: recorded diff empty, now 3 lines in experiments/toy.py",
+        ),
+    ],
+)
+def test_changed_code_makes_it_refuse(store_copy, cli, code_now, now, expected):
+    code_now["now"] = now
+    code, out, err = cli("--store", store_copy, "reproduce", "1")
+    assert code == 2 and out == ""
+    assert (
+        err == f"reproml reproduce: error: refusing to reproduce run 1: {expected} "
+        "(pass --force to run anyway)\n"
+    )
+    assert not (store_copy / "5").exists()  # nothing was run
+
+
+def _private_records(store, tmp_path, run_id):
+    """Copy the records and point run `run_id` at the copy; returns the copy."""
+    info_path = store / run_id / "info.json"
+    info = json.loads(info_path.read_text())
+    copy = tmp_path / "records-copy"
+    shutil.copytree(info["dataset"]["record_dir"], copy)
+    info["dataset"]["record_dir"] = str(copy)
+    info_path.write_text(json.dumps(info))
+    return copy
+
+
+def test_reserialized_records_make_it_refuse(store_copy, cli, code_now, tmp_path):
+    records = _private_records(store_copy, tmp_path, "1")
+    write_toy_records(records, payload=b"other rows" * 8)
+    code, _, err = cli("--store", store_copy, "reproduce", "1")
+    assert code == 2
+    assert "refusing to reproduce run 1: dataset fingerprint differs: recorded" in err
+    assert f"{records} has" in err
+
+
+def test_a_shard_changed_behind_the_manifest_makes_it_refuse(store_copy, cli, code_now, tmp_path):
+    records = _private_records(store_copy, tmp_path, "1")
+    shard = records / "train-00000.tfrecord"
+    shard.write_bytes(shard.read_bytes()[::-1])  # same size, same manifest, other bytes
+    code, _, err = cli("--store", store_copy, "reproduce", "1")
+    assert code == 2
+    assert "refusing to reproduce run 1: records: " in err and str(shard) in err
+
+
+def test_force_runs_anyway_and_reports_what_did_not_reproduce(
+    store_copy, cli, code_now, world, monkeypatch
+):
+    changed = make_classifier_experiment(
+        world.record_dir, world.store.parent, lambda: code_now["now"], accuracy_offset=0.125
+    )
+    monkeypatch.setattr(reproduce, "experiment_loader", lambda name: changed)
+    code_now["now"] = CodeState(COMMIT, DIFF)
+    code, out, err = cli("--store", store_copy, "reproduce", "1", "--force")
+    assert code == 1
+    assert err.startswith("warning: --force: uncommitted changes differ")
+    verdicts = _verdicts(out)
+    assert verdicts["eval.accuracy"] == "DIFFERS by +0.125"
+    assert verdicts["result"] == "DIFFERS by +0.125"
+    assert verdicts["train.loss"] == "exact"  # the change only touched the accuracy
+    assert out.splitlines()[-1] == "run 1 did NOT reproduce exactly"
+
+
+def test_reproduce_records_the_rerun_in_mongodb(world, cli, code_now, use_mongo):
+    url = "mongodb://reproduce.invalid/reproml"
+    client = use_mongo[url] = mongomock.MongoClient()
+    for name in ("runs", "metrics", "fs.files", "fs.chunks"):
+        docs = list(world.db[name].find())
+        if docs:
+            client["reproml"][name].insert_many(docs)
+    code, out, err = cli("--mongo", url, "reproduce", "3")
+    assert code == 0, err
+    assert out.splitlines()[0] == "re-ran run 3 (toy_gan, seed 13) as run 5"
+    assert _verdicts(out)["eval.frechet_distance"] == "exact"
+    doc = client["reproml"].runs.find_one({"_id": 5})
+    assert doc["info"]["reproduces"] == "3" and doc["status"] == "COMPLETED"
+    assert gridfs.GridFS(client["reproml"]).get(doc["artifacts"][0]["file_id"]).read() == b""
