@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from tensorflow.python.framework import config as tf_config
 
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
@@ -30,6 +33,25 @@ TINY_GAN = {
     "critic_filters": [4, 8],
     "critic_steps": 2,
 }
+
+
+@pytest.fixture(autouse=True)
+def _quiet_tf_layers():
+    """Hide the `tf.layers.* is deprecated` warnings (pytest resets the package's filter)."""
+    warnings.filterwarnings("ignore", message=r"`tf\.layers\.\w+` is deprecated")
+
+
+@pytest.fixture(autouse=True)
+def _restore_op_determinism():
+    """Undo `run_config`'s process-wide `enable_op_determinism` after each test.
+
+    Once enabled, unseeded random ops raise; other test folders (run in the same process)
+    must not inherit that from these tests.
+    """
+    was_enabled = tf_config.is_op_determinism_enabled()
+    yield
+    if not was_enabled:
+        tf_config.disable_op_determinism()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,13 @@ one function per role it can play:
   [B, 1] for a (Wasserstein) GAN.
 
 Networks build their layers with `tf.compat.v1` so they run inside the Estimator's graph.
+
+Reproducibility rule: every random op must take its seed from the graph (which
+`RunConfig(tf_random_seed=...)` sets). `tf.compat.v1.layers` default to Keras initializers and
+Keras dropout, which, unseeded, draw their seeds from Python's `random` module: two trainings in
+one process then start from different weights. So pass ``kernel_initializer=glorot_uniform()``
+(below) to every layer and use `tf.nn.dropout`, as `cnn.py` and `dcgan.py` do; the
+determinism tests would catch a network that does not.
 """
 
 from __future__ import annotations
@@ -19,11 +26,18 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import tensorflow as tf
+
 from reproml.errors import ConfigError
 
 # The networks use tf.compat.v1 layers on purpose (the Estimator builds graphs); each call would
 # otherwise warn that `tf.layers.*` is deprecated, drowning the training log.
 warnings.filterwarnings("ignore", message=r"`tf\.layers\.\w+` is deprecated", category=UserWarning)
+
+
+def glorot_uniform() -> tf.compat.v1.keras.initializers.Initializer:
+    """Return a Glorot-uniform initializer seeded by the graph seed (not Python's `random`)."""
+    return tf.compat.v1.glorot_uniform_initializer()
 
 
 def available_networks(role: str | None = None) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 import tensorflow as tf
 
 from reproml.errors import ConfigError
+from reproml.models.networks import glorot_uniform
 
 layers = tf.compat.v1.layers
 
@@ -35,12 +36,28 @@ def classifier(
     net = images
     for i, (n_filters, size) in enumerate(zip(filters, kernels, strict=True)):
         net = layers.conv2d(
-            net, int(n_filters), int(size), padding="same", activation=tf.nn.relu, name=f"conv{i}"
+            net,
+            int(n_filters),
+            int(size),
+            padding="same",
+            activation=tf.nn.relu,
+            kernel_initializer=glorot_uniform(),
+            name=f"conv{i}",
         )
         net = layers.max_pooling2d(net, pool_size=2, strides=2, padding="same", name=f"pool{i}")
     net = layers.flatten(net, name="flatten")
-    embedding = layers.dense(net, int(params["dense_units"]), activation=tf.nn.relu, name="dense")
+    embedding = layers.dense(
+        net,
+        int(params["dense_units"]),
+        activation=tf.nn.relu,
+        kernel_initializer=glorot_uniform(),
+        name="dense",
+    )
     rate = float(params["dropout"])
-    net = layers.dropout(embedding, rate=rate, training=training, name="dropout")
-    logits = layers.dense(net, int(params["num_classes"]), name="logits")
+    net = (
+        tf.nn.dropout(embedding, rate=rate, name="dropout") if training and rate > 0 else embedding
+    )
+    logits = layers.dense(
+        net, int(params["num_classes"]), kernel_initializer=glorot_uniform(), name="logits"
+    )
     return logits, embedding

@@ -17,6 +17,7 @@ from typing import Any
 import tensorflow as tf
 
 from reproml.errors import ConfigError
+from reproml.models.networks import glorot_uniform
 
 layers = tf.compat.v1.layers
 
@@ -32,14 +33,41 @@ def generator(noise: tf.Tensor, params: dict[str, Any]) -> tf.Tensor:
     """Map noise [B, noise_dims] to images [B, H, W, C] in [-1, 1]."""
     base_h, base_w, channels = _base_size(params)
     gen_channels = int(params["gen_channels"])
-    net = layers.dense(noise, int(params["gen_dense_units"]), activation=tf.nn.relu, name="fc0")
-    net = layers.dense(net, base_h * base_w * gen_channels, activation=tf.nn.relu, name="fc1")
+    net = layers.dense(
+        noise,
+        int(params["gen_dense_units"]),
+        activation=tf.nn.relu,
+        kernel_initializer=glorot_uniform(),
+        name="fc0",
+    )
+    net = layers.dense(
+        net,
+        base_h * base_w * gen_channels,
+        activation=tf.nn.relu,
+        kernel_initializer=glorot_uniform(),
+        name="fc1",
+    )
     net = tf.reshape(net, [-1, base_h, base_w, gen_channels])
     for i, filters in enumerate(params["gen_filters"]):
         net = layers.conv2d_transpose(
-            net, int(filters), 4, strides=2, padding="same", activation=tf.nn.relu, name=f"up{i}"
+            net,
+            int(filters),
+            4,
+            strides=2,
+            padding="same",
+            activation=tf.nn.relu,
+            kernel_initializer=glorot_uniform(),
+            name=f"up{i}",
         )
-    return layers.conv2d(net, channels, 4, padding="same", activation=tf.tanh, name="to_image")
+    return layers.conv2d(
+        net,
+        channels,
+        4,
+        padding="same",
+        activation=tf.tanh,
+        kernel_initializer=glorot_uniform(),
+        name="to_image",
+    )
 
 
 def critic(images: tf.Tensor, params: dict[str, Any]) -> tf.Tensor:
@@ -53,6 +81,7 @@ def critic(images: tf.Tensor, params: dict[str, Any]) -> tf.Tensor:
             strides=2,
             padding="same",
             activation=tf.nn.leaky_relu,
+            kernel_initializer=glorot_uniform(),
             name=f"conv{i}",
         )
-    return layers.dense(layers.flatten(net), 1, name="score")
+    return layers.dense(layers.flatten(net), 1, kernel_initializer=glorot_uniform(), name="score")
