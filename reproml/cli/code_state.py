@@ -16,6 +16,7 @@ from reproml.cli.run_record import CliError
 
 # The checkout `ReproExperiment` records (the parent of the reproml package).
 DEFAULT_REPO = Path(reproml.__file__).resolve().parent.parent
+MAX_FILES_NAMED = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,9 @@ def summarize_diff(diff: str) -> str:
         return "empty"
     lines = diff.splitlines()
     files = [line.split(" b/", 1)[-1] for line in lines if line.startswith("diff --git ")]
-    untracked = [line[5:] for line in lines if line.startswith("#   ")]
+    untracked = [line[4:] for line in lines if line.startswith("#   ")]
     named = files + [f"{f} (untracked)" for f in untracked]
-    return f"{len(lines)} lines in {', '.join(named) or 'unknown files'}"
+    shown = ", ".join(named[:MAX_FILES_NAMED]) or "unknown files"
+    if len(named) > MAX_FILES_NAMED:
+        shown += f" and {len(named) - MAX_FILES_NAMED} more"
+    return f"{len(lines)} lines in {shown}"

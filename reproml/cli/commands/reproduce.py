@@ -180,27 +180,35 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
 def metric_report(original: RunRecord, new: RunRecord) -> tuple[list[tuple], bool]:
     """Return table rows ``(metric, original, re-run, verdict)`` and whether all match exactly.
 
-    Timing metrics are listed but not compared.
+    The table shows final values, but a metric is ``exact`` only when its whole logged series
+    (every step and value) is identical. Timing metrics are listed but not compared.
     """
     a, b = original.final_metrics(), new.final_metrics()
     rows, exact = [], True
-    items = [("result", original.result, new.result)] + [
-        (name, a.get(name, (None, None))[1], b.get(name, (None, None))[1])
-        for name in sorted(set(a) | set(b))
-    ]
-    for name, va, vb in items:
+    verdict = _verdict(original.result, new.result)
+    exact &= verdict == "exact"
+    rows.append(("result", original.result, new.result, verdict))
+    for name in sorted(set(a) | set(b)):
+        va, vb = a.get(name, (None, None))[1], b.get(name, (None, None))[1]
         if name in TIMING_METRICS:
             verdict = "timing, not compared"
-        elif va == vb:
-            verdict = "exact"
         else:
-            exact = False
-            if isinstance(va, int | float) and isinstance(vb, int | float):
-                verdict = f"DIFFERS by {vb - va:+.3g}"
-            else:
-                verdict = "DIFFERS"
+            verdict = _verdict(va, vb)
+            series_a, series_b = original.metrics.get(name, {}), new.metrics.get(name, {})
+            same_series = all(series_a.get(k) == series_b.get(k) for k in ("steps", "values"))
+            if verdict == "exact" and not same_series:
+                verdict = "final value exact, earlier values DIFFER"
+            exact &= verdict == "exact"
         rows.append((name, va, vb, verdict))
     return rows, exact
+
+
+def _verdict(original: Any, new: Any) -> str:
+    if original == new:
+        return "exact"
+    if isinstance(original, int | float) and isinstance(new, int | float):
+        return f"DIFFERS by {new - original:+.3g}"
+    return "DIFFERS"
 
 
 def run(args: argparse.Namespace) -> int:

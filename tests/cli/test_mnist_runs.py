@@ -1,0 +1,116 @@
+"""The CLI on runs made by the real experiments/mnist.py quick config (about 30 s in all)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reproml.tracking import run_record
+from tests.cli.test_leaderboard import _table
+from tests.cli.test_reproduce import _verdicts
+
+pytestmark = pytest.mark.slow
+
+# Colleagues edit the shared checkout while tests run, so the git state both the run and
+# `reproduce` see is pinned here (record_code and the CLI both read run_record.code_state).
+CODE = {
+    "commit": "c0ffee" + "1" * 34,
+    "dirty": True,
+    "diff": "diff --git a/experiments/mnist.py b/experiments/mnist.py\n-x\n+y\n",
+    "untracked": ["notes.txt"],
+}
+
+
+@pytest.fixture(scope="module")
+def mnist_store(tmp_path_factory):
+    """One quick MNIST run (digits fallback, no download) recorded in a private file store."""
+    from experiments.mnist import ex
+
+    root = tmp_path_factory.mktemp("mnist")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REPROML_RUNS_DIR", str(root / "runs"))
+    patch.delenv("REPROML_MONGO_URL", raising=False)
+    patch.setattr(run_record, "code_state", lambda repo_dir: dict(CODE))
+    try:
+        ex.run(
+            named_configs=["quick"],
+            config_updates={"data_dir": str(root / "records"), "export_savedmodel": False},
+        )
+        yield root
+    finally:
+        patch.undo()
+
+
+@pytest.fixture
+def pinned_code(monkeypatch):
+    monkeypatch.setattr(run_record, "code_state", lambda repo_dir: dict(CODE))
+    monkeypatch.delenv("REPROML_MONGO_URL", raising=False)
+
+
+def test_leaderboard_and_show_read_a_real_mnist_run(mnist_store, cli):
+    store = mnist_store / "runs"
+    code, out, err = cli("--store", store, "leaderboard")
+    assert code == 0, err
+    (row,) = _table(out)
+    metrics = json.loads((store / "1" / "metrics.json").read_text())
+    config = json.loads((store / "1" / "config.json").read_text())
+    manifest = json.loads((mnist_store / "records" / "manifest.json").read_text())
+    assert row["experiment"] == "mnist" and row["status"] == "COMPLETED"
+    assert row["dataset"] == "mnist" and row["fingerprint"] == manifest["fingerprint"][:8]
+    assert (row["model"], row["optimizer"]) == (config["network"], config["optimizer"])
+    assert (row["batch"], row["steps"]) == (str(config["batch_size"]), str(config["steps"]))
+    assert row["accuracy"] == f"{metrics['eval.accuracy']['values'][-1]:.4g}"
+    assert row["recall"] == f"{metrics['eval.mean_recall']['values'][-1]:.4g}"
+    assert row["commit"] == "c0ffee11+dirty"
+    code, out, _ = cli("--store", store, "show", "1")
+    assert code == 0
+    assert f"  fingerprint  {manifest['fingerprint']}" in out.splitlines()
+    assert "  confusion_matrix.png" in out.splitlines() and "  code.diff" in out.splitlines()
+
+
+def test_a_quick_mnist_run_reproduces_exactly(mnist_store, cli, pinned_code):
+    store = mnist_store / "runs"
+    code, out, err = cli("--store", store, "reproduce", "1")
+    assert code == 0, err
+    verdicts = _verdicts(out)
+    assert verdicts.pop("train.steps_per_sec") == "timing, not compared"
+    assert {"result", "eval.accuracy", "eval.loss", "train.loss"} <= set(verdicts)
+    assert set(verdicts.values()) == {"exact"}
+    assert out.splitlines()[-1] == "run 1 reproduced exactly"
+    new_run = out.splitlines()[0].rsplit(" ", 1)[-1]
+    info = json.loads((store / new_run / "info.json").read_text())
+    assert info["reproduces"] == "1"
+    code, out, _ = cli("--store", store, "compare", "1", new_run)
+    assert code == 0
+    assert "config:\n  (identical)" in out
+
+
+def test_reproducing_refuses_when_the_mnist_code_or_records_changed(
+    mnist_store, cli, pinned_code, monkeypatch
+):
+    store = mnist_store / "runs"
+    monkeypatch.setattr(run_record, "code_state", lambda repo_dir: {**CODE, "untracked": []})
+    code, _, err = cli("--store", store, "reproduce", "1")
+    assert code == 2
+    assert "uncommitted changes differ" in err and "notes.txt (untracked)" in err
+    monkeypatch.setattr(run_record, "code_state", lambda repo_dir: dict(CODE))
+    shard = sorted((mnist_store / "records").glob("train-*.tfrecord"))[0]
+    original = shard.read_bytes()
+    try:
+        shard.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        code, _, err = cli("--store", store, "reproduce", "1")
+    finally:
+        shard.write_bytes(original)
+    assert code == 2 and "refusing to reproduce run 1: records: " in err and shard.name in err
+
+
+def test_pushed_mnist_runs_read_back_the_same(mnist_store, cli, use_mongo):
+    store = mnist_store / "runs"
+    url = "mongodb://mnist.invalid/reproml"
+    code, _, err = cli("push", store, "--mongo", url)
+    assert code == 0, err
+    for command in (["runs"], ["leaderboard"]):
+        _, file_out, _ = cli("--store", store, *command)
+        _, mongo_out, _ = cli("--mongo", url, *command)
+        assert mongo_out == file_out
