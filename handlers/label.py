@@ -12,12 +12,27 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from reproml.example_codec import Column, int64_column
 from reproml.errors import ConfigError, HandlerError
 from reproml.features import int64_feature
 from reproml.handler import FeatureHandler
 from reproml.spec import FeatureSpec
 
 _MAX_NAMES_SHOWN = 12
+
+
+# Value types a shard of labels may be made of for the vectorized path (bool is excluded).
+_PLAIN_INTS = {
+    int,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+}
 
 
 class ClassLabelHandler(FeatureHandler):
@@ -86,6 +101,27 @@ class ClassLabelHandler(FeatureHandler):
                 raise HandlerError(key, self._expected(), f"{int(value)} (out of range)")
             return int(value)
         raise HandlerError(key, self._expected(), f"{value!r} ({type(value).__name__})")
+
+    def transform_batch(self, values: Sequence[Any], key: str) -> Sequence[int] | np.ndarray:
+        """Return every class index; a shard of plain ints or of names is mapped at once.
+
+        Anything else, or any bad value, goes through `transform` value by value, so the error
+        names the first bad row.
+        """
+        types = {type(v) for v in values}
+        if types and types <= _PLAIN_INTS:
+            indices = np.asarray(values, dtype=np.int64)
+            if indices.min() >= 0 and indices.max() < self.num_classes:
+                return indices
+        elif types == {str}:
+            indices = np.fromiter((self._index.get(v, -1) for v in values), np.int64, len(values))
+            if indices.min() >= 0:
+                return indices
+        return super().transform_batch(values, key)
+
+    def encode_batch(self, values: Sequence[int] | np.ndarray, key: str) -> Column:
+        """Return every index's Int64List feature, built for the whole shard at once."""
+        return int64_column(np.asarray(values, dtype=np.int64))
 
     def encode(self, value: int, key: str) -> tf.train.Feature:
         """Return an Int64List holding the class index."""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from reproml.example_codec import Column, float_column, int64_column, stack_uniform
 from reproml.errors import ConfigError, HandlerError
 from reproml.features import float_feature, int64_feature
 from reproml.handler import FeatureHandler
@@ -102,6 +103,35 @@ class NumericHandler(FeatureHandler):
             bad = array[cast.astype(array.dtype) != array].flat[0]
             raise HandlerError(key, f"integers {target} holds exactly", f"{bad}")
         return cast
+
+    def transform_batch(self, values: Sequence[Any], key: str) -> Sequence[np.ndarray] | np.ndarray:
+        """Return every value transformed; a uniform shard is checked at once with NumPy.
+
+        Uniform means arrays of one shape and dtype, or (for a scalar feature) plain Python
+        floats or ints. Anything else, or any failed check, goes through `transform` value by
+        value, so the error names the first bad row.
+        """
+        stacked = stack_uniform(values)
+        if (
+            stacked is None
+            and self.shape == ()
+            and values
+            and {type(v) for v in values} <= {int, float}
+        ):
+            stacked = np.asarray(values)
+        if stacked is None or stacked.dtype.kind not in "iuf" or stacked.shape[1:] != self.shape:
+            return super().transform_batch(values, key)
+        try:
+            if not self.allow_nan:
+                self.check_finite(stacked, key)
+            return self._cast(stacked, key)
+        except HandlerError:
+            return super().transform_batch(values, key)
+
+    def encode_batch(self, values: Sequence[np.ndarray] | np.ndarray, key: str) -> Column:
+        """Return every value's FloatList / Int64List feature, built for the whole shard at once."""
+        array = values if isinstance(values, np.ndarray) else np.stack(values)
+        return float_column(array) if self.dtype.kind == "f" else int64_column(array)
 
     def encode(self, value: np.ndarray, key: str) -> tf.train.Feature:
         """Return a FloatList (float dtypes) or an Int64List (integer dtypes) of the values."""

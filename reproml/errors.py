@@ -33,7 +33,7 @@ class HandlerError(ReproMLError, ValueError):
         where.append(f"key {key!r}")
         super().__init__(f"{', '.join(where)}: expected {expected}, got {got}")
 
-    def at_row(self, split: str, row: int) -> HandlerError:
+    def at_row(self, split: str | None, row: int) -> HandlerError:
         """Returns the same error located at `row` of `split`."""
         return HandlerError(self.key, self.expected, self.got, split=split, row=row)
 

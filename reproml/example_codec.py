@@ -59,6 +59,8 @@ def tensor_bytes_column(arrays: np.ndarray) -> np.ndarray:
 def int64_column(values: np.ndarray) -> Column:
     """Returns ``Feature{int64_list{value: row}}`` for each row of an [n] or [n, k] int array."""
     values = np.asarray(values, dtype=np.int64).reshape(len(values), -1)
+    if values.shape[1] == 0:  # protobuf omits an empty packed list: Feature{int64_list{}}
+        return [b"\x1a\x00"] * len(values)
     if values.size and values.min() >= 0 and values.max() < 128:  # one byte per varint
         packed = length_delimited(0x0A, values.shape[1])
         header = length_delimited(0x1A, len(packed) + values.shape[1]) + packed
@@ -71,13 +73,26 @@ def int64_column(values: np.ndarray) -> Column:
     return out
 
 
-def float_column(values: np.ndarray) -> np.ndarray:
+def float_column(values: np.ndarray) -> Column:
     """Returns ``Feature{float_list{value: row}}`` for each row of an [n] or [n, k] float array."""
     values = np.asarray(values, dtype="<f4").reshape(len(values), -1)
+    if values.shape[1] == 0:  # protobuf omits an empty packed list: Feature{float_list{}}
+        return [b"\x12\x00"] * len(values)
     size = values.shape[1] * 4
     packed = length_delimited(0x0A, size)
     header = length_delimited(0x12, len(packed) + size) + packed
     return _prepend(header, values.view(np.uint8).reshape(len(values), size))
+
+
+def stack_uniform(values: Sequence[object]) -> np.ndarray | None:
+    """Returns ``np.stack(values)`` if every value is an ndarray of one shape and dtype, else None."""
+    if not values or type(values[0]) is not np.ndarray:
+        return None
+    shape, dtype = values[0].shape, values[0].dtype
+    for value in values:
+        if type(value) is not np.ndarray or value.shape != shape or value.dtype != dtype:
+            return None
+    return np.stack(values)
 
 
 def encode_examples(columns: Mapping[str, Column]) -> np.ndarray | list[bytes]:

@@ -11,7 +11,9 @@ example ``ImageFileHandler(delegate_to=ImageArrayHandler(shape=[28, 28, 1]))`` r
 into an array, which the array handler resizes, checks and stores as raw bytes.
 
 Subclasses override `transform` (and, for the encoding end of a chain, `spec` and possibly
-`encode`); `handle(row, key)` is the public entry point `write_records` calls.
+`encode`); `handle(row, key)` is the public entry point for one row. `write_records` calls
+`handle_batch(values, key)` once per shard: by default the same per-value work, which handlers
+may vectorize (`transform_batch`, `encode_batch`) as long as the bytes stay the same.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from reproml import example_codec
 from reproml.errors import HandlerError
 from reproml.features import to_feature
 from reproml.spec import FeatureSpec
@@ -35,7 +38,9 @@ class FeatureHandler:
       shape: the shape this handler produces for one example (empty for a scalar).
     """
 
-    def __init__(self, delegate_to: FeatureHandler | None = None, shape: Sequence[int] = ()) -> None:
+    def __init__(
+        self, delegate_to: FeatureHandler | None = None, shape: Sequence[int] = ()
+    ) -> None:
         self.delegate_to = delegate_to
         self.shape = tuple(int(d) for d in shape)
 
@@ -49,6 +54,34 @@ class FeatureHandler:
         if self.delegate_to is not None:
             return self.delegate_to.handle({key: value}, key)
         return {key: self.encode(value, key)}
+
+    def handle_batch(self, values: Sequence[Any], key: str) -> dict[str, example_codec.Column]:
+        """Returns ``{key: column}``: one serialized `tf.train.Feature` per value (one shard's).
+
+        The bytes equal ``handle({key: value}, key)[key].SerializeToString()`` for every value;
+        the column is a 2-D uint8 array when the handler encodes fixed-length features in bulk.
+
+        Raises:
+          HandlerError: with `row` set to the index of the first bad value in `values`.
+        """
+        transformed = self.transform_batch(values, key)
+        if self.delegate_to is not None:
+            return self.delegate_to.handle_batch(transformed, key)
+        return {key: self.encode_batch(transformed, key)}
+
+    def transform_batch(self, values: Sequence[Any], key: str) -> Sequence[Any]:
+        """Returns `transform` of every value; a HandlerError names the value's index as its row."""
+        out = []
+        for index, value in enumerate(values):
+            try:
+                out.append(self.transform(value, key))
+            except HandlerError as err:
+                raise err.at_row(err.split, index) from None
+        return out
+
+    def encode_batch(self, values: Sequence[Any], key: str) -> example_codec.Column:
+        """Returns the serialized `encode` of every transformed value."""
+        return [self.encode(value, key).SerializeToString() for value in values]
 
     def get_value(self, row: Mapping[str, Any], key: str) -> Any:
         """Returns `row[key]`, raising a HandlerError naming the key when it is missing."""
