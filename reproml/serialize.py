@@ -145,7 +145,8 @@ def write_records(
       ConfigError: a bad argument (names the argument), or `rows_gen` yields fewer rows than
         ``split_to_size`` promises (names the split and both counts).
       HandlerError: a row a handler cannot encode (names split, row index and key).
-      RecordError: a file could not be written.
+      RecordError: a worker process died (re-run with num_workers=0 to see why).
+      OSError: a shard could not be written (nothing of this call is left behind).
     """
     record_dir = Path(record_dir)
     compression = _check_compression(compression)
