@@ -94,8 +94,7 @@ def check_config(config):
         raise rx.ConfigError("dropout", "a rate in [0, 1)", config["dropout"])
 
 
-@ex.capture
-def serialize_mnist(
+def write_mnist_records(
     data_dir, data_path, allow_download, max_examples, samples_per_record, compression
 ):
     """Write the MNIST (or digits fallback) TFRecords and manifest to `data_dir`."""
@@ -111,6 +110,16 @@ def serialize_mnist(
         source=source,
         splits=("train", "test"),
         num_workers=0,
+    )
+
+
+@ex.capture
+def serialize_mnist(
+    data_dir, data_path, allow_download, max_examples, samples_per_record, compression
+):
+    """Write the records of this run's config (see `write_mnist_records`)."""
+    return write_mnist_records(
+        data_dir, data_path, allow_download, max_examples, samples_per_record, compression
     )
 
 
