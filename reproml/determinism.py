@@ -10,8 +10,14 @@ each graph it builds.
 A seed fixes *which* random numbers are drawn, not the *order of floating-point sums*: some
 kernels (multi-threaded reductions, scatter/segment ops, cuDNN algorithm choice) may add in a
 different order from run to run. `tf.config.experimental.enable_op_determinism()` makes
-TensorFlow use deterministic kernels (or raise where none exists). It is a process-wide switch
-and is never turned off again, which is fine for a reproducibility framework.
+TensorFlow use deterministic kernels (or raise where none exists), and makes random ops with
+neither a graph nor an op seed raise ``RuntimeError`` instead of silently drawing a fresh seed.
+It is a process-wide switch that `run_config` turns on and never off, which suits an
+experiment process (tests that build other graphs afterwards must seed them).
+
+Seeds also have to be *used*: Keras layer initializers and Keras dropout seed themselves from
+Python's `random` when given no seed, bypassing the graph seed, so the networks pass graph-seeded
+initializers (see `reproml/models/networks/__init__.py`).
 """
 
 from __future__ import annotations
