@@ -113,9 +113,14 @@ def parse_time(value: Any) -> dt.datetime | None:
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Return nested config dicts as one dict with dotted keys (``{"a": {"b": 1}}`` -> ``a.b``)."""
+    """Return nested config dicts as one dict with dotted keys (``{"a": {"b": 1}}`` -> ``a.b``).
+
+    Sacred's ``__doc__`` entries (a named config's docstring) are left out.
+    """
     flat: dict[str, Any] = {}
     for key, value in config.items():
+        if str(key).startswith("__"):
+            continue
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             flat.update(flatten_config(value, name + "."))

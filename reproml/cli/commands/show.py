@@ -6,7 +6,7 @@ import argparse
 
 from reproml.cli.run_record import RunRecord, flatten_config
 from reproml.cli.stores import open_store
-from reproml.cli.table import format_duration, format_time, format_value, render_pairs
+from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,6 +14,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("show", help="everything recorded about one run")
     parser.add_argument("run_id", metavar="RUN", help="run id")
     parser.set_defaults(func=run)
+
+
+def _metrics_table(run: RunRecord) -> str:
+    rows = [(name, value, step) for name, (step, value) in run.final_metrics().items()]
+    if not rows:
+        return "  -"
+    return "\n".join(
+        "  " + line for line in render_table(("metric", "last", "step"), rows).splitlines()
+    )
 
 
 def describe(run: RunRecord) -> str:
@@ -42,7 +51,7 @@ def describe(run: RunRecord) -> str:
         "dataset",
         render_pairs(
             [(k, dataset.get(k)) for k in ("name", "fingerprint", "record_dir")]
-            + [("source", dataset["source"])] * ("source" in dataset)
+            + sorted(flatten_config({"source": dataset.get("source") or {}}).items())
         ),
         "model",
         render_pairs(
@@ -52,12 +61,7 @@ def describe(run: RunRecord) -> str:
         "code",
         render_pairs([(k, code.get(k)) for k in ("commit", "dirty", "diff_artifact")]),
         "final metrics",
-        render_pairs(
-            [
-                (name, format_value(value) + ("" if step is None else f"  (step {step})"))
-                for name, (step, value) in run.final_metrics().items()
-            ]
-        ),
+        _metrics_table(run),
         "artifacts",
         render_pairs([(name, "") for name in run.artifacts]),
     ]
