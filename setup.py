@@ -14,7 +14,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["reproml", "reproml.*", "handlers", "handlers.*", "experiments", "experiments.*"]),
+    packages=find_packages(
+        include=["reproml", "reproml.*", "handlers", "handlers.*", "experiments", "experiments.*"]
+    ),
     install_requires=[
         "tensorflow==2.15.1",
         "tensorflow-estimator==2.15.0",

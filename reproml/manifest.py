@@ -98,9 +98,14 @@ class Manifest:
     def compute_fingerprint(self) -> str:
         """Returns the sha256 of the schema, compression and every shard hash in split order."""
         payload = {
-            "schema": {k: {"handler": e.handler, "spec": e.spec.to_json()} for k, e in sorted(self.schema.items())},
+            "schema": {
+                k: {"handler": e.handler, "spec": e.spec.to_json()}
+                for k, e in sorted(self.schema.items())
+            },
             "compression": self.compression,
-            "splits": {s: [sh.sha256 for sh in info.shards] for s, info in sorted(self.splits.items())},
+            "splits": {
+                s: [sh.sha256 for sh in info.shards] for s, info in sorted(self.splits.items())
+            },
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
@@ -166,12 +171,17 @@ def load_manifest(record_dir: str | os.PathLike) -> Manifest:
     """
     path = Path(record_dir) / MANIFEST_NAME
     if not path.is_file():
-        raise RecordError(path, "no manifest here", "Serialize the data first (write_records writes it)")
+        raise RecordError(
+            path, "no manifest here", "Serialize the data first (write_records writes it)"
+        )
     try:
         return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as err:
-        raise RecordError(path, f"is not a valid manifest ({type(err).__name__}: {err})",
-                          "Re-serialize the data to rewrite it") from err
+        raise RecordError(
+            path,
+            f"is not a valid manifest ({type(err).__name__}: {err})",
+            "Re-serialize the data to rewrite it",
+        ) from err
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

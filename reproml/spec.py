@@ -77,7 +77,11 @@ class FeatureSpec:
 
     def to_json(self) -> dict[str, Any]:
         """Returns the manifest form of this spec."""
-        out: dict[str, Any] = {"encoding": self.encoding, "dtype": self.dtype, "shape": list(self.shape)}
+        out: dict[str, Any] = {
+            "encoding": self.encoding,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+        }
         if self.names is not None:
             out["names"] = list(self.names)
         return out
@@ -98,6 +102,8 @@ def parse_spec(specs: dict[str, FeatureSpec]) -> dict[str, tf.io.FixedLenFeature
     return {key: spec.parse_feature() for key, spec in specs.items()}
 
 
-def decode_example(specs: dict[str, FeatureSpec], parsed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+def decode_example(
+    specs: dict[str, FeatureSpec], parsed: dict[str, tf.Tensor]
+) -> dict[str, tf.Tensor]:
     """Decodes every parsed feature (one example or a batch)."""
     return {key: specs[key].decode(value) for key, value in parsed.items()}
