@@ -18,8 +18,8 @@ import scipy.ndimage
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from reproml.example_codec import Column, stack_uniform, tensor_bytes_column
 from reproml.errors import ConfigError, HandlerError
+from reproml.example_codec import Column, stack_uniform, tensor_bytes_column
 from reproml.features import bytes_feature
 from reproml.handler import FeatureHandler
 from reproml.spec import FeatureSpec

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from reproml.example_codec import Column, int64_column
 from reproml.errors import ConfigError, HandlerError
+from reproml.example_codec import Column, int64_column
 from reproml.features import int64_feature
 from reproml.handler import FeatureHandler
 from reproml.spec import FeatureSpec

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from reproml.example_codec import Column, float_column, int64_column, stack_uniform
 from reproml.errors import ConfigError, HandlerError
+from reproml.example_codec import Column, float_column, int64_column, stack_uniform
 from reproml.features import float_feature, int64_feature
 from reproml.handler import FeatureHandler
 from reproml.spec import FeatureSpec
