@@ -38,7 +38,9 @@ from typing import Any
 import tensorflow as tf
 from tqdm import tqdm
 
+from reproml import example_codec, tfrecord_io
 from reproml.errors import ConfigError, HandlerError, RecordError
+from reproml.example_codec import Column
 from reproml.handler import FeatureHandler
 from reproml.manifest import (
     COMPRESSIONS,
@@ -55,7 +57,6 @@ TMP_SUFFIX = ".reproml-tmp"
 # .<shard name>.<pid of the writing process>-<8 hex>.reproml-tmp
 TMP_NAME_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}" + re.escape(TMP_SUFFIX) + "$")
 _MANIFEST_TMP_RE = re.compile(r"^\." + re.escape(MANIFEST_NAME) + r"\..+\.tmp$")
-_HASH_CHUNK = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,55 +248,79 @@ def shard_name_regex(record_pattern: str, split: str | None = None) -> re.Patter
 
 
 def _write_shard(task: _ShardTask, keys_to_handlers: Mapping[str, FeatureHandler]) -> _ShardResult:
-    """Handle, serialize, write (temp path, fsync) and hash one shard."""
+    """Handle, serialize, write (temp path, fsync) and hash one shard.
+
+    Each handler encodes the shard's values of its key in one ``handle_batch`` call; the
+    examples are assembled by `example_codec` and framed/compressed by `tfrecord_io`, which
+    give the same bytes as ``tf.io.TFRecordWriter`` writing ``tf.train.Example``s.
+    """
+    columns: dict[str, Column] = {}
+    for key in sorted(keys_to_handlers):
+        columns.update(_handle_column(task, keys_to_handlers[key], key))
     counts = {key: [0] * n for key, n in task.histogram_classes.items()}
-    options = tf.io.TFRecordOptions(compression_type=task.compression or "")
-    with tf.io.TFRecordWriter(task.tmp_path, options=options) as writer:
-        for offset, row in enumerate(task.rows):
-            row_index = task.first_row + offset
-            features = _handle_row(row, keys_to_handlers, task, row_index)
-            for key, per_class in counts.items():
-                _count_label(features[key], key, per_class, task.split, row_index)
-            example = tf.train.Example(features=tf.train.Features(feature=features))
-            writer.write(example.SerializeToString(deterministic=True))
-    digest = hashlib.sha256()
-    size = 0
-    with open(task.tmp_path, "rb") as f:
+    for key, per_class in counts.items():
+        for offset, feature_bytes in enumerate(columns[key]):
+            feature = tf.train.Feature.FromString(bytes(feature_bytes))
+            _count_label(feature, key, per_class, task.split, task.first_row + offset)
+    examples = example_codec.encode_examples(columns)
+    data = tfrecord_io.compress(tfrecord_io.frame_records(examples), task.compression)
+    with open(task.tmp_path, "wb") as f:
+        f.write(data)
+        f.flush()
         os.fsync(f.fileno())
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    shard = ShardInfo(file=task.file, bytes=size, records=len(task.rows), sha256=digest.hexdigest())
+    shard = ShardInfo(
+        file=task.file,
+        bytes=len(data),
+        records=len(task.rows),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
     return _ShardResult(shard=shard, label_counts=counts)
 
 
-def _handle_row(
-    row: Mapping[str, Any],
-    keys_to_handlers: Mapping[str, FeatureHandler],
-    task: _ShardTask,
-    row_index: int,
-) -> dict[str, tf.train.Feature]:
-    """Merge ``handler.handle(row, key)`` over the keys in sorted order."""
-    features: dict[str, tf.train.Feature] = {}
-    for key in sorted(keys_to_handlers):
+def _handle_column(task: _ShardTask, handler: FeatureHandler, key: str) -> dict[str, Column]:
+    """Return ``handler.handle_batch`` of the shard's values of `key`, errors located at a row."""
+    try:
+        values = []
+        for offset, row in enumerate(task.rows):
+            try:
+                values.append(handler.get_value(row, key))
+            except HandlerError as err:
+                raise err.at_row(task.split, task.first_row + offset) from None
         try:
-            out = keys_to_handlers[key].handle(row, key)
-            expected = task.emitted_keys[key]
-            if not isinstance(out, Mapping) or tuple(sorted(out)) != expected:
-                got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
-                raise HandlerError(key, f"handle() to emit features {list(expected)}", f"{got}")
-            for name, feature in out.items():
-                if not isinstance(feature, tf.train.Feature):
-                    raise HandlerError(
-                        name, "handle() to return tf.train.Feature values", type(feature).__name__
-                    )
+            out = handler.handle_batch(values, key)
         except HandlerError as err:
-            raise err.at_row(task.split, row_index) from err
-        except Exception as err:
-            err.add_note(f"while handling split {task.split!r}, row {row_index}, key {key!r}")
-            raise
-        features.update(out)
-    return features
+            if err.split is not None:
+                raise
+            if err.row is None:  # A batch path that did not say which row: find it row by row.
+                for offset, row in enumerate(task.rows):
+                    try:
+                        handler.handle(row, key)
+                    except HandlerError as row_err:
+                        raise row_err.at_row(task.split, task.first_row + offset) from err
+            raise err.at_row(task.split, task.first_row + (err.row or 0)) from err
+    except HandlerError:
+        raise
+    except Exception as err:
+        last = task.first_row + len(task.rows) - 1
+        err.add_note(
+            f"while handling split {task.split!r}, rows {task.first_row}-{last}, key {key!r}"
+        )
+        raise
+    expected = task.emitted_keys[key]
+    got = tuple(sorted(out)) if isinstance(out, Mapping) else type(out).__name__
+    if got != expected:
+        raise HandlerError(
+            key, f"handle_batch() to emit features {list(expected)}", f"{got}", split=task.split
+        )
+    for name, column in out.items():
+        if len(column) != len(task.rows):
+            raise HandlerError(
+                name,
+                f"handle_batch() to return {len(task.rows)} values (one per row)",
+                f"{len(column)}",
+                split=task.split,
+            )
+    return dict(out)
 
 
 def _count_label(

@@ -241,3 +241,19 @@ def test_manifest_json_is_plain_json_with_the_documented_keys(tmp_path, handlers
     ]
     assert data["compression"] == "GZIP" and data["samples_per_record"] == 5
     assert list(data["splits"]) == ["train", "eval", "test"]
+
+
+def test_shards_equal_what_tf_record_writer_writes(tmp_path, handlers, split_rows):
+    import tensorflow as tf
+
+    manifest = write(tmp_path, handlers, split_rows, compression="GZIP")
+    rows = split_rows["train"][:5]
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.gz"), options="GZIP") as writer:
+        for row in rows:
+            features = {}
+            for key in sorted(handlers):
+                features.update(handlers[key].handle(row, key))
+            example = tf.train.Example(features=tf.train.Features(feature=features))
+            writer.write(example.SerializeToString(deterministic=True))
+    first = tmp_path / manifest.splits["train"].shards[0].file
+    assert first.read_bytes() == (tmp_path / "tf.gz").read_bytes()
