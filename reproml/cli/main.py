@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the command ran and found a difference (``verify``, ``r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mongo",
         default=None,
-        help=f"MongoDB URL, e.g. mongodb://localhost:27017/sacred (default: ${MONGO_URL_ENV})",
+        help=f"MongoDB URL, e.g. mongodb://localhost:27017/reproml (default: ${MONGO_URL_ENV})",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
@@ -38,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``reproml ARGV`` and returns the exit code."""
+    """Run ``reproml ARGV`` and return the exit code."""
+    # TensorFlow (imported by verify and reproduce only) logs plugin-registration noise at
+    # ERROR level on CPU machines; a user's own setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -59,6 +59,7 @@ def connect(url: str) -> Any:
         client.admin.command("ping")
     except PyMongoError as err:
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first_line = first_line.split(" (configured timeouts")[0].split(", Timeout:")[0]
         raise CliError(
             f"MongoDB at {redact(url)} is unreachable after {TIMEOUT_MS / 1000:g} s "
             f"({first_line[:200]})"

@@ -101,15 +101,18 @@ class RunRecord:
 
 
 def parse_time(value: Any) -> dt.datetime | None:
-    """Return a datetime from Sacred's ISO string (file store) or datetime (MongoDB)."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
+    """Return a datetime from Sacred's ISO string (file store) or datetime (MongoDB).
+
+    Times are cut to milliseconds, MongoDB's precision, so both stores show the same run alike.
+    """
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(value)
         except ValueError:
             return None
-    return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
