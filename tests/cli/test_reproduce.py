@@ -152,3 +152,44 @@ def test_reproduce_records_the_rerun_in_mongodb(world, cli, code_now, use_mongo)
     doc = client["reproml"].runs.find_one({"_id": 5})
     assert doc["info"]["reproduces"] == "3" and doc["status"] == "COMPLETED"
     assert gridfs.GridFS(client["reproml"]).get(doc["artifacts"][0]["file_id"]).read() == b""
+
+
+def test_exact_means_the_whole_series_not_only_the_final_value():
+    from reproml.cli.run_record import RunRecord
+
+    def record(run_id, losses, accuracy):
+        return RunRecord(
+            run_id,
+            "toy",
+            "COMPLETED",
+            None,
+            None,
+            None,
+            accuracy,
+            {},
+            {},
+            {
+                "train.loss": {"steps": [1, 2, 3], "values": losses},
+                "eval.accuracy": {"steps": [3], "values": [accuracy]},
+                "train.steps_per_sec": {"steps": [3], "values": [float(run_id)]},
+            },
+            [],
+            "",
+            {},
+        )
+
+    rows, exact = reproduce.metric_report(
+        record("1", [3.0, 2.0, 1.0], 0.5), record("2", [3.0, 2.5, 1.0], 0.5)
+    )
+    verdicts = {name: verdict for name, _, _, verdict in rows}
+    assert verdicts == {
+        "result": "exact",
+        "eval.accuracy": "exact",
+        "train.loss": "final value exact, earlier values DIFFER",
+        "train.steps_per_sec": "timing, not compared",
+    }
+    assert exact is False
+    _, exact = reproduce.metric_report(
+        record("1", [3.0, 2.0, 1.0], 0.5), record("3", [3.0, 2.0, 1.0], 0.5)
+    )
+    assert exact is True
