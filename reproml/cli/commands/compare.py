@@ -62,6 +62,7 @@ def provenance_diff(a: RunRecord, b: RunRecord, store: RunStore) -> list[tuple[s
         ("code.commit", a.code.get("commit"), b.code.get("commit")),
         ("code.dirty", a.code.get("dirty"), b.code.get("dirty")),
         ("seed", a.seed, b.seed),
+        ("reproduces", a.info.get("reproduces"), b.info.get("reproduces")),
     ]
     diffs = [_diff_artifact(a, store), _diff_artifact(b, store)]
     if diffs[0] != diffs[1]:
