@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `reproml show 1 | head`: stop quietly, as Python's docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ReproMLError, OSError) as err:
         return _error(args.command, str(err))
     except _pymongo_errors() as err:
