@@ -71,7 +71,8 @@ class FileStore:
           RecordError: the run directory is corrupt (names the file).
         """
         run_dir = self.root / str(run_id)
-        if not run_id or not run_dir.is_dir() or str(run_id).startswith(("_", ".")):
+        bad_name = not run_id or "/" in run_id or "\\" in run_id or run_id.startswith(("_", "."))
+        if bad_name or not run_dir.is_dir():
             ids = [p.name for p in self.run_dirs()]
             raise CliError(f"no run {run_id!r} in {self.root} (runs there: {_id_summary(ids)})")
         return load_run_dir(run_dir)

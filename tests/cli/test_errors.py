@@ -22,6 +22,8 @@ def test_unknown_run_id_lists_the_ids_that_exist(world, cli, use_mongo):
     assert "no run '99'" in err and "runs there: 1, 2, 3, 4" in err
     err = _one_line_error(*cli("--store", world.store, "compare", "1", "_sources"), "compare")
     assert "no run '_sources'" in err
+    err = _one_line_error(*cli("--store", world.store / "1", "show", "../2"), "show")
+    assert "no run '../2'" in err
     use_mongo[MONGO_URL] = world.client
     err = _one_line_error(*cli("--mongo", MONGO_URL, "show", "99"), "show")
     assert "no run '99' in MongoDB" in err and "1, 2, 3, 4" in err
