@@ -109,7 +109,6 @@ def write_mnist_records(
         compression=compression,
         source=source,
         splits=("train", "test"),
-        num_workers=0,
     )
 
 

@@ -73,6 +73,22 @@ def int64_column(values: np.ndarray) -> Column:
     return out
 
 
+def int64_scalars(column: Column) -> np.ndarray | None:
+    """Returns the values of a column of one-value Int64List features, or None.
+
+    Only `int64_column`'s vectorized form (a 2-D array of one-byte varints) is read; for any
+    other column the caller parses the features row by row.
+    """
+    header = np.frombuffer(b"\x1a\x03\x0a\x01", np.uint8)
+    if (
+        isinstance(column, np.ndarray)
+        and column.shape[1:] == (5,)
+        and (column[:, :4] == header).all()
+    ):
+        return column[:, 4].astype(np.int64)
+    return None
+
+
 def float_column(values: np.ndarray) -> Column:
     """Returns ``Feature{float_list{value: row}}`` for each row of an [n] or [n, k] float array."""
     values = np.asarray(values, dtype="<f4").reshape(len(values), -1)

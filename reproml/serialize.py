@@ -24,9 +24,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
-import pickle
 import re
 import string
 import uuid
@@ -35,6 +33,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -80,15 +79,6 @@ class _ShardResult:
     label_counts: dict[str, list[int]]
 
 
-@dataclasses.dataclass(frozen=True)
-class _WorkerFailure:
-    """An exception raised in a worker, carried back as data (reproml errors do not unpickle)."""
-
-    handler_error: tuple[str, str, str, str | None, int | None] | None
-    exception: BaseException | None
-    text: str
-
-
 def write_records(
     record_dir: str | os.PathLike,
     record_pattern: str,
@@ -132,9 +122,9 @@ def write_records(
       rows_gen: ``rows_gen(split)`` yields the rows (mappings) of a split.
       keys_to_descriptions: key -> free text stored in the manifest schema.
       compression: None, ``"GZIP"`` or ``"ZLIB"``.
-      num_workers: worker processes ("spawn") that handle, serialize, write and hash whole
-        shards; None -> ``min(os.cpu_count(), number of shards)``; 0 or 1 -> in this process.
-        Handlers (and rows) must be picklable for more than one worker.
+      num_workers: threads that handle, serialize, compress, write and hash whole shards
+        (the heavy parts release the GIL); None -> ``min(os.cpu_count(), number of shards)``;
+        0 or 1 -> in the calling thread. Handlers must not keep per-call state.
       source: JSON-serializable description of where the rows came from (stored as is).
       splits: the splits to write, in order.
       progress: show a tqdm bar of examples written.
@@ -146,7 +136,6 @@ def write_records(
       ConfigError: a bad argument (names the argument), or `rows_gen` yields fewer rows than
         ``split_to_size`` promises (names the split and both counts).
       HandlerError: a row a handler cannot encode (names split, row index and key).
-      RecordError: a worker process died (re-run with num_workers=0 to see why).
       OSError: a shard could not be written (nothing of this call is left behind).
     """
     record_dir = Path(record_dir)
@@ -161,8 +150,6 @@ def write_records(
     source = _check_source(source)
     num_shards = sum(len(sizes) for sizes in plan.values())
     workers = _num_workers(num_workers, num_shards)
-    if workers > 1:
-        _check_picklable(keys_to_handlers)
 
     record_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(record_dir)
@@ -259,6 +246,10 @@ def _write_shard(task: _ShardTask, keys_to_handlers: Mapping[str, FeatureHandler
         columns.update(_handle_column(task, keys_to_handlers[key], key))
     counts = {key: [0] * n for key, n in task.histogram_classes.items()}
     for key, per_class in counts.items():
+        values = example_codec.int64_scalars(columns[key])
+        if values is not None and (len(values) == 0 or values.max() < len(per_class)):
+            counts[key] = np.bincount(values, minlength=len(per_class)).tolist()
+            continue
         for offset, feature_bytes in enumerate(columns[key]):
             feature = tf.train.Feature.FromString(bytes(feature_bytes))
             _count_label(feature, key, per_class, task.split, task.first_row + offset)
@@ -336,31 +327,12 @@ def _count_label(
 
 
 # ---------------------------------------------------------------------------------------------
-# Running the shards: in process, or in a pool of spawned workers.
-
-_WORKER_HANDLERS: Mapping[str, FeatureHandler] | None = None
-
-
-def _init_worker(keys_to_handlers: Mapping[str, FeatureHandler]) -> None:
-    global _WORKER_HANDLERS
-    _WORKER_HANDLERS = keys_to_handlers
-
-
-def _worker_write_shard(task: _ShardTask) -> _ShardResult | _WorkerFailure:
-    import traceback
-
-    try:
-        return _write_shard(task, _WORKER_HANDLERS)
-    except HandlerError as err:
-        fields = (err.key, err.expected, err.got, err.split, err.row)
-        return _WorkerFailure(fields, None, str(err))
-    except Exception as err:
-        text = "".join(traceback.format_exception(err))
-        try:
-            pickle.loads(pickle.dumps(err))
-        except Exception:
-            err = None
-        return _WorkerFailure(None, err, text)
+# Running the shards: in this thread, or in a pool of threads.
+#
+# Threads, not processes: the work of a shard is NumPy (handlers' batch paths, example assembly),
+# CRC-32C, zlib, sha256 and file I/O, which release the GIL, so two threads keep two cores busy.
+# A thread starts at once and shares the handlers, where a spawned process would import
+# TensorFlow (seconds) and need picklable handlers and rows.
 
 
 def _run(
@@ -369,53 +341,30 @@ def _run(
     workers: int,
     tmp_paths: list[str],
 ) -> Generator[tuple[_ShardTask, _ShardResult], None, None]:
-    """Yield (task, result) in task order; record every temp path it hands out."""
+    """Yield (task, result) in task order; record every temp path it hands out.
+
+    At most ``2 * workers`` shards are in flight, so memory holds a few shards, never a split.
+    """
     if workers <= 1:
         for task in tasks:
             tmp_paths.append(task.tmp_path)
             yield task, _write_shard(task, keys_to_handlers)
         return
-    pool = futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(dict(keys_to_handlers),),
-    )
+    pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write_records")
     in_flight: deque[tuple[_ShardTask, futures.Future]] = deque()
     try:
         for task in tasks:
             tmp_paths.append(task.tmp_path)
-            in_flight.append((task, pool.submit(_worker_write_shard, task)))
+            in_flight.append((task, pool.submit(_write_shard, task, keys_to_handlers)))
             if len(in_flight) >= 2 * workers:
-                yield _collect(*in_flight.popleft())
+                done_task, future = in_flight.popleft()
+                yield done_task, future.result()
         while in_flight:
-            yield _collect(*in_flight.popleft())
+            done_task, future = in_flight.popleft()
+            yield done_task, future.result()
     finally:
         # Waits for running shards so that their temp files can be removed by the caller.
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _collect(task: _ShardTask, future: futures.Future) -> tuple[_ShardTask, _ShardResult]:
-    try:
-        result = future.result()
-    except futures.process.BrokenProcessPool as err:
-        raise RecordError(
-            task.file,
-            f"a worker process died while writing shard {task.idx} of split {task.split!r}",
-            "Re-run with num_workers=0 to see the error in this process",
-        ) from err
-    if isinstance(result, _WorkerFailure):
-        if result.handler_error is not None:
-            raise HandlerError(
-                *result.handler_error[:3],
-                split=result.handler_error[3],
-                row=result.handler_error[4],
-            )
-        if result.exception is not None:
-            result.exception.add_note(f"in a write_records worker:\n{result.text}")
-            raise result.exception
-        raise RuntimeError(f"write_records worker failed on shard {task.file}:\n{result.text}")
-    return task, result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -625,18 +574,6 @@ def _num_workers(num_workers: int | None, num_shards: int) -> int:
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ConfigError("num_workers", "None or an int >= 0", num_workers)
     return min(num_workers, max(num_shards, 1))
-
-
-def _check_picklable(keys_to_handlers: Mapping[str, FeatureHandler]) -> None:
-    try:
-        pickle.dumps(dict(keys_to_handlers))
-    except Exception as err:
-        raise ConfigError(
-            "keys_to_handlers",
-            "picklable handlers (module-level classes) to use worker processes; "
-            "or pass num_workers=0",
-            f"{type(err).__name__}: {err}",
-        ) from err
 
 
 def _pid_alive(pid: int) -> bool:

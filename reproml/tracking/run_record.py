@@ -125,6 +125,10 @@ def record_environment(run: Any) -> str:
 def record_dataset(run: Any, record_dir: str | os.PathLike, name: str) -> dict[str, Any]:
     """Record the dataset's manifest as a resource and its fingerprint in ``info["dataset"]``.
 
+    The recorded name is the manifest source's own name when it has one (e.g. "sklearn-digits"
+    when MNIST fell back to the bundled digits), so a leaderboard never shows a fallback as the
+    data set the experiment asked for; `name` is used otherwise.
+
     Raises:
       RecordError: `record_dir` has no valid manifest.
     """
@@ -132,7 +136,7 @@ def record_dataset(run: Any, record_dir: str | os.PathLike, name: str) -> dict[s
     path = Path(record_dir) / MANIFEST_NAME
     run.add_resource(str(path.resolve()))
     info = {
-        "name": name,
+        "name": manifest.source.get("name") or name,
         "record_dir": str(Path(record_dir).resolve()),
         "fingerprint": manifest.fingerprint or manifest.compute_fingerprint(),
         "source": scrub(manifest.source),

@@ -57,7 +57,7 @@ def test_leaderboard_and_show_read_a_real_mnist_run(mnist_store, cli):
     config = json.loads((store / "1" / "config.json").read_text())
     manifest = json.loads((mnist_store / "records" / "manifest.json").read_text())
     assert row["experiment"] == "mnist" and row["status"] == "COMPLETED"
-    assert row["dataset"] == "mnist" and row["fingerprint"] == manifest["fingerprint"][:8]
+    assert row["dataset"] == "sklearn-digits" and row["fingerprint"] == manifest["fingerprint"][:8]
     assert (row["model"], row["optimizer"]) == (config["network"], config["optimizer"])
     assert (row["batch"], row["steps"]) == (str(config["batch_size"]), str(config["steps"]))
     assert row["accuracy"] == f"{metrics['eval.accuracy']['values'][-1]:.4g}"

@@ -91,7 +91,7 @@ def test_quick_run_documents_omniboard_reads(mongo_run):
     doc = db.runs.find_one({"_id": run._id})
     assert doc["status"] == "COMPLETED" and doc["result"] == run.result
     assert doc["config"]["lr"] == 2e-3 and doc["config"]["network"] == "cnn"
-    assert doc["info"]["dataset"]["name"] == "mnist"
+    assert doc["info"]["dataset"]["name"] == "sklearn-digits"  # the quick config's fallback
     names = {m["name"] for m in doc["info"]["metrics"]}
     assert {"train.loss", "train.steps_per_sec", "eval.accuracy", "eval.loss"} <= names
     loss = db.metrics.find_one({"run_id": run._id, "name": "train.loss"})

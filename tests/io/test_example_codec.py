@@ -87,3 +87,15 @@ def test_random_values_parse_back_unchanged(arrays, ints):
     decoded = tf.io.decode_raw(parsed["x"], tf.as_dtype(arrays.dtype)).numpy()
     np.testing.assert_array_equal(decoded.reshape(arrays.shape), arrays)
     np.testing.assert_array_equal(parsed["y"].numpy(), labels)
+
+
+@pytest.mark.parametrize(
+    "values, decodable", [([0, 5, 127], True), ([0, 128], False), ([[1, 2]], False)]
+)
+def test_int64_scalars_reads_back_the_vectorized_label_column(values, decodable):
+    column = ec.int64_column(np.array(values))
+    decoded = ec.int64_scalars(column)
+    if decodable:
+        np.testing.assert_array_equal(decoded, values)
+    else:
+        assert decoded is None
