@@ -1,17 +1,12 @@
 """Runs the code blocks of docs/handlers.md, in order, in one namespace."""
 
-import re
-from pathlib import Path
+from tests.doc_blocks import python_blocks, run_blocks
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "handlers.md"
-
-
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+DOC = "docs/handlers.md"
 
 
 def test_docs_page_has_the_three_examples():
-    blocks = python_blocks(DOC.read_text(encoding="utf-8"))
+    blocks = python_blocks(DOC)
     assert len(blocks) == 3
     assert "ImageArrayHandler(shape=(128, 128)" in blocks[0] and "(91, 91)" in blocks[0]
     assert "ImageFileHandler(" in blocks[1]
@@ -20,8 +15,6 @@ def test_docs_page_has_the_three_examples():
 
 def test_docs_code_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the file example writes digit.png
-    namespace: dict = {"__name__": "docs_handlers"}
-    for i, block in enumerate(python_blocks(DOC.read_text(encoding="utf-8"))):
-        exec(compile(block, f"{DOC}:block{i}", "exec"), namespace)
+    namespace = run_blocks(python_blocks(DOC), "docs_handlers")
     assert (tmp_path / "digit.png").is_file()
     assert namespace["decoded"].shape == (128, 128)
