@@ -67,18 +67,21 @@ def verify_shards(
         raise RecordError(
             Path(record_dir) / MANIFEST_NAME, f"lists no shards for split {split!r}", _FIX
         )
-    if verify is None:
-        return paths
-    if manifest.fingerprint and manifest.compute_fingerprint() != manifest.fingerprint:
-        raise RecordError(
-            Path(record_dir) / MANIFEST_NAME,
-            "has a fingerprint that does not match its schema and shard hashes (was it edited?)",
-            _FIX,
-        )
+    if verify is not None and manifest.fingerprint:
+        if manifest.compute_fingerprint() != manifest.fingerprint:
+            raise RecordError(
+                Path(record_dir) / MANIFEST_NAME,
+                "has a fingerprint that does not match its schema and shard hashes (was it edited?)",
+                _FIX,
+            )
     for idx, (shard, path) in enumerate(zip(manifest.splits[split].shards, paths, strict=True)):
         where = f"shard {idx} of split {split!r} in {Path(record_dir) / MANIFEST_NAME}"
         if not path.is_file():
             raise RecordError(path, f"is missing ({where})", _FIX)
+        if not os.access(path, os.R_OK):
+            raise RecordError(path, f"cannot be read ({where})", "Fix its permissions")
+        if verify is None:
+            continue
         size = path.stat().st_size
         if size != shard.bytes:
             raise RecordError(
@@ -99,14 +102,26 @@ def verify_shards(
     return paths
 
 
-def _counted_shard(path: tf.Tensor, expected: tf.Tensor, compression: str) -> tf.data.Dataset:
+def _counted_shard(
+    path: tf.Tensor, expected: tf.Tensor, compression: str, check_exists: bool
+) -> tf.data.Dataset:
     """Read one shard's serialized records, failing with the path if the count is not `expected`.
 
-    A reader error (DataLossError on a corrupted record, NotFoundError) ends the shard early, so
-    the count check reports it with the file's name instead of TensorFlow's nameless error. The
-    records are counted in chunks of `_COUNT_CHUNK` (an empty chunk marks the end), which costs
-    next to nothing; a per-record check made reading about 15x slower.
+    A reader error in the middle of a shard (DataLossError on a corrupted record) ends the shard
+    early (`ignore_errors`), so the count check reports it with the file's name instead of
+    TensorFlow's nameless error. `ignore_errors` would retry a file that cannot be *opened*
+    forever (TFRecordDataset does not move on), so a shard deleted after `verify_shards` ran is
+    caught first, by `tf.io.matching_files` (skipped with `check_exists=False`, for paths with
+    glob characters). The records are counted in chunks of `_COUNT_CHUNK` (an empty chunk marks
+    the end), which costs next to nothing; a per-record check made reading about 15x slower.
     """
+    if check_exists:
+        found = tf.size(tf.io.matching_files(path)) > 0
+        message = tf.strings.join(
+            [path, ": is missing (it was there when reading started). " + _FIX]
+        )
+        with tf.control_dependencies([tf.debugging.Assert(found, [message], summarize=1)]):
+            path = tf.identity(path)
     records = tf.data.TFRecordDataset(path, compression_type=compression).ignore_errors()
     chunks = records.batch(_COUNT_CHUNK).concatenate(
         tf.data.Dataset.from_tensors(tf.constant([], tf.string))
@@ -165,8 +180,9 @@ def _serialized_records(
             "num_parallel_reads", "a positive int or tf.data.AUTOTUNE", num_parallel_reads
         )
     compression = manifest.compression or ""
+    check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
     return files.interleave(
-        lambda path, expected: _counted_shard(path, expected, compression),
+        lambda path, expected: _counted_shard(path, expected, compression, check_exists),
         cycle_length=cycle_length,
         block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE,
