@@ -139,7 +139,7 @@ def load_mnist(
             f"MNIST is not available ({reason})",
             f"Put {MNIST_FILE} there, pass path=..., allow the download, or use fallback='digits'",
         )
-    return load_digits_as_mnist(reason)
+    return load_digits_as_mnist(reason, stacklevel=3)
 
 
 def download_verified(
@@ -258,7 +258,9 @@ def read_keras_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_digits_as_mnist(reason: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_digits_as_mnist(
+    reason: str, stacklevel: int = 2
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Return scikit-learn's bundled digits in the MNIST layout, with a warning naming `reason`.
 
     The 1797 8x8 images (values 0..16) are upscaled to 28x28 with `scipy.ndimage.zoom`
@@ -267,6 +269,7 @@ def load_digits_as_mnist(reason: str) -> tuple[dict[str, np.ndarray], dict[str, 
 
     Args:
       reason: why MNIST itself was not used; in the warning and in the source dict.
+      stacklevel: the caller the warning points at (as in `warnings.warn`).
 
     Returns:
       ``(arrays, source)`` as `load_mnist`, with ``source["name"] == "sklearn-digits"``.
@@ -277,7 +280,7 @@ def load_digits_as_mnist(reason: str) -> tuple[dict[str, np.ndarray], dict[str, 
     from sklearn.datasets import load_digits
 
     message = f"MNIST is not available ({reason}); using scikit-learn's digits upscaled to 28x28"
-    warnings.warn(message, MnistFallbackWarning, stacklevel=2)
+    warnings.warn(message, MnistFallbackWarning, stacklevel=stacklevel)
     logger.warning(message)
 
     digits = load_digits()
