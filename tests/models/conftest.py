@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from tensorflow.python.framework import config as tf_config
 
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
@@ -39,19 +38,6 @@ TINY_GAN = {
 def _quiet_tf_layers():
     """Hide the `tf.layers.* is deprecated` warnings (pytest resets the package's filter)."""
     warnings.filterwarnings("ignore", message=r"`tf\.layers\.\w+` is deprecated")
-
-
-@pytest.fixture(autouse=True)
-def _restore_op_determinism():
-    """Undo `run_config`'s process-wide `enable_op_determinism` after each test.
-
-    Once enabled, unseeded random ops raise; other test folders (run in the same process)
-    must not inherit that from these tests.
-    """
-    was_enabled = tf_config.is_op_determinism_enabled()
-    yield
-    if not was_enabled:
-        tf_config.disable_op_determinism()
 
 
 @pytest.fixture(scope="session")
