@@ -3,8 +3,10 @@
 The parse spec always comes from ``manifest.json`` (never written by hand), and the pipeline
 follows the order that keeps the per-example work small::
 
-    shard files -> interleave (one reader per shard, counted) -> shuffle serialized records
-    -> repeat -> batch -> parse_example + FeatureSpec.decode (one map, AUTOTUNE) -> prefetch
+    shards -> interleave (fixed cycle length, each shard counted, in chunks of 128 records)
+      shuffled (train):   -> unbatch -> shuffle serialized records -> repeat -> batch
+      unshuffled (eval):  -> repeat -> rebatch (regroups whole chunks: no per-record work)
+      -> parse_example + FeatureSpec.decode (one AUTOTUNE map) -> prefetch
 
 Damaged data is caught in two places:
 
@@ -112,8 +114,9 @@ def _counted_shard(
     TensorFlow's nameless error. `ignore_errors` would retry a file that cannot be *opened*
     forever (TFRecordDataset does not move on), so a shard deleted after `verify_shards` ran is
     caught first, by `tf.io.matching_files` (skipped with `check_exists=False`, for paths with
-    glob characters). The records are counted in chunks of `_COUNT_CHUNK` (an empty chunk marks
-    the end), which costs next to nothing; a per-record check made reading about 15x slower.
+    glob characters). The records are counted in chunks of `_COUNT_CHUNK` (an empty chunk
+    marks the end), which costs next to nothing; a per-record check made reading about 15x
+    slower. The elements are those chunks: 1-D string tensors, the last one empty.
     """
     if check_exists:
         found = tf.size(tf.io.matching_files(path)) > 0
@@ -150,7 +153,6 @@ def _counted_shard(
         seen = tf.cond(tf.equal(size, 0), check_total, lambda: seen + size)
         return seen, chunk
 
-    # The empty end marker vanishes in unbatch.
     return chunks.scan(tf.constant(0, tf.int64), count)
 
 
@@ -163,8 +165,15 @@ def _serialized_records(
     num_parallel_reads: int,
     shuffle_files_seed: int | None = None,
     shuffle_files: bool = False,
+    as_chunks: bool = False,
 ) -> tf.data.Dataset:
-    """Interleave the shards' serialized records (each shard's reader is counted)."""
+    """Interleave the shards' serialized records (each shard's reader is counted).
+
+    Shards are interleaved in chunks of `_COUNT_CHUNK` records. With `as_chunks` the elements
+    are those chunks (1-D string tensors), for callers that regroup them into batches with
+    `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
+    (docs/performance.md). Otherwise the elements are single records, in the same order.
+    """
     counts = [shard.records for shard in manifest.splits[split].shards]
     files = tf.data.Dataset.from_tensor_slices(
         ([str(p) for p in paths], tf.constant(counts, tf.int64))
@@ -181,13 +190,16 @@ def _serialized_records(
         )
     compression = manifest.compression or ""
     check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
-    return files.interleave(
+    chunks = files.interleave(
         lambda path, expected: _counted_shard(path, expected, compression, check_exists),
         cycle_length=cycle_length,
         block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
-    ).unbatch()
+    )
+    if as_chunks:
+        return chunks.filter(lambda chunk: tf.size(chunk) > 0)  # drop the empty end markers
+    return chunks.unbatch()  # the empty end markers vanish here
 
 
 def _checked_specs(manifest: Manifest, keys: Sequence[str], entry: str) -> dict[str, FeatureSpec]:
@@ -247,10 +259,15 @@ def dataset_from_records(
         _check_positive_int("batch_size", batch_size)
     paths = verify_shards(manifest, record_dir, split, verify)
     dataset = _serialized_records(
-        manifest, paths, split, deterministic=deterministic, num_parallel_reads=num_parallel_reads
+        manifest,
+        paths,
+        split,
+        deterministic=deterministic,
+        num_parallel_reads=num_parallel_reads,
+        as_chunks=batch_size is not None,
     )
     if batch_size is not None:
-        dataset = dataset.batch(batch_size)
+        dataset = dataset.rebatch(batch_size)
     return dataset.map(
         _parser(specs, batched=batch_size is not None),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -352,7 +369,7 @@ def input_fn(
         return features, tf.cast(decoded[label_key], tf.int64)
 
     def make_dataset() -> tf.data.Dataset:
-        dataset = _serialized_records(
+        records = _serialized_records(
             manifest,
             paths,
             split,
@@ -360,15 +377,15 @@ def input_fn(
             num_parallel_reads=tf.data.AUTOTUNE,
             shuffle_files=shuffle,
             shuffle_files_seed=random_seed,
+            as_chunks=not shuffle,
         )
-        if shuffle:
-            dataset = dataset.shuffle(
-                shuffle_buffer, seed=random_seed, reshuffle_each_iteration=True
-            )
-        dataset = dataset.repeat(n_epochs)
-        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-        dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        if shuffle:  # shuffle single serialized records (cheap strings), then batch them
+            records = shuffle_repeat_prefetch(records, shuffle_buffer, n_epochs, random_seed)
+            batches = records.batch(batch_size, drop_remainder=drop_remainder)
+        else:  # chunks of a shard's records, regrouped into batches without per-record work
+            batches = records.repeat(n_epochs).rebatch(batch_size, drop_remainder=drop_remainder)
+        batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+        return batches.prefetch(tf.data.AUTOTUNE)
 
     return make_dataset
 

@@ -67,7 +67,7 @@ def _frame_fixed(rows: np.ndarray) -> bytes:
     out[:, :8] = np.frombuffer(length, np.uint8)
     out[:, 8:12] = np.frombuffer(struct.pack("<I", masked_crc32c(length)), np.uint8)
     out[:, 12 : 12 + size] = rows
-    crcs = np.fromiter((google_crc32c.value(row.tobytes()) for row in rows), np.uint64, count=n)
+    crcs = np.fromiter((google_crc32c.value(row) for row in rows), np.uint64, count=n)
     out[:, 12 + size :] = _mask(crcs).view(np.uint8).reshape(n, 4)
     return out.tobytes()
 
