@@ -208,10 +208,7 @@ def main(_run, data_dir, batch_size, steps, eval_every, log_every, export_savedm
 @ex.command
 def serialize(_run, data_dir):
     """Serialize the records (if missing) and record the dataset; returns the fingerprint."""
-    manifest = rx.ensure_records(data_dir, serialize_mnist)
-    record_dataset(_run, data_dir, "mnist")
-    print(f"{data_dir}: {manifest.fingerprint}")
-    return manifest.fingerprint
+    return rx.serialize_and_record(_run, data_dir, serialize_mnist, "mnist")
 
 
 @ex.command

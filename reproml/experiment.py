@@ -46,6 +46,7 @@ from reproml.tracking.output import filter_captured_output
 from reproml.tracking.run_record import (
     artifact_dir,
     record_code,
+    record_dataset,
     record_environment,
 )
 from reproml.tracking.scrub import install_log_scrubbing, register_env_secrets
@@ -255,6 +256,20 @@ def ensure_records(record_dir: str | os.PathLike, serialize: Callable[[], Manife
         return load_manifest(record_dir)
     _log.info("no records in %s yet: serializing", record_dir)
     return serialize()
+
+
+def serialize_and_record(
+    _run: Any, record_dir: str | os.PathLike, serialize: Callable[[], Manifest], name: str
+) -> str:
+    """The `serialize` command of an experiment: records if missing, recorded in the run.
+
+    Returns:
+      The dataset fingerprint (also printed, with the record directory).
+    """
+    manifest = ensure_records(record_dir, serialize)
+    record_dataset(_run, record_dir, name)
+    print(f"{record_dir}: {manifest.fingerprint}")
+    return manifest.fingerprint
 
 
 def train_and_evaluate(

@@ -25,10 +25,10 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from reproml.atomic_write import write_atomic
 from reproml.errors import RecordError
 from reproml.spec import FeatureSpec
 
@@ -159,7 +159,7 @@ class Manifest:
     def save(self, record_dir: str | os.PathLike) -> Path:
         """Writes ``manifest.json`` atomically (temp file + rename) and returns its path."""
         path = Path(record_dir) / MANIFEST_NAME
-        write_text_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        write_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
         return path
 
 
@@ -182,18 +182,3 @@ def load_manifest(record_dir: str | os.PathLike) -> Manifest:
             f"is not a valid manifest ({type(err).__name__}: {err})",
             "Re-serialize the data to rewrite it",
         ) from err
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Writes `text` to `path` through a temp file in the same directory and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,13 +9,9 @@ makes an uncompressed shard byte-identical to the one `tf.io.TFRecordWriter` wri
 
 from __future__ import annotations
 
-import hashlib
-import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 
 import google_crc32c
 import numpy as np
@@ -80,24 +76,3 @@ def compress(data: bytes, compression: str | None) -> bytes:
         raise ValueError(f"compression must be None, 'GZIP' or 'ZLIB', got {compression!r}")
     codec = zlib.compressobj(_ZLIB_LEVEL, zlib.DEFLATED, _WBITS[compression], _MEM_LEVEL)
     return codec.compress(data) + codec.flush()
-
-
-def write_file_atomic(path: str | os.PathLike, data: bytes) -> str:
-    """Writes `data` to `path` via a temp file, fsync and rename; returns its sha256 (hex).
-
-    The temp file lives in the same directory and starts with a dot, so a reader or a glob for
-    shards never sees a half-written shard under its final name.
-    """
-    path = Path(path)
-    digest = hashlib.sha256(data).hexdigest()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return digest

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from reproml import tfrecord_io
+from reproml import atomic_write, tfrecord_io
+from reproml.atomic_write import write_atomic
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_fixed_length_fast_path_equals_list_path(records):
 @pytest.mark.parametrize("compression", [None, "GZIP", "ZLIB"])
 def test_tf_reads_every_compression(tmp_path, records, compression):
     path = tmp_path / "shard.tfrecord"
-    digest = tfrecord_io.write_file_atomic(
+    digest = write_atomic(
         path, tfrecord_io.compress(tfrecord_io.frame_records(records), compression)
     )
     read = [
@@ -59,7 +60,7 @@ def test_atomic_write_leaves_no_temp_file_on_failure(tmp_path, monkeypatch):
     def boom(*_):
         raise OSError("disk full")
 
-    monkeypatch.setattr(tfrecord_io.os, "replace", boom)
+    monkeypatch.setattr(atomic_write.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        tfrecord_io.write_file_atomic(target, b"data")
+        write_atomic(target, b"data")
     assert list(tmp_path.iterdir()) == []
