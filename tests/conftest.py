@@ -5,15 +5,15 @@ from tensorflow.python.framework import config as tf_config
 
 
 @pytest.fixture(autouse=True)
-def _restore_op_determinism():
-    """Undo a process-wide `enable_op_determinism` after each test.
+def _op_determinism_off():
+    """Start and end every test with TensorFlow's op determinism off.
 
     `reproml.determinism.run_config` (every Estimator and experiment) switches TensorFlow's op
     determinism on for the whole process, after which unseeded random ops raise. Tests run in
-    one process, so each test leaves the switch as it found it: the order tests run in must not
-    change what they see.
+    one process, so every test starts and ends with the switch off (a session-scoped fixture may
+    have turned it on before this fixture runs): the order tests run in must not change what they
+    see. A test that needs determinism gets it from `run_config`, as users do.
     """
-    was_enabled = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()
     yield
-    if not was_enabled:
-        tf_config.disable_op_determinism()
+    tf_config.disable_op_determinism()
