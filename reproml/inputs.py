@@ -22,7 +22,6 @@ Damaged data is caught in two places:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from reproml.errors import ConfigError, RecordError
+from reproml.file_hash import file_sha256
 from reproml.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.spec import FeatureSpec
 
@@ -93,7 +93,7 @@ def verify_shards(
                 _FIX,
             )
         if verify == "sha256":
-            actual = _sha256_of_file(path)
+            _, actual = file_sha256(path)
             if actual != shard.sha256:
                 raise RecordError(
                     path,
@@ -393,11 +393,3 @@ def input_fn(
 def _check_positive_int(entry: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(entry, "a positive int", value)
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import ConfigError, RecordError
+from reproml.file_hash import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +63,6 @@ class MnistFallbackWarning(UserWarning):
 def default_cache_dir() -> Path:
     """Return ``$REPROML_DATA_DIR`` if set, else ``~/.cache/reproml``."""
     return Path(os.environ.get("REPROML_DATA_DIR") or "~/.cache/reproml").expanduser()
-
-
-def sha256_of_file(path: str | os.PathLike) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_mnist(
@@ -211,7 +203,7 @@ def _load_verified(
         raise RecordError(
             path, "does not exist", f"Pass the path of a {MNIST_FILE} in the Keras layout"
         )
-    actual = sha256_of_file(path)
+    _, actual = file_sha256(path)
     if sha256 is not None and actual != sha256.lower():
         raise RecordError(
             path,

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import ConfigError, RecordError
+from reproml.file_hash import file_sha256
 from reproml.handler import FeatureHandler
 from reproml.manifest import Manifest
 from reproml.serialize import write_records
 
 DEFAULT_PATTERN = "{split}-{idx:05d}.tfrecord"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-_HASH_CHUNK = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +111,7 @@ def rows_from_npz(
         for x, y in zip(xs, ys, strict=True):
             yield {key: x, label_key: y.item() if np.ndim(y) == 0 else y}
 
-    size, sha = _size_and_sha256(path)
+    size, sha = file_sha256(path)
     source = {
         "type": "npz",
         "file": str(path.resolve()),
@@ -307,7 +307,7 @@ def rows_from_hdf5(
                 for i in range(stop - start):
                     yield {key: _row_value(values[i]) for key, values in block.items()}
 
-    size, sha = _size_and_sha256(path)
+    size, sha = file_sha256(path)
     source = {
         "type": "hdf5",
         "file": str(path.resolve()),
@@ -439,12 +439,3 @@ def rows_from_image_folder(
 
 def _visible(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
-
-
-def _size_and_sha256(path: Path) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()

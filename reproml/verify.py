@@ -13,17 +13,16 @@ manifest), `verify_or_raise` raises one `RecordError` listing all of them (what 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from tqdm import tqdm
 
 from reproml.errors import RecordError
+from reproml.file_hash import file_sha256
 from reproml.manifest import COMPRESSIONS, FORMAT_VERSION, MANIFEST_NAME, Manifest, load_manifest
 from reproml.serialize import TMP_NAME_RE, shard_name_regex
 
-_HASH_CHUNK = 1 << 20
 _RESERIALIZE = "Re-serialize the data with the same write_records call to rewrite it"
 
 
@@ -92,18 +91,6 @@ def verify_or_raise(record_dir: str | os.PathLike, *, progress: bool = False) ->
             f"\n{lines}",
         )
     return load_manifest(record_dir)
-
-
-def file_sha256(path: str | os.PathLike, bar: tqdm | None = None) -> tuple[int, str]:
-    """Return ``(size in bytes, sha256 hex)`` of a file, read in 1 MiB chunks."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-    return size, digest.hexdigest()
 
 
 def _check_shards(record_dir: Path, manifest: Manifest, progress: bool) -> list[RecordError]:
