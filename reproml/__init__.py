@@ -1,3 +1,46 @@
-"""reproml: raw rows -> TFRecords -> Estimators, tracked and re-runnable with Sacred."""
+"""reproml: raw rows -> TFRecords -> Estimators, tracked and re-runnable with Sacred.
+
+The public names of the Reproducible-ML docs are importable from here::
+
+    from reproml import FeatureHandler, write_records, serialize_npz
+    from reproml import dataset_from_records, shuffle_repeat_prefetch, input_fn
+
+They are loaded on first use (PEP 562), so ``import reproml`` alone (as the CLI does for the
+commands that only read run stores) does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "FeatureHandler": "reproml.handler",
+    "FeatureSpec": "reproml.spec",
+    "bytes_feature": "reproml.features",
+    "int64_feature": "reproml.features",
+    "float_feature": "reproml.features",
+    "to_feature": "reproml.features",
+    "write_records": "reproml.serialize",
+    "serialize_npz": "reproml.sources",
+    "load_manifest": "reproml.manifest",
+    "dataset_from_records": "reproml.inputs",
+    "shuffle_repeat_prefetch": "reproml.inputs",
+    "input_fn": "reproml.inputs",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    """Imports a public name's module on first use."""
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'reproml' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

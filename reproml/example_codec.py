@@ -123,18 +123,25 @@ def encode_examples(columns: Mapping[str, Column]) -> np.ndarray | list[bytes]:
     if len(lengths) != 1:
         raise ValueError(f"columns have different lengths: { {k: len(columns[k]) for k in keys} }")
     if all(isinstance(columns[k], np.ndarray) for k in keys):
-        parts = []
+        # Fixed length: every example is the same bytes layout, filled column by column into one
+        # preallocated array (no intermediate copies).
+        headers = []
         for key in keys:
-            column = columns[key]
             name = key.encode("utf-8")
-            entry = (
-                length_delimited(0x0A, len(name)) + name + length_delimited(0x12, column.shape[1])
-            )
-            parts.append(
-                _prepend(length_delimited(0x0A, len(entry) + column.shape[1]) + entry, column)
-            )
-        body = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        return _prepend(length_delimited(0x0A, body.shape[1]), body)
+            width = columns[key].shape[1]
+            entry = length_delimited(0x0A, len(name)) + name + length_delimited(0x12, width)
+            headers.append(length_delimited(0x0A, len(entry) + width) + entry)
+        body = sum(len(h) + columns[k].shape[1] for h, k in zip(headers, keys, strict=True))
+        prefix = length_delimited(0x0A, body)
+        out = np.empty((lengths.pop(), len(prefix) + body), dtype=np.uint8)
+        out[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+        at = len(prefix)
+        for header, key in zip(headers, keys, strict=True):
+            out[:, at : at + len(header)] = np.frombuffer(header, np.uint8)
+            at += len(header)
+            out[:, at : at + columns[key].shape[1]] = columns[key]
+            at += columns[key].shape[1]
+        return out
     rows = [_as_list(columns[k]) for k in keys]
     names = [k.encode("utf-8") for k in keys]
     out = []
