@@ -1,9 +1,11 @@
 """Benchmark 5: peak memory (RSS) of writing and of reading the 60k set, one subprocess each.
 
-Run as ``python -m benchmarks.memory write|read none|GZIP DIR``; prints one JSON line. After the
+Run as ``python -m benchmarks.memory write|read none|GZIP DIR [N]``; prints one JSON line. After the
 set-up (imports, data generation) the process's peak-RSS mark is reset through
 /proc/self/clear_refs, so `peak_mb - baseline_mb` is what the operation itself added. Writer
-worker processes, if any, are reported separately (`children_peak_mb`).
+worker processes, if any, are reported separately (`children_peak_mb`). Writing is measured
+at two split sizes: if the peak does not grow with the split, the writer holds a bounded number
+of shards, not the split's serialized bytes.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def main(operation: str, compression: str, record_dir: str) -> dict:
+def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> dict:
     """Runs one operation and returns its memory figures in MB."""
     from benchmarks import bench_io
     from benchmarks.data import mnist_like
 
     comp = None if compression == "none" else compression
-    x, y = mnist_like()
+    x, y = mnist_like(n)
     if operation == "read":
         bench_io.drain(
             bench_io.in_memory_pipeline(x[:512], y[:512])
@@ -44,10 +46,11 @@ def main(operation: str, compression: str, record_dir: str) -> dict:
         labels = bench_io.drain(
             input_fn("train", bench_io.BATCH, record_dir, n_epochs=1, shuffle=False)()
         )
-        assert len(labels) == 60_000, len(labels)
+        assert len(labels) == n, len(labels)
         serialized_mb = None
     return {
         "operation": operation,
+        "examples": n,
         "compression": compression,
         "baseline_mb": round(baseline, 1),
         "peak_mb": round(_status_mb("VmHWM"), 1),
@@ -58,4 +61,4 @@ def main(operation: str, compression: str, record_dir: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:4])))
+    print(json.dumps(main(*sys.argv[1:4], *(int(a) for a in sys.argv[4:5]))))

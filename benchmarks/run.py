@@ -96,23 +96,25 @@ def _row(what: str, ours: dict, base: dict, baseline: str, target: float) -> dic
 
 
 def memory_rows() -> tuple[list[dict], list[dict]]:
-    """Benchmark 5: one subprocess per operation."""
+    """Benchmark 5: one subprocess per operation; writing at two split sizes."""
+
+    def measure(*args: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.memory", *args],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
     results = []
     for comp in ("none", "GZIP"):
-        with tempfile.TemporaryDirectory(prefix="reproml-bench-mem-") as tmp:
-            for op in ("write", "read"):
-                out = (
-                    subprocess.run(
-                        [sys.executable, "-m", "benchmarks.memory", op, comp, tmp],
-                        cwd=ROOT,
-                        check=True,
-                        capture_output=True,
-                        text=True,
-                    )
-                    .stdout.strip()
-                    .splitlines()[-1]
-                )
-                results.append(json.loads(out))
+        for n in (60_000, 240_000):
+            with tempfile.TemporaryDirectory(prefix="reproml-bench-mem-") as tmp:
+                results.append(measure("write", comp, tmp, str(n)))
+                if n == 60_000:
+                    results.append(measure("read", comp, tmp, str(n)))
     return results, results
 
 
@@ -172,11 +174,11 @@ def render(info: dict, io: list[dict], memory: list[dict], training: list[dict])
         lines += [
             "## Peak memory (benchmark 5)",
             "",
-            "| operation | compression | RSS before (MB) | peak RSS (MB) | added (MB) | shards written (MB) |",
-            "|---|---|---:|---:|---:|---:|",
+            "| operation | compression | examples | RSS before (MB) | peak RSS (MB) | added (MB) | shards written (MB) |",
+            "|---|---|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {m['operation']} | {m['compression']} | {m['baseline_mb']} | {m['peak_mb']} | "
+            f"| {m['operation']} | {m['compression']} | {m['examples']:,} | {m['baseline_mb']} | {m['peak_mb']} | "
             f"{m['added_mb']} | {m['written_mb'] if m['written_mb'] is not None else '-'} |"
             for m in memory
         ]

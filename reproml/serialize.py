@@ -190,6 +190,7 @@ def write_records(
     try:
         with bar, contextlib.closing(shards):
             for task, result in shards:
+                task.rows.clear()  # written: the commit needs the shard's names, not its rows
                 staged.append((task, result))
                 bar.update(result.shard.records)
         manifest = _manifest(
