@@ -79,6 +79,9 @@ def io_rows(repeats: int) -> tuple[list[dict], dict]:
                 1.0 if comp is None else 0.8,
             )
         )
+    from benchmarks import read_stages
+
+    raw["read_stages"] = read_stages.run(x, y, repeats)
     return rows, raw
 
 
@@ -130,7 +133,9 @@ def training_rows(repeats: int) -> tuple[list[dict], dict]:
     return rows, raw
 
 
-def render(info: dict, io: list[dict], memory: list[dict], training: list[dict]) -> str:
+def render(
+    info: dict, io: list[dict], raw_io: dict, memory: list[dict], training: list[dict]
+) -> str:
     """Returns docs/performance.md."""
     lines = [
         "# Performance",
@@ -155,6 +160,18 @@ def render(info: dict, io: list[dict], memory: list[dict], training: list[dict])
             f"| {r['what']} | {r['ours_per_s']:,.0f} | {r['baseline']} | {r['baseline_per_s']:,.0f} | "
             f"{r['ratio']:.2f}x | {r['target']} | {'yes' if r['met'] else '**no**'} |"
             for r in io
+        ]
+        lines.append("")
+    if "read_stages" in raw_io:
+        lines += [
+            "### Where the read time goes (examples/s, cumulative stages of input_fn)",
+            "",
+            "| stage | none | GZIP |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {stage} | {rates['none']:,.0f} | {rates['GZIP']:,.0f} |"
+            for stage, rates in raw_io["read_stages"].items()
         ]
         lines.append("")
     if training:
@@ -198,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     io, raw_io = io_rows(args.repeats) if "io" in only else ([], {})
     memory, raw_mem = memory_rows() if "memory" in only else ([], [])
     training, raw_tr = training_rows(args.repeats) if "training" in only else ([], {})
-    report = render(info, io, memory, training)
+    report = render(info, io, raw_io, memory, training)
     print(report)
     if not args.no_write:
         DOC.write_text(report + "\n" + NOTES)
