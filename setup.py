@@ -30,6 +30,7 @@ setup(
         "h5py",
         "tqdm",
         "google-crc32c",
+        "zlib-ng",
         "scikit-learn",
         "pillow",
         "matplotlib",

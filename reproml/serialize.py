@@ -239,8 +239,8 @@ def _write_shard(task: _ShardTask, keys_to_handlers: Mapping[str, FeatureHandler
     """Handle, serialize, write (temp path, fsync) and hash one shard.
 
     Each handler encodes the shard's values of its key in one ``handle_batch`` call; the
-    examples are assembled by `example_codec` and framed/compressed by `tfrecord_io`, which
-    give the same bytes as ``tf.io.TFRecordWriter`` writing ``tf.train.Example``s.
+    examples are assembled by `example_codec` and framed/compressed by `tfrecord_io`: the record
+    stream is the one ``tf.io.TFRecordWriter`` writes for the same ``tf.train.Example``s.
     """
     columns: dict[str, Column] = {}
     for key in sorted(keys_to_handlers):
