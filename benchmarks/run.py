@@ -141,8 +141,10 @@ def render(
         "# Performance",
         "",
         "Measured by `make bench` (`python -m benchmarks.run`), every pair side by side in one run,",
-        "alternating the two sides and taking the median of the repeats. Each ratio is reported only",
-        "after checking both sides did the same work (example count and per-class label counts).",
+        "alternating the two sides and taking the best (fastest) repeat of each: noise on a shared",
+        "machine only adds time (medians are in benchmarks/results.json). Each ratio is reported only",
+        "after checking both sides did the same work (example count and per-class label counts; the",
+        "same final global step for training).",
         "",
         f"Machine: {info['cores']} cores, {info['cpu']}; Python {info['python']}, "
         f"TensorFlow {info['tensorflow']}, NumPy {info['numpy']}.",
