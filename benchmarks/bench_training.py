@@ -18,7 +18,7 @@ from benchmarks.bench_io import ours_write
 from benchmarks.data import mnist_like
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = 300
+STEPS = 1500
 
 
 def _job(record_dir: str, mode: str, determinism: str, runs_dir: str) -> dict:
