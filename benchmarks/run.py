@@ -127,7 +127,10 @@ def training_rows(repeats: int) -> tuple[list[dict], dict]:
 
     raw = bench_training.run_all(repeats)
     rows = [
-        {"what": "3 tracked training, 1,500 steps (Sacred, file store, metrics every step)", **raw["tracking"]},
+        {
+            "what": "3 tracked training, 1,500 steps (Sacred, file store, metrics every step)",
+            **raw["tracking"],
+        },
         {"what": "4 op determinism on vs off", **raw["determinism"]},
     ]
     return rows, raw
