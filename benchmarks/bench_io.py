@@ -21,9 +21,9 @@ import tensorflow as tf
 from benchmarks.data import label_checksum
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
-from reproml.inputs import input_fn
-from reproml.manifest import load_manifest
-from reproml.serialize import write_records
+from reproml.records.manifest import load_manifest
+from reproml.records.reader import input_fn
+from reproml.records.writer import write_records
 
 PATTERN = "{split}-{idx:05d}.tfrecord"
 SAMPLES_PER_RECORD = 5_000

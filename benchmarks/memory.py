@@ -41,7 +41,7 @@ def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> 
         paths = bench_io.ours_write(x, y, Path(record_dir), comp)
         serialized_mb = sum(p.stat().st_size for p in paths) / 2**20
     else:
-        from reproml.inputs import input_fn
+        from reproml.records.reader import input_fn
 
         labels = bench_io.drain(
             input_fn("train", bench_io.BATCH, record_dir, n_epochs=1, shuffle=False)()

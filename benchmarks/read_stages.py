@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.bench_io import BATCH, ours_write
-from reproml import inputs
-from reproml.manifest import load_manifest
+from reproml.records import reader as inputs
+from reproml.records.manifest import load_manifest
 
 
 def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:

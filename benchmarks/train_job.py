@@ -15,9 +15,9 @@ import time
 
 import tensorflow as tf
 
-from reproml.determinism import enable_determinism
-from reproml.inputs import input_fn
 from reproml.models import classifier
+from reproml.models.determinism import enable_determinism
+from reproml.records.reader import input_fn
 
 BATCH, SEED = 64, 1234
 PARAMS = {"filters": [16, 32, 32], "dense_units": 64}

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reproml import experiment as rx
-from reproml.inputs import input_fn
-from reproml.mnist_data import (
+from reproml.datasets.mnist import (
     MNIST_CLASS_NAMES,
     load_mnist,
     mnist_keys_to_handlers,
@@ -35,9 +33,11 @@ from reproml.models.frechet import images_input_fn
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.models.plots import save_confusion_matrix, save_sample_predictions
-from reproml.serialize import write_records
+from reproml.records.reader import input_fn
+from reproml.records.writer import write_records
+from reproml.tracking import experiment as rx
 from reproml.tracking.hooks import log_eval_metrics
-from reproml.tracking.run_record import record_dataset, record_export
+from reproml.tracking.record import record_dataset, record_export
 
 ex = rx.ReproExperiment("mnist")
 

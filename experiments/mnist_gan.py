@@ -17,8 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments.mnist import write_mnist_records
-from reproml import experiment as rx
-from reproml.inputs import input_fn
 from reproml.models.classifier import make_classifier
 from reproml.models.frechet import (
     classifier_embeddings,
@@ -30,7 +28,9 @@ from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.models.plots import save_image_grid
 from reproml.models.wgan import GAN_TYPES, gan_input_fn, generate, make_gan_estimator
-from reproml.tracking.run_record import record_dataset
+from reproml.records.reader import input_fn
+from reproml.tracking import experiment as rx
+from reproml.tracking.record import record_dataset
 
 ex = rx.ReproExperiment("mnist_gan")
 

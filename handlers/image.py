@@ -19,10 +19,10 @@ import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from reproml.errors import ConfigError, HandlerError
-from reproml.example_codec import Column, stack_uniform, tensor_bytes_column
-from reproml.features import bytes_feature
-from reproml.handler import FeatureHandler
-from reproml.spec import FeatureSpec
+from reproml.records.example_codec import Column, stack_uniform, tensor_bytes_column
+from reproml.records.features import bytes_feature
+from reproml.records.handler import FeatureHandler
+from reproml.records.spec import FeatureSpec
 
 # Dtypes `tf.io.decode_raw` can decode (real numbers only).
 IMAGE_DTYPES = (

@@ -13,10 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from reproml.errors import ConfigError, HandlerError
-from reproml.example_codec import Column, int64_column
-from reproml.features import int64_feature
-from reproml.handler import FeatureHandler
-from reproml.spec import FeatureSpec
+from reproml.records.example_codec import Column, int64_column
+from reproml.records.features import int64_feature
+from reproml.records.handler import FeatureHandler
+from reproml.records.spec import FeatureSpec
 
 _MAX_NAMES_SHOWN = 12
 

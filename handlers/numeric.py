@@ -12,10 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from reproml.errors import ConfigError, HandlerError
-from reproml.example_codec import Column, float_column, int64_column, stack_uniform
-from reproml.features import float_feature, int64_feature
-from reproml.handler import FeatureHandler
-from reproml.spec import FeatureSpec
+from reproml.records.example_codec import Column, float_column, int64_column, stack_uniform
+from reproml.records.features import float_feature, int64_feature
+from reproml.records.handler import FeatureHandler
+from reproml.records.spec import FeatureSpec
 
 # Float dtypes are stored as float32 (a FloatList), integer dtypes as int64 (an Int64List);
 # float64 and uint64 are left out because those lists cannot hold them exactly.

@@ -17,18 +17,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "FeatureHandler": "reproml.handler",
-    "FeatureSpec": "reproml.spec",
-    "bytes_feature": "reproml.features",
-    "int64_feature": "reproml.features",
-    "float_feature": "reproml.features",
-    "to_feature": "reproml.features",
-    "write_records": "reproml.serialize",
-    "serialize_npz": "reproml.sources",
-    "load_manifest": "reproml.manifest",
-    "dataset_from_records": "reproml.inputs",
-    "shuffle_repeat_prefetch": "reproml.inputs",
-    "input_fn": "reproml.inputs",
+    "FeatureHandler": "reproml.records.handler",
+    "FeatureSpec": "reproml.records.spec",
+    "bytes_feature": "reproml.records.features",
+    "int64_feature": "reproml.records.features",
+    "float_feature": "reproml.records.features",
+    "to_feature": "reproml.records.features",
+    "write_records": "reproml.records.writer",
+    "serialize_npz": "reproml.records.sources",
+    "load_manifest": "reproml.records.manifest",
+    "dataset_from_records": "reproml.records.reader",
+    "shuffle_repeat_prefetch": "reproml.records.reader",
+    "input_fn": "reproml.records.reader",
 }
 __all__ = sorted(_PUBLIC)
 

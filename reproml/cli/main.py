@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from reproml.cli.commands import compare, leaderboard, push, reproduce, runs, show, verify
-from reproml.cli.stores import DEFAULT_STORE, MONGO_URL_ENV
 from reproml.errors import ReproMLError
+from reproml.runs.stores import DEFAULT_STORE, MONGO_URL_ENV
 
 COMMANDS = (runs, show, leaderboard, compare, verify, push, reproduce)
 EXIT_ERROR = 2

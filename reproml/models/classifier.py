@@ -15,8 +15,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from reproml.determinism import run_config
 from reproml.errors import ConfigError
+from reproml.models.determinism import run_config
 from reproml.models.metrics import classification_metrics
 from reproml.models.networks import get_network
 from reproml.models.optimizers import make_optimizer
@@ -146,7 +146,7 @@ def make_classifier(
     seed: int,
     **run_config_kwargs: Any,
 ) -> tf.estimator.Estimator:
-    """Return the classifier Estimator, seeded and deterministic (see `reproml.determinism`).
+    """Return the classifier Estimator, seeded and deterministic (see `reproml.models.determinism`).
 
     Args:
       model_dir: checkpoint and summary directory.

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from reproml.determinism import run_config
 from reproml.errors import ConfigError
 from reproml.models.classifier import IMAGE_KEY
+from reproml.models.determinism import run_config
 from reproml.models.frechet import (
     classifier_embeddings,
     frechet_distance,
@@ -32,7 +32,7 @@ from reproml.models.frechet import (
 )
 from reproml.models.networks import get_network
 from reproml.models.optimizers import make_optimizer
-from reproml.tfgan_compat import tfgan
+from reproml.models.tfgan_compat import tfgan
 
 GAN_TYPES = ("wgan", "wgan_gp")
 GENERATOR_SCOPE, CRITIC_SCOPE = "Generator", "Discriminator"  # TF-GAN's variable scopes
@@ -173,7 +173,7 @@ def gan_input_fn(
     with the stateless seed ``(seed, i)``, so it does not depend on graph seeds or thread order.
 
     Args:
-      input_fn: a zero-argument callable (e.g. `reproml.inputs.input_fn(...)`) whose dataset
+      input_fn: a zero-argument callable (e.g. `reproml.records.reader.input_fn(...)`) whose dataset
         yields ``({"image": uint8 [B, H, W, C]}, labels)``.
       noise_dims: length of each noise vector.
       seed: seed of the noise.

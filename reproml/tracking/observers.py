@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 
 from reproml.errors import ReproMLError
-from reproml.tracking.scrub import (
+from reproml.runs.scrub import (
     MONGO_URL_ENV,
     redact_url,
     scrub,

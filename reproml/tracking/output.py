@@ -7,7 +7,7 @@ Sacred re-applies ``captured_out_filter`` to the whole output at every heartbeat
    state instead of thousands of redraws),
 2. drops TensorFlow's warning/deprecation lines (``WARNING:tensorflow:...``,
    ``Instructions for updating:`` blocks, C++ ``W0000 ...`` log lines),
-3. masks credentials (see `reproml.tracking.scrub`),
+3. masks credentials (see `reproml.runs.scrub`),
 4. keeps the first and last part when the output still exceeds `MAX_CHARS`, far below
    MongoDB's 16 MB document limit.
 """
@@ -18,7 +18,7 @@ import re
 
 from sacred.utils import apply_backspaces_and_linefeeds
 
-from reproml.tracking.scrub import scrub_text
+from reproml.runs.scrub import scrub_text
 
 MAX_CHARS = 1_000_000
 HEAD_CHARS = 200_000

@@ -12,8 +12,8 @@ import mongomock.gridfs
 import pytest
 from sacred.observers import FileStorageObserver, MongoObserver
 
-from reproml.cli import mongo_store
-from reproml.cli.code_state import CodeState
+from reproml.runs import mongo_store
+from reproml.runs.code_state import CodeState
 from tests.cli.toy_experiments import (
     make_classifier_experiment,
     make_gan_experiment,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from reproml.cli import mongo_store
+from reproml.runs import mongo_store
 from tests.cli.conftest import MONGO_URL
 
 

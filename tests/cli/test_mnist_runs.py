@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reproml.tracking import run_record
+from reproml.tracking import record as run_record
 from tests.cli.test_leaderboard import _table
 from tests.cli.test_reproduce import _verdicts
 

@@ -9,8 +9,8 @@ import gridfs
 import mongomock
 import pytest
 
-from reproml.cli.code_state import CodeState
 from reproml.cli.commands import reproduce
+from reproml.runs.code_state import CodeState
 from tests.cli.conftest import COMMIT, DIFF
 from tests.cli.toy_experiments import make_classifier_experiment, write_toy_records
 
@@ -155,7 +155,7 @@ def test_reproduce_records_the_rerun_in_mongodb(world, cli, code_now, use_mongo)
 
 
 def test_exact_means_the_whole_series_not_only_the_final_value():
-    from reproml.cli.run_record import RunRecord
+    from reproml.runs.record import RunRecord
 
     def record(run_id, losses, accuracy):
         return RunRecord(

@@ -7,7 +7,7 @@ import pytest
 
 from handlers.label import ClassLabelHandler
 from handlers.numeric import NumericHandler
-from reproml.serialize import write_records
+from reproml.records.writer import write_records
 
 
 @pytest.fixture

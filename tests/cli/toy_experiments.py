@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from sacred import Experiment
 
-from reproml.cli.code_state import CodeState
-from reproml.manifest import Manifest, SchemaEntry, ShardInfo, SplitInfo
-from reproml.spec import FeatureSpec
+from reproml.records.manifest import Manifest, SchemaEntry, ShardInfo, SplitInfo
+from reproml.records.spec import FeatureSpec
+from reproml.runs.code_state import CodeState
 
 
 def write_toy_records(record_dir: Path, payload: bytes = b"0123456789" * 8) -> str:
@@ -53,7 +53,7 @@ def write_toy_records(record_dir: Path, payload: bytes = b"0123456789" * 8) -> s
 
 
 def _record_common(_run, record_dir: Path, code: CodeState, network: str, tmp: Path) -> None:
-    from reproml.manifest import load_manifest
+    from reproml.records.manifest import load_manifest
 
     _run.info["dataset"] = {
         "name": "toy-digits",

@@ -11,7 +11,7 @@ from sacred.utils import ConfigAddedError
 
 from experiments.mnist import ex
 from reproml.errors import ConfigError
-from reproml.manifest import load_manifest
+from reproml.records.manifest import load_manifest
 from reproml.tracking.observers import mongo_observer
 
 mongomock.gridfs.enable_gridfs_integration()

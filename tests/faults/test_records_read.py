@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 from reproml.errors import RecordError
-from reproml.inputs import dataset_from_records, input_fn
-from reproml.manifest import MANIFEST_NAME
+from reproml.records.manifest import MANIFEST_NAME
+from reproml.records.reader import dataset_from_records, input_fn
 from tests.inputs.tiny_records import write_tiny_records
 
 FIX = "Re-serialize the data (write_records), or restore the file from a copy"

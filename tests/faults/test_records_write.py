@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from reproml.errors import RecordError
-from reproml.manifest import MANIFEST_NAME, load_manifest
-from reproml.serialize import TMP_SUFFIX, shard_name_regex
-from reproml.verify import verify
+from reproml.records.manifest import MANIFEST_NAME, load_manifest
+from reproml.records.verify import verify
+from reproml.records.writer import TMP_SUFFIX, shard_name_regex
 
 REPO = Path(__file__).resolve().parents[2]
 PATTERN = "{split}-{idx:03d}.tfrecord"
 # The same write in this process and in the child: 3 splits, 10 rows per shard.
 WRITE = textwrap.dedent(
     """
-    from reproml.serialize import write_records
+    from reproml.records.writer import write_records
     from tests.serialize.conftest import make_rows
     from tests.serialize.handlers_for_tests import ClassLabelHandler, SlowArrayHandler
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from hypothesis import HealthCheck, settings
 
-from reproml.handler import FeatureHandler
+from reproml.records.handler import FeatureHandler
 
 # Property tests: modest example counts, no deadline (TF's first calls are slow).
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

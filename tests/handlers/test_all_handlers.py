@@ -16,7 +16,7 @@ from handlers import (
     StringHandler,
 )
 from reproml.errors import HandlerError
-from reproml.spec import decode_example, parse_spec
+from reproml.records.spec import decode_example, parse_spec
 from tests.handlers.roundtrip import assert_decoded_equal, transformed
 
 HANDLERS = {
@@ -120,8 +120,8 @@ def test_one_example_with_every_handler_parses_in_tf_data(tmp_path, digits):
 
 
 def test_write_records_then_dataset_from_records(tmp_path, digits):
-    from reproml.inputs import dataset_from_records
-    from reproml.serialize import write_records
+    from reproml.records.reader import dataset_from_records
+    from reproml.records.writer import write_records
 
     rows = make_rows(tmp_path, digits)
     handlers = {key: make() for key, make in HANDLERS.items()}

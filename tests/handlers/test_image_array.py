@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from handlers import ImageArrayHandler
 from handlers.image import IMAGE_DTYPES
 from reproml.errors import ConfigError, HandlerError
-from reproml.spec import FeatureSpec
+from reproml.records.spec import FeatureSpec
 from tests.handlers.roundtrip import PROPERTY, assert_roundtrip
 
 U8 = np.array([[0, 10], [200, 255]], dtype=np.uint8)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from handlers import ImageArrayHandler, ImageFileHandler
 from reproml.errors import ConfigError, HandlerError
-from reproml.spec import FeatureSpec
+from reproml.records.spec import FeatureSpec
 from tests.handlers.roundtrip import PROPERTY, assert_roundtrip, transformed
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from handlers import ClassLabelHandler
 from reproml.errors import ConfigError, HandlerError
-from reproml.spec import FeatureSpec
+from reproml.records.spec import FeatureSpec
 from tests.handlers.roundtrip import PROPERTY, assert_roundtrip
 
 PETS = dict(names=["cat", "dog"])

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from handlers import NumericHandler
 from handlers.numeric import FLOAT_DTYPES, INT_DTYPES
 from reproml.errors import ConfigError, HandlerError
-from reproml.spec import FeatureSpec
+from reproml.records.spec import FeatureSpec
 from tests.handlers.roundtrip import PROPERTY, assert_roundtrip
 
 # (handler kwargs, value, expected transformed value)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from handlers import BytesHandler, StringHandler
 from reproml.errors import HandlerError
-from reproml.spec import FeatureSpec
+from reproml.records.spec import FeatureSpec
 from tests.handlers.roundtrip import PROPERTY, assert_roundtrip
 
 # (handler, value, expected transformed bytes)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from reproml.errors import ConfigError, RecordError
-from reproml.inputs import dataset_from_records
+from reproml.records.reader import dataset_from_records
 from tests.inputs.tiny_records import SPLIT_SIZES
 
 EXPECTED = {  # key -> (dtype, shape of one example)

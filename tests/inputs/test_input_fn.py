@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from reproml.errors import ConfigError
-from reproml.inputs import input_fn
+from reproml.records.reader import input_fn
 from tests.inputs.tiny_records import SPLIT_SIZES
 
 

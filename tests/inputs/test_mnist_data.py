@@ -14,10 +14,8 @@ import pytest
 from scipy import ndimage
 from sklearn.datasets import load_digits
 
-from reproml import mnist_data
-from reproml.errors import ConfigError, RecordError
-from reproml.inputs import input_fn
-from reproml.mnist_data import (
+from reproml.datasets import mnist as mnist_data
+from reproml.datasets.mnist import (
     ChecksumMismatchError,
     DownloadError,
     MnistFallbackWarning,
@@ -26,7 +24,9 @@ from reproml.mnist_data import (
     mnist_rows,
     mnist_split_sizes,
 )
-from reproml.serialize import write_records
+from reproml.errors import ConfigError, RecordError
+from reproml.records.reader import input_fn
+from reproml.records.writer import write_records
 
 
 def keras_npz_bytes(n_train: int = 20, n_test: int = 6) -> tuple[bytes, dict[str, np.ndarray]]:

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from reproml.errors import ConfigError
-from reproml.inputs import dataset_from_records, input_fn, shuffle_repeat_prefetch
+from reproml.records.reader import dataset_from_records, input_fn, shuffle_repeat_prefetch
 from tests.inputs.tiny_records import SPLIT_SIZES
 
 N_TRAIN = SPLIT_SIZES["train"]

@@ -10,8 +10,8 @@ from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.numeric import NumericHandler
 from handlers.raw import StringHandler
-from reproml.manifest import Manifest
-from reproml.serialize import write_records
+from reproml.records.manifest import Manifest
+from reproml.records.writer import write_records
 
 SPLIT_SIZES = {"train": 37, "test": 12}
 SAMPLES_PER_RECORD = 10  # train: shards of 10, 10, 10, 7 records; test: 10, 2

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reproml import example_codec as ec
+from reproml.records import example_codec as ec
 
 
 def _reference(image, label, floats):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from reproml import atomic_write, tfrecord_io
-from reproml.atomic_write import write_atomic
+from reproml.records import atomic_write, tfrecord_io
+from reproml.records.atomic_write import write_atomic
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from sklearn.datasets import load_digits
 
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
-from reproml.inputs import input_fn
-from reproml.serialize import write_records
+from reproml.records.reader import input_fn
+from reproml.records.writer import write_records
 
 IMAGE_SHAPE = (28, 28, 1)
 SPLIT_SIZES = {"train": 64, "eval": 32}

@@ -23,7 +23,7 @@ def test_graph_builds_from_the_real_input_fn(train_input):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, digits_records):
-    from reproml.inputs import input_fn
+    from reproml.records.reader import input_fn
 
     model_dir = tmp_path_factory.mktemp("classifier")
     estimator = make_classifier(model_dir, {**TINY_CLASSIFIER, "lr": 0.01}, seed=3)
@@ -79,7 +79,7 @@ def test_export_reload_predict_matches_estimator(trained, tmp_path, digits_recor
 
 
 def _train_and_read(model_dir, seed, records):
-    from reproml.inputs import input_fn
+    from reproml.records.reader import input_fn
 
     estimator = make_classifier(model_dir, TINY_CLASSIFIER, seed=seed)
     estimator.train(input_fn("train", 16, records, random_seed=0), steps=3)

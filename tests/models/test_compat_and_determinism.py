@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from reproml import tfgan_compat
-from reproml.determinism import run_config
 from reproml.errors import ConfigError
+from reproml.models import tfgan_compat
+from reproml.models.determinism import run_config
 
 
 def test_getargspec_is_available_for_tfgan():

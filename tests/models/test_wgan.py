@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from reproml.errors import ConfigError
-from reproml.inputs import input_fn
 from reproml.models import wgan
 from reproml.models.classifier import make_classifier
+from reproml.records.reader import input_fn
 from tests.models.conftest import TINY_CLASSIFIER, TINY_GAN
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from reproml.manifest import load_manifest
-from reproml.spec import decode_example, parse_spec
+from reproml.records.manifest import load_manifest
+from reproml.records.spec import decode_example, parse_spec
 from tests.serialize.handlers_for_tests import ArrayHandler, ClassLabelHandler, FloatHandler
 
 NAMES = ("zero", "one", "two")

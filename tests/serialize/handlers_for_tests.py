@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import HandlerError
-from reproml.features import bytes_feature
-from reproml.handler import FeatureHandler
-from reproml.spec import FeatureSpec
+from reproml.records.features import bytes_feature
+from reproml.records.handler import FeatureHandler
+from reproml.records.spec import FeatureSpec
 
 
 class ArrayHandler(FeatureHandler):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from handlers import ClassLabelHandler, ImageArrayHandler
-from reproml.serialize import write_records
+from reproml.records.writer import write_records
 from tests.serialize.conftest import PATTERN
 
 SHARD = 4

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from reproml.errors import HandlerError
-from reproml.serialize import write_records
+from reproml.records.writer import write_records
 from tests.serialize.conftest import PATTERN, files_in
 
 

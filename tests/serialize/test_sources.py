@@ -10,11 +10,16 @@ from PIL import Image
 from handlers.image import ImageArrayHandler, ImageFileHandler
 from handlers.label import ClassLabelHandler
 from reproml.errors import ConfigError, RecordError
-from reproml.inputs import dataset_from_records
-from reproml.manifest import load_manifest
-from reproml.serialize import write_records
-from reproml.sources import rows_from_hdf5, rows_from_image_folder, rows_from_npz, serialize_npz
-from reproml.verify import verify
+from reproml.records.manifest import load_manifest
+from reproml.records.reader import dataset_from_records
+from reproml.records.sources import (
+    rows_from_hdf5,
+    rows_from_image_folder,
+    rows_from_npz,
+    serialize_npz,
+)
+from reproml.records.verify import verify
+from reproml.records.writer import write_records
 
 PATTERN = "{split}-{idx:03d}.tfrecord"
 

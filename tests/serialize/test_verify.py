@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 from reproml.errors import RecordError
-from reproml.manifest import MANIFEST_NAME
-from reproml.serialize import write_records
-from reproml.verify import verify, verify_or_raise
+from reproml.records.manifest import MANIFEST_NAME
+from reproml.records.verify import verify, verify_or_raise
+from reproml.records.writer import write_records
 from tests.serialize.conftest import PATTERN
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from reproml.errors import ConfigError, HandlerError
-from reproml.manifest import MANIFEST_NAME, load_manifest
-from reproml.serialize import write_records
+from reproml.records.manifest import MANIFEST_NAME, load_manifest
+from reproml.records.writer import write_records
 from tests.serialize.conftest import NAMES, PATTERN, files_in, read_split
 
 

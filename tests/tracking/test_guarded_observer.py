@@ -10,8 +10,8 @@ import mongomock.gridfs
 import pymongo.errors
 import pytest
 
-import reproml.experiment as experiment_module
-from reproml.experiment import ReproExperiment
+import reproml.tracking.experiment as experiment_module
+from reproml.tracking.experiment import ReproExperiment
 from reproml.tracking.observers import mongo_observer
 
 mongomock.gridfs.enable_gridfs_integration()

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from reproml.experiment import ReproExperiment
+from reproml.tracking.experiment import ReproExperiment
 from reproml.tracking.observers import connect_mongo, mongo_target_from_url
 
 LIVE_URL = os.environ.get("REPROML_TEST_MONGO_URL")

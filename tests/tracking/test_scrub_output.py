@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from reproml.runs.scrub import scrub, scrub_text
 from reproml.tracking.observers import (
     MongoTarget,
     MongoUnreachableError,
@@ -12,7 +13,6 @@ from reproml.tracking.observers import (
     mongo_target_from_url,
 )
 from reproml.tracking.output import TRUNCATION_MARK, filter_captured_output
-from reproml.tracking.scrub import scrub, scrub_text
 
 
 @pytest.mark.parametrize(

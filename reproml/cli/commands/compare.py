@@ -6,10 +6,10 @@ import argparse
 import numbers
 from typing import Any
 
-from reproml.cli.code_state import summarize_diff
-from reproml.cli.run_record import RunRecord, flatten_config
-from reproml.cli.stores import RunStore, open_store
 from reproml.cli.table import MISSING, render_table
+from reproml.runs.code_state import summarize_diff
+from reproml.runs.record import RunRecord, flatten_config
+from reproml.runs.stores import RunStore, open_store
 
 _ABSENT = object()
 

@@ -11,9 +11,9 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from reproml.cli.run_record import CliError, RunRecord
-from reproml.cli.stores import filter_runs, list_runs_warning, open_store
 from reproml.cli.table import render_table, write_csv
+from reproml.runs.record import CliError, RunRecord
+from reproml.runs.stores import filter_runs, list_runs_warning, open_store
 
 SHORT_HASH = 8
 

@@ -30,10 +30,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from reproml.cli.file_store import FileStore
-from reproml.cli.mongo_store import connect, gridfs_of, redact
-from reproml.cli.run_record import CliError, RunRecord, parse_time
-from reproml.cli.stores import mongo_url
+from reproml.runs.file_store import FileStore
+from reproml.runs.mongo_store import connect, gridfs_of, redact
+from reproml.runs.record import CliError, RunRecord, parse_time
+from reproml.runs.stores import mongo_url
 
 MONGO_OBSERVER_FORMAT = "MongoObserver-0.7.0"
 RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt")

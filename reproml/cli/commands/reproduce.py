@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reproml.cli.code_state import CodeState, current_code_state, summarize_diff
-from reproml.cli.file_store import FileStore
-from reproml.cli.mongo_store import MongoStore, gridfs_of
-from reproml.cli.run_record import TIMING_METRICS, CliError, RunRecord
-from reproml.cli.stores import MONGO_URL_ENV, RunStore, open_store
 from reproml.cli.table import render_table
 from reproml.errors import RecordError
+from reproml.runs.code_state import CodeState, current_code_state, summarize_diff
+from reproml.runs.file_store import FileStore
+from reproml.runs.mongo_store import MongoStore, gridfs_of
+from reproml.runs.record import TIMING_METRICS, CliError, RunRecord
+from reproml.runs.stores import MONGO_URL_ENV, RunStore, open_store
 
 EXIT_DIFFERS = 1
 
@@ -63,10 +63,10 @@ def dataset_problems(original: RunRecord) -> list[str]:
     """Return why the local records differ from the run's (empty when they match).
 
     Compares the manifest's fingerprint with the recorded one, then recomputes every shard's
-    hash (`reproml.verify.verify`), so a shard changed behind the manifest's back is caught.
+    hash (`reproml.records.verify.verify`), so a shard changed behind the manifest's back is caught.
     """
-    from reproml.manifest import load_manifest  # imports TensorFlow: only when reproducing
-    from reproml.verify import verify
+    from reproml.records.manifest import load_manifest  # imports TensorFlow: only when reproducing
+    from reproml.records.verify import verify
 
     dataset = original.dataset
     record_dir, recorded = dataset.get("record_dir"), dataset.get("fingerprint")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from reproml.cli.stores import filter_runs, list_runs_warning, open_store
 from reproml.cli.table import format_duration, format_time, render_table
+from reproml.runs.stores import filter_runs, list_runs_warning, open_store
 
 HEADERS = ("id", "experiment", "status", "start", "duration", "result")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from reproml.cli.run_record import RunRecord, flatten_config
-from reproml.cli.stores import open_store
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
+from reproml.runs.record import RunRecord, flatten_config
+from reproml.runs.stores import open_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
 """`reproml verify RECORD_DIR`: recompute a record directory's hashes against its manifest.
 
-Prints one line per problem `reproml.verify.verify` finds (each names the file: the shard
+Prints one line per problem `reproml.records.verify.verify` finds (each names the file: the shard
 whose size or sha256 differs, a missing or unlisted shard, an edited manifest) and exits 1;
 prints the fingerprint and exits 0 when everything matches; exits 2 when there is no readable
 manifest at all.
@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reproml.cli.run_record import CliError
+from reproml.runs.record import CliError
 
 EXIT_DIFFERS = 1
 
@@ -26,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify RECORD_DIR; return 0 if it matches its manifest, 1 if anything differs."""
-    from reproml.manifest import load_manifest  # imports TensorFlow: only here
-    from reproml.verify import verify
+    from reproml.records.manifest import load_manifest  # imports TensorFlow: only here
+    from reproml.records.verify import verify
 
     record_dir = Path(args.record_dir)
     if not record_dir.is_dir():

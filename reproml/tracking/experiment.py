@@ -32,7 +32,8 @@ from sacred.dependencies import gather_sources_and_dependencies
 from sacred.utils import SacredError
 
 from reproml.errors import ConfigError, ReproMLError
-from reproml.manifest import MANIFEST_NAME, Manifest, load_manifest
+from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
+from reproml.runs.scrub import install_log_scrubbing, register_env_secrets
 from reproml.tracking.hooks import ProgressBarHook, SacredMetricsHook, log_eval_metrics
 from reproml.tracking.observers import (
     GuardedObserver,
@@ -43,19 +44,18 @@ from reproml.tracking.observers import (
     mongo_target_from_flag,
 )
 from reproml.tracking.output import filter_captured_output
-from reproml.tracking.run_record import (
+from reproml.tracking.record import (
     artifact_dir,
     record_code,
     record_dataset,
     record_environment,
 )
-from reproml.tracking.scrub import install_log_scrubbing, register_env_secrets
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
 
 # "sys" capture: Python-level stdout/stderr only. "fd" capture runs `tee` subprocesses that
 # also get Ctrl-C and would take TensorFlow's C++ log lines too.
 SETTINGS.CAPTURE_MODE = "sys"
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 MONGO_FLAG = "--mongo_db"
 _log = logging.getLogger("reproml")
 

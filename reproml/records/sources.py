@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import ConfigError, RecordError
-from reproml.file_hash import file_sha256
-from reproml.handler import FeatureHandler
-from reproml.manifest import Manifest
-from reproml.serialize import write_records
+from reproml.records.file_hash import file_sha256
+from reproml.records.handler import FeatureHandler
+from reproml.records.manifest import Manifest
+from reproml.records.writer import write_records
 
 DEFAULT_PATTERN = "{split}-{idx:05d}.tfrecord"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")

@@ -29,9 +29,9 @@ from pathlib import Path
 import tensorflow as tf
 
 from reproml.errors import ConfigError, RecordError
-from reproml.file_hash import file_sha256
-from reproml.manifest import MANIFEST_NAME, Manifest, load_manifest
-from reproml.spec import FeatureSpec
+from reproml.records.file_hash import file_sha256
+from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
+from reproml.records.spec import FeatureSpec
 
 VERIFY_MODES = ("size", "sha256", None)
 # Shards read at once when `num_parallel_reads` is AUTOTUNE. A fixed number (not the machine's

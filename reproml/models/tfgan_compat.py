@@ -9,7 +9,7 @@ This module defines `inspect.getargspec` from `inspect.getfullargspec`, returnin
 ``ArgSpec(args, varargs, keywords, defaults)`` namedtuple, *only if it is missing*, and then
 imports tensorflow-gan. Import TF-GAN only through here::
 
-    from reproml.tfgan_compat import tfgan
+    from reproml.models.tfgan_compat import tfgan
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reproml.cli.run_record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
 from reproml.errors import RecordError
 
 REPAIR_HINT = "Repair or move away that run directory"

@@ -1,6 +1,6 @@
 """The state of the code a run is re-run with, in the form runs record it.
 
-`reproml.tracking.run_record.record_code` records ``info["code"]["commit"]`` and, when the
+`reproml.tracking.record.record_code` records ``info["code"]["commit"]`` and, when the
 checkout is dirty, the artifact ``code.diff``: ``git diff HEAD`` followed by a comment block
 listing the untracked files. `current_code_state` rebuilds exactly that text from the checkout
 now, so ``reproduce`` can compare it byte for byte with the recorded artifact.
@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 import reproml
-from reproml.cli.run_record import CliError
+from reproml.runs.record import CliError
 
 # The checkout `ReproExperiment` records (the parent of the reproml package).
 DEFAULT_REPO = Path(reproml.__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def current_code_state(repo: str | Path | None = None) -> CodeState:
     Raises:
       CliError: `repo` is not inside a git checkout.
     """
-    from reproml.tracking import run_record
+    from reproml.tracking import record as run_record
 
     repo = Path(repo) if repo else DEFAULT_REPO
     state = run_record.code_state(repo)

@@ -28,9 +28,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reproml.atomic_write import write_atomic
 from reproml.errors import RecordError
-from reproml.spec import FeatureSpec
+from reproml.records.atomic_write import write_atomic
+from reproml.records.spec import FeatureSpec
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from reproml.cli.run_record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
 
 DEFAULT_DATABASE = "reproml"
 TIMEOUT_MS = 3000

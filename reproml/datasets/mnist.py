@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import ConfigError, RecordError
-from reproml.file_hash import file_sha256
+from reproml.records.file_hash import file_sha256
 
 logger = logging.getLogger(__name__)
 

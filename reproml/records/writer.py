@@ -37,11 +37,11 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from reproml import example_codec, tfrecord_io
 from reproml.errors import ConfigError, HandlerError, RecordError
-from reproml.example_codec import Column
-from reproml.handler import FeatureHandler
-from reproml.manifest import (
+from reproml.records import example_codec, tfrecord_io
+from reproml.records.example_codec import Column
+from reproml.records.handler import FeatureHandler
+from reproml.records.manifest import (
     COMPRESSIONS,
     MANIFEST_NAME,
     Manifest,
@@ -50,7 +50,7 @@ from reproml.manifest import (
     SplitInfo,
     load_manifest,
 )
-from reproml.spec import FeatureSpec
+from reproml.records.spec import FeatureSpec
 
 TMP_SUFFIX = ".reproml-tmp"
 # .<shard name>.<pid of the writing process>-<8 hex>.reproml-tmp

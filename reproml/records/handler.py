@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from reproml import example_codec
 from reproml.errors import HandlerError
-from reproml.features import to_feature
-from reproml.spec import FeatureSpec
+from reproml.records import example_codec
+from reproml.records.features import to_feature
+from reproml.records.spec import FeatureSpec
 
 
 class FeatureHandler:

@@ -10,9 +10,9 @@ import argparse
 import os
 from typing import Protocol
 
-from reproml.cli.file_store import FileStore
-from reproml.cli.mongo_store import MongoStore, connect, redact
-from reproml.cli.run_record import RunRecord
+from reproml.runs.file_store import FileStore
+from reproml.runs.mongo_store import MongoStore, connect, redact
+from reproml.runs.record import RunRecord
 
 MONGO_URL_ENV = "REPROML_MONGO_URL"
 DEFAULT_STORE = "runs"

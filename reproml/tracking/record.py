@@ -23,8 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from reproml.manifest import MANIFEST_NAME, load_manifest
-from reproml.tracking.scrub import scrub, scrub_text
+from reproml.records.manifest import MANIFEST_NAME, load_manifest
+from reproml.runs.scrub import scrub, scrub_text
 
 DIFF_ARTIFACT = "code.diff"
 FREEZE_ARTIFACT = "pip-freeze.txt"

@@ -19,9 +19,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from reproml.errors import RecordError
-from reproml.file_hash import file_sha256
-from reproml.manifest import COMPRESSIONS, FORMAT_VERSION, MANIFEST_NAME, Manifest, load_manifest
-from reproml.serialize import TMP_NAME_RE, shard_name_regex
+from reproml.records.file_hash import file_sha256
+from reproml.records.manifest import (
+    COMPRESSIONS,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    Manifest,
+    load_manifest,
+)
+from reproml.records.writer import TMP_NAME_RE, shard_name_regex
 
 _RESERIALIZE = "Re-serialize the data with the same write_records call to rewrite it"
 
