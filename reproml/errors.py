@@ -1,10 +1,32 @@
-"""Exceptions raised by reproml. Every message names what is wrong and what was expected."""
+"""Exceptions raised by reproml. Every message names what is wrong and what was expected.
+
+`ReproMLError` is a Sacred `SacredError` that asks for no traceback: when one is raised by a
+config hook, a command or a run started from Sacred's command line, the user sees its one-line
+message (Sacred's public way for an error to say "this is the user's to fix, not a bug").
+"""
 
 from __future__ import annotations
 
+from sacred.utils import SacredError
 
-class ReproMLError(Exception):
-    """Base class of every error reproml raises on purpose."""
+
+class ReproMLError(SacredError):
+    """Base class of every error reproml raises on purpose (shown as one line, no traceback)."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message, print_traceback=False, filter_traceback="always")
+
+    def __reduce__(self) -> tuple:
+        # Exceptions are pickled as (class, args); ours take other arguments, so rebuild a
+        # plain error of the same class from the message (e.g. across worker processes).
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type, message: str, state: dict) -> ReproMLError:
+    error = cls.__new__(cls)
+    ReproMLError.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class HandlerError(ReproMLError, ValueError):

@@ -1,5 +1,7 @@
 """Fixtures every test folder shares."""
 
+import contextlib
+
 import pytest
 from tensorflow.python.framework import config as tf_config
 
@@ -17,3 +19,40 @@ def _op_determinism_off():
     tf_config.disable_op_determinism()
     yield
     tf_config.disable_op_determinism()
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory):
+    """``mongodb://127.0.0.1:PORT`` of a real MongoDB-protocol server shared by the session."""
+    from tests.mongo_server import server_url
+
+    with server_url(str(tmp_path_factory.mktemp("mongo"))) as url:
+        yield url
+
+
+@pytest.fixture
+def new_mongo_db(mongo_server):
+    """Return ``new() -> (url, database)``: a database of its own per call, dropped afterwards."""
+    import pymongo
+
+    from tests.mongo_server import database_url
+
+    clients = []
+
+    def new(prefix: str = "t"):
+        url = database_url(mongo_server, prefix)
+        client = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
+        clients.append((client, url.rsplit("/", 1)[1]))
+        return url, client.get_default_database()
+
+    yield new
+    for client, name in clients:
+        with contextlib.suppress(Exception):
+            client.drop_database(name)
+        client.close()
+
+
+@pytest.fixture
+def mongo_db(new_mongo_db):
+    """``(url, database)``: a fresh database on the real server for this test."""
+    return new_mongo_db()

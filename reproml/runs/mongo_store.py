@@ -1,95 +1,43 @@
-"""Run written by Sacred's MongoObserver: collections ``runs``, ``metrics`` and GridFS.
+"""Runs written by Sacred's MongoObserver: collections ``runs``, ``metrics`` and GridFS.
 
-The ``--mongo`` URL names the database (``mongodb://host:27017/reproml``; ``reproml`` when the
-URL has no database, as `reproml.tracking` records runs). Messages show the URL with its
-password masked. Clients come from `client_factory`, which
-tests replace with ``mongomock``. An unreachable server fails within `TIMEOUT_MS`.
+The database comes from a `reproml.runs.mongo.MongoTarget` (``--mongo URL`` or
+``REPROML_MONGO_URL``; db ``reproml`` when the URL names none, as live runs record them), reached
+through `reproml.runs.mongo.connect` (fails in seconds, names the host, masks the password).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
+from reproml.runs.mongo import MongoTarget, connect, gridfs_of
 from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
 
-DEFAULT_DATABASE = "reproml"
-TIMEOUT_MS = 3000
 
-
-def _pymongo_client(url: str, **kwargs: Any) -> Any:
-    import pymongo
-
-    return pymongo.MongoClient(url, **kwargs)
-
-
-# Builds a client from (url, **kwargs); tests substitute a mongomock client here.
-client_factory: Callable[..., Any] = _pymongo_client
-
-
-def database_name(url: str) -> str:
-    """Return the database named in a ``mongodb://`` URL, else ``reproml``.
+def open_mongo_store(url: str, source: str = "--mongo") -> MongoStore:
+    """Return the store of the database named by a ``mongodb://`` URL, after pinging it.
 
     Raises:
-      CliError: the URL is not a MongoDB URL.
+      MongoUnreachableError: the URL is not a MongoDB URL or the server does not answer.
     """
-    from pymongo.errors import InvalidURI
-    from pymongo.uri_parser import parse_uri
+    from reproml.runs.mongo import target_from_url
 
-    try:
-        return parse_uri(url, warn=True)["database"] or DEFAULT_DATABASE
-    except (InvalidURI, ValueError) as err:
-        raise CliError(f"--mongo {redact(url)!r} is not a MongoDB URL ({err})") from None
-
-
-def connect(url: str) -> Any:
-    """Return the database of `url`, after checking the server answers.
-
-    Raises:
-      CliError: the URL is invalid or the server does not answer within `TIMEOUT_MS`.
-    """
-    from pymongo.errors import PyMongoError
-
-    name = database_name(url)
-    try:
-        client = client_factory(
-            url, serverSelectionTimeoutMS=TIMEOUT_MS, connectTimeoutMS=TIMEOUT_MS
-        )
-        client.admin.command("ping")
-    except PyMongoError as err:
-        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
-        first_line = first_line.split(" (configured timeouts")[0].split(", Timeout:")[0]
-        raise CliError(
-            f"MongoDB at {redact(url)} is unreachable after {TIMEOUT_MS / 1000:g} s "
-            f"({first_line[:200]})"
-        ) from None
-    return client[name]
-
-
-def redact(url: str) -> str:
-    """Return `url` with the password (``user:PASSWORD@``) replaced by ``***``."""
-    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
-
-
-def gridfs_of(db: Any) -> Any:
-    """Return the GridFS bucket (``fs.files`` / ``fs.chunks``) MongoObserver writes to."""
-    import gridfs
-
-    return gridfs.GridFS(db)
+    target = target_from_url(url, source)
+    return MongoStore(connect(target), target.display, target)
 
 
 class MongoStore:
     """The runs of one MongoObserver database.
 
     Args:
-      db: a pymongo (or mongomock) database.
-      description: how to name the store in messages (the URL).
+      db: a pymongo database.
+      description: how to name the store in messages (``host:port/db``, no credentials).
+      target: where it was reached (None when the database was handed over directly).
     """
 
-    def __init__(self, db: Any, description: str) -> None:
+    def __init__(self, db: Any, description: str, target: MongoTarget | None = None) -> None:
         self.db = db
         self.description = description
+        self.target = target
 
     def _record(self, doc: dict[str, Any]) -> RunRecord:
         metrics = {

@@ -11,10 +11,10 @@ import os
 from typing import Protocol
 
 from reproml.runs.file_store import FileStore
-from reproml.runs.mongo_store import MongoStore, connect, redact
+from reproml.runs.mongo import URL_ENV as MONGO_URL_ENV
+from reproml.runs.mongo_store import open_mongo_store
 from reproml.runs.record import RunRecord
 
-MONGO_URL_ENV = "REPROML_MONGO_URL"
 DEFAULT_STORE = "runs"
 
 
@@ -40,9 +40,10 @@ def mongo_url(args: argparse.Namespace) -> str | None:
 
 def open_store(args: argparse.Namespace) -> RunStore:
     """Return the MongoDB store if a URL is set, else the file store at ``--store``."""
-    url = mongo_url(args)
-    if url:
-        return MongoStore(connect(url), redact(url))
+    if getattr(args, "mongo", None):
+        return open_mongo_store(args.mongo, "--mongo")
+    if os.environ.get(MONGO_URL_ENV):
+        return open_mongo_store(os.environ[MONGO_URL_ENV], MONGO_URL_ENV)
     return FileStore(args.store or DEFAULT_STORE)
 
 

@@ -1,25 +1,39 @@
 """What every reproml Sacred experiment shares, so that ``experiments/NAME.py`` stays a recipe.
 
-`ReproExperiment` is a Sacred `Experiment` with tracking wired in:
+An experiment is a plain Sacred `Experiment` made in its own file (so Sacred takes the main
+file, docstring and sources from there), handed to `track`::
 
-* observers: the file store under ``runs/`` always; MongoDB from ``-m HOST:PORT:DB`` or
-  ``REPROML_MONGO_URL``, pinged before the run starts (fails in seconds, naming the host);
-  everything recorded is scrubbed of credentials (`reproml.tracking.observers`);
-* config validators (`validate`) run before the run starts: a bad value fails with a
-  `ConfigError` naming the entry and nothing is trained or recorded;
-* every observed run records ``info["code"]`` (commit, dirty, ``code.diff``), ``pip freeze``
-  and ``info["run_dir"]``; captured output is filtered (`reproml.tracking.output`);
-* SIGTERM is handled like Ctrl-C (Sacred records INTERRUPTED).
+    ex = rx.track(Experiment("mnist", ingredients=[dataset]))
 
-The helpers below are the steps of a command: `ensure_records` (serialize if missing),
+    @ex.config_hook                      # validators: refuse bad values before anything runs
+    def check_config(config, command_name, logger):
+        rx.check_positive_int(config, "batch_size")
+        return {}
+
+    if __name__ == "__main__":
+        rx.run_commandline(ex)           # SIGTERM is handled like Ctrl-C (INTERRUPTED)
+
+`track` wires reproml in through Sacred's public extension points only:
+
+* a command-line option, ``-R/--runs_dir DIR`` (default ``$REPROML_RUNS_DIR`` or ``runs/``),
+  that an option hook turns on for every run. Applied to the run before it starts, it adds the
+  file store, keeps the MongoObserver Sacred's own ``-m`` flag made and adds one for
+  ``REPROML_MONGO_URL``, pings every MongoDB (fails in seconds, naming the host), and wraps each
+  observer in `GuardedObserver` (credentials scrubbed, a store lost mid-run named once);
+* a pre-run hook recording ``info["run_dir"]``, the code state and ``pip freeze``;
+* the modules of the project (the git checkout holding the experiment file) as sources, added
+  with ``Experiment.add_source_file``, and Sacred's captured-output filter.
+
+`ReproMLError` is a `SacredError` without traceback, so every user error raised by a hook, a
+command or a run prints as one line. The helpers below are the steps of a command:
 `train_and_evaluate` (metrics to Sacred, stop on signals, resumable), `add_file_artifact`,
 `record_tensorboard`, `print_run_summary`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -28,20 +42,21 @@ from pathlib import Path
 from typing import Any
 
 from sacred import SETTINGS, Experiment
-from sacred.dependencies import gather_sources_and_dependencies
-from sacred.utils import SacredError
+from sacred.commandline_options import cli_option
+from sacred.observers import MongoObserver
 
-from reproml.errors import ConfigError, ReproMLError
+from reproml.errors import ConfigError
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
+from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.scrub import install_log_scrubbing, register_env_secrets
 from reproml.tracking.hooks import ProgressBarHook, SacredMetricsHook, log_eval_metrics
 from reproml.tracking.observers import (
     GuardedObserver,
     file_store_observer,
+    guard_sacred_mongo_observer,
     is_file_store,
     mongo_observer_for,
-    mongo_target_from_env,
-    mongo_target_from_flag,
+    runs_dir,
 )
 from reproml.tracking.output import filter_captured_output
 from reproml.tracking.record import (
@@ -55,35 +70,117 @@ from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, 
 # "sys" capture: Python-level stdout/stderr only. "fd" capture runs `tee` subprocesses that
 # also get Ctrl-C and would take TensorFlow's C++ log lines too.
 SETTINGS.CAPTURE_MODE = "sys"
-REPO_DIR = Path(__file__).resolve().parents[2]
+RUNS_DIR_FLAG = "--runs_dir"
 MONGO_FLAG = "--mongo_db"
 _log = logging.getLogger("reproml")
 
 
-# ----------------------------------------------------------------------------- errors
+# ------------------------------------------------------------------------ experiment
 
 
-@functools.cache
-def _reported_class(cls: type) -> type:
-    return type(
-        cls.__name__,
-        (cls, SacredError),
-        {
-            "print_traceback": False,
-            "filter_traceback": "always",
-            "print_usage": False,
-            "__module__": cls.__module__,
-        },
-    )
+@cli_option("-R", RUNS_DIR_FLAG)
+def runs_dir_option(args: str, run: Any) -> None:
+    """Record the run in the file store DIR (default $REPROML_RUNS_DIR or runs/) too.
+
+    reproml turns this option on for every run: it also pings MongoDB (-m or
+    REPROML_MONGO_URL) before the run starts and guards every observer.
+    """
+    if run.unobserved:
+        return
+    register_env_secrets()
+    observers = []
+    for observer in run.observers:
+        if isinstance(observer, GuardedObserver):
+            observers.append(observer)
+        elif isinstance(observer, MongoObserver):  # from -m, or added to ex.observers
+            observers.append(guard_sacred_mongo_observer(observer, _target_of(observer, run)))
+        else:
+            observers.append(GuardedObserver(observer, type(observer).__name__))
+    if not any(is_file_store(obs) for obs in observers):
+        observers.append(file_store_observer(args))
+    env_target = target_from_env()
+    if env_target is not None:
+        observers.append(mongo_observer_for(env_target))
+    run.observers = observers
 
 
-def user_facing(err: ReproMLError) -> ReproMLError:
-    """Return `err` as the same error type that Sacred's command line prints without traceback."""
-    cls = _reported_class(type(err))
-    new = cls.__new__(cls, *err.args)
-    new.args = err.args
-    new.__dict__.update(err.__dict__)
-    return new
+def _target_of(observer: MongoObserver, run: Any) -> MongoTarget:
+    """Name a MongoObserver's database by its hosts (pymongo's public topology description)."""
+    client = observer.runs.database.client
+    hosts = ",".join(f"{h}:{p}" for h, p in client.topology_description.server_descriptions())
+    source = "-m flag" if run.meta_info.get("options", {}).get(MONGO_FLAG) else "ex.observers"
+    return MongoTarget(f"mongodb://{hosts}", observer.runs.database.name, source)
+
+
+def _project_dir(mainfile: str | None) -> Path:
+    """The git checkout holding `mainfile` (its top level), else the file's directory."""
+    start = Path(mainfile or ".").resolve().parent
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start
+
+
+def _add_project_sources(ex: Experiment) -> None:
+    """Add every imported module of the project directory as a source (once per file)."""
+    base = Path(ex.base_dir)
+    known = {Path(s.filename) for s in ex.sources}
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not filename or not filename.endswith(".py"):
+            continue
+        path = Path(filename).resolve()
+        if path in known or base not in path.parents or ".venv" in path.parts:
+            continue
+        ex.add_source_file(str(path))
+        known.add(path)
+
+
+def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
+    """Wire reproml's tracking into a Sacred experiment (see the module docstring).
+
+    Args:
+      ex: a Sacred `Experiment` made in the experiment's own file.
+      record_code_state: record the git diff and pip freeze of every observed run.
+
+    Returns:
+      `ex` itself.
+    """
+    ex.base_dir = str(_project_dir(getattr(ex.mainfile, "filename", None)))
+    _add_project_sources(ex)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    install_log_scrubbing()
+    ex.captured_out_filter = filter_captured_output
+    if runs_dir_option not in ex.additional_cli_options:
+        ex.additional_cli_options.append(runs_dir_option)
+
+    @ex.option_hook
+    def record_everywhere(options: dict) -> None:
+        flag = options.get(MONGO_FLAG)
+        if flag:
+            target_from_flag(flag)  # one clear line for a malformed -m, before Sacred parses it
+        if not options.get(RUNS_DIR_FLAG):
+            options[RUNS_DIR_FLAG] = runs_dir()
+        _add_project_sources(ex)  # modules imported since (cheap: only new files)
+
+    @ex.pre_run_hook
+    def record_run(_run: Any) -> None:
+        if _run.unobserved or not _run.observers:
+            return
+        stores = [obs for obs in _run.observers if is_file_store(obs)]
+        if stores and getattr(stores[0], "dir", None):
+            _run.info["run_dir"] = str(Path(stores[0].dir).resolve())
+        if record_code_state:
+            record_code(_run, ex.base_dir)
+            record_environment(_run)
+
+    return ex
+
+
+def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
+    """Run Sacred's command line of `ex`; SIGTERM counts as Ctrl-C meanwhile (INTERRUPTED)."""
+    with sigterm_as_interrupt():
+        return ex.run_commandline(argv)
 
 
 # ------------------------------------------------------------------------ validators
@@ -98,11 +195,13 @@ def check_positive_int(config: Mapping[str, Any], *entries: str) -> None:
 
 
 def check_positive_number(config: Mapping[str, Any], *entries: str) -> None:
-    """Raise ConfigError naming the first of `entries` that is not a number > 0."""
+    """Raise ConfigError naming the first of `entries` that is not a finite number > 0."""
     for entry in entries:
         value = config[entry]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ConfigError(entry, "a number > 0", value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(entry, "a finite number > 0", value)
+        if not math.isfinite(value) or not value > 0:
+            raise ConfigError(entry, "a finite number > 0", value)
 
 
 def check_choice(config: Mapping[str, Any], entry: str, choices: Iterable[Any]) -> None:
@@ -119,122 +218,6 @@ def check_existing_path(config: Mapping[str, Any], entry: str, allow_none: bool 
         return
     if not isinstance(value, str | os.PathLike) or not Path(value).expanduser().exists():
         raise ConfigError(entry, "an existing file or directory", value)
-
-
-# ------------------------------------------------------------------------ experiment
-
-
-def _record_run(_run: Any, record_code_state: bool) -> None:
-    """Pre-run hook: ``info["run_dir"]``, and the code state and pip freeze."""
-    if _run.unobserved or not _run.observers:
-        return
-    stores = [obs for obs in _run.observers if is_file_store(obs)]
-    if stores and getattr(stores[0], "dir", None):
-        _run.info["run_dir"] = str(Path(stores[0].dir).resolve())
-    if record_code_state:
-        record_code(_run, REPO_DIR)
-        record_environment(_run)
-
-
-class ReproExperiment(Experiment):
-    """A Sacred experiment recorded by reproml's observers (see the module docstring).
-
-    Args:
-      name: the experiment name (shown in Omniboard).
-      base_dir: the directory whose imported modules Sacred stores as sources
-        (default: the repository root, so ``reproml/`` is stored with each run).
-      record_code_state: record the git diff and pip freeze of every observed run.
-    """
-
-    def __init__(
-        self, name: str, base_dir: str | os.PathLike | None = None, record_code_state: bool = True
-    ) -> None:
-        super().__init__(name, base_dir=str(base_dir or REPO_DIR))
-        # Sacred takes the main file, docstring and sources from its caller's globals, which
-        # here would be this module: take them from the experiment file instead.
-        self._experiment_globals = sys._getframe(1).f_globals
-        self.doc = self._experiment_globals.get("__doc__", "")
-        self._gather_sources()
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-        install_log_scrubbing()
-        self.captured_out_filter = filter_captured_output
-        self.validators: list[Callable[[Mapping[str, Any]], None]] = []
-        self.record_code_state = record_code_state
-        validators = self.validators
-
-        def run_validators(config, command_name, logger):
-            for validator in validators:
-                validator(config)
-            return {}
-
-        self.config_hook(run_validators)
-        record_code_state = self.record_code_state
-
-        def record_run(_run):
-            _record_run(_run, record_code_state)
-
-        self.pre_run_hook(record_run)
-
-    def _gather_sources(self) -> None:
-        self.mainfile, self.sources, self.dependencies = gather_sources_and_dependencies(
-            self._experiment_globals, self.save_git_info, self.base_dir
-        )
-
-    def validate(self, func: Callable[[Mapping[str, Any]], None]) -> Callable:
-        """Register `func(config)` (decorator); it raises ConfigError on a bad value."""
-        self.validators.append(func)
-        return func
-
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        """Run a command like `sacred.Experiment.run`; SIGTERM counts as Ctrl-C meanwhile."""
-        with sigterm_as_interrupt():
-            return super().run(*args, **kwargs)
-
-    def _create_run(
-        self,
-        command_name=None,
-        config_updates=None,
-        named_configs=(),
-        info=None,
-        meta_info=None,
-        options=None,
-    ):
-        options = dict(options or {})
-        mongo_flag = options.pop(MONGO_FLAG, None)
-        # Modules imported since the experiment was defined (e.g. handlers) are sources too.
-        self._gather_sources()
-        try:
-            register_env_secrets()
-            run = super()._create_run(
-                command_name, config_updates, named_configs, info, meta_info, options
-            )
-            run.meta_info["options"][MONGO_FLAG] = mongo_flag
-            if not run.unobserved:
-                self._attach_observers(run, mongo_flag)
-        except ReproMLError as err:
-            raise user_facing(err) from None
-        return run
-
-    @staticmethod
-    def _attach_observers(run: Any, mongo_flag: str | None) -> None:
-        observers = [
-            obs if isinstance(obs, GuardedObserver) else GuardedObserver(obs, type(obs).__name__)
-            for obs in run.observers
-        ]
-        if not any(is_file_store(obs) for obs in observers):
-            observers.append(file_store_observer())
-        targets = []
-        if mongo_flag:
-            try:
-                targets.append(mongo_target_from_flag(mongo_flag))
-            except ValueError as err:
-                raise ConfigError(MONGO_FLAG, "DB, HOST:PORT or HOST:PORT:DB", mongo_flag) from err
-        env_target = mongo_target_from_env()
-        if env_target is not None:
-            targets.append(env_target)
-        for target in targets:
-            observers.append(mongo_observer_for(target))
-        run.observers = observers
 
 
 # ------------------------------------------------------------------------ run steps
@@ -392,7 +375,8 @@ def split_sizes_limited(sizes: Mapping[str, int], limit: int | None) -> dict[str
 
 
 __all__: Sequence[str] = (
-    "ReproExperiment",
+    "run_commandline",
+    "track",
     "add_file_artifact",
     "check_choice",
     "check_existing_path",
@@ -406,5 +390,4 @@ __all__: Sequence[str] = (
     "record_tensorboard",
     "split_sizes_limited",
     "train_and_evaluate",
-    "user_facing",
 )

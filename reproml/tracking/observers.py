@@ -1,73 +1,33 @@
-"""Where runs are recorded: the file store (always) and MongoDB (optional, fail-fast).
+"""Where a live run is recorded: the file store (always) and MongoDB (optional, fail-fast).
 
 * The file store is a Sacred `FileStorageObserver` under ``$REPROML_RUNS_DIR`` (default
   ``runs/``). It works with nothing running and keeps a whole copy of every run.
-* MongoDB is added by Sacred's own ``-m HOST:PORT:DB`` flag or by ``REPROML_MONGO_URL`` (a full
-  ``mongodb://user:password@host:port/db`` URL; db ``reproml`` when the URL has no path). The
-  server is pinged with a 3 s timeout before the run starts, so an unreachable server fails in
-  seconds with `MongoUnreachableError` naming the host, instead of hanging.
+* MongoDB comes from Sacred's own ``-m HOST:PORT:DB`` flag (Sacred parses it and makes the
+  `MongoObserver`) or from ``REPROML_MONGO_URL``; either is pinged with a 3 s timeout before the
+  run starts (`reproml.runs.mongo`), so an unreachable server fails in seconds naming the host.
 * Every observer is wrapped in `GuardedObserver`: what it records is scrubbed of credentials,
-  and an observer that fails after the start (MongoDB lost mid-run) is reported once and then
-  skipped, so the run finishes and the file store still holds it whole.
+  and an observer that fails after the start (MongoDB lost mid-run) is reported once, naming
+  it, and then skipped, so the run finishes in the other stores.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 
-from reproml.errors import ReproMLError
-from reproml.runs.scrub import (
-    MONGO_URL_ENV,
-    redact_url,
-    scrub,
-    scrub_text,
-    secrets_from_url,
-)
+from reproml.runs.mongo import MongoTarget, connect, gridfs_of, ping
+from reproml.runs.scrub import redact_url, scrub, scrub_text
 
 RUNS_DIR_ENV = "REPROML_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
-DEFAULT_MONGO_DB = "reproml"
-MONGO_TIMEOUT_MS = 3000
 
 _log = logging.getLogger("reproml.tracking")
-_FLAG = re.compile(
-    r"^(?:(?P<host>[^:]+):(?P<port>\d{1,5}):)?(?P<db>[^:.!]+)$|^(?P<h2>[^:]+):(?P<p2>\d{1,5})$"
-)
-
-
-class MongoUnreachableError(ReproMLError):
-    """MongoDB could not be reached before the run started; names the host."""
-
-
-@dataclasses.dataclass(frozen=True)
-class MongoTarget:
-    """A MongoDB to record runs in.
-
-    Attributes:
-      url: the connection URL given to pymongo (may hold credentials; never recorded).
-      db_name: the database holding ``runs``, ``metrics`` and GridFS ``fs.*``.
-      source: where the target came from, for messages (``-m flag`` or the env variable).
-    """
-
-    url: str
-    db_name: str
-    source: str
-
-    @property
-    def display(self) -> str:
-        """The hosts of the URL, without credentials (for messages)."""
-        netloc = urlsplit(self.url).netloc
-        return netloc.rsplit("@", 1)[-1] or self.url
 
 
 def runs_dir() -> str:
@@ -75,98 +35,39 @@ def runs_dir() -> str:
     return os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR
 
 
-def mongo_target_from_flag(flag: str) -> MongoTarget:
-    """Parse Sacred's ``-m`` value (``DB``, ``HOST:PORT`` or ``HOST:PORT:DB``).
-
-    Raises:
-      ValueError: the value has none of these forms.
-    """
-    match = _FLAG.match(flag.strip())
-    if not match:
-        raise ValueError(f"-m {flag!r}: expected DB, HOST:PORT or HOST:PORT:DB")
-    host = match.group("host") or match.group("h2") or "localhost"
-    port = match.group("port") or match.group("p2") or "27017"
-    db_name = match.group("db") if match.group("h2") is None else "sacred"
-    return MongoTarget(f"mongodb://{host}:{port}", db_name or DEFAULT_MONGO_DB, "-m flag")
-
-
-def mongo_target_from_url(url: str) -> MongoTarget:
-    """Build a target from a ``mongodb://`` URL; the db name is the URL path or ``reproml``.
-
-    The URL's password is registered with the scrubber, so it is masked wherever it would be
-    recorded.
-    """
-    secrets_from_url(url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("mongodb", "mongodb+srv"):
-        raise ValueError(
-            f"{MONGO_URL_ENV}={redact_url(url)!r}: expected a mongodb:// or mongodb+srv:// URL"
-        )
-    db_name = parts.path.lstrip("/") or DEFAULT_MONGO_DB
-    return MongoTarget(url, db_name, MONGO_URL_ENV)
-
-
-def mongo_target_from_env() -> MongoTarget | None:
-    """Return the target of ``REPROML_MONGO_URL``, or None when it is not set."""
-    url = os.environ.get(MONGO_URL_ENV)
-    return mongo_target_from_url(url) if url else None
-
-
-def connect_mongo(target: MongoTarget, timeout_ms: int = MONGO_TIMEOUT_MS) -> Any:
-    """Connect to `target` and pings it; returns the `pymongo.database.Database`.
-
-    Raises:
-      MongoUnreachableError: no answer within `timeout_ms` (the message names the host).
-    """
-    import pymongo
-    import pymongo.errors
-
-    client = pymongo.MongoClient(
-        target.url,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=max(timeout_ms, 10_000),
-    )
-    try:
-        client.admin.command("ping")
-    except pymongo.errors.PyMongoError as err:
-        client.close()
-        reason = redact_url(str(err).split(", Timeout:")[0].split(" (configured timeouts")[0])
-        raise MongoUnreachableError(
-            f"could not reach MongoDB at {target.display} (from {target.source}) within "
-            f"{timeout_ms / 1000:g} s: {type(err).__name__}: {reason[:300]}. Start MongoDB there, "
-            f"fix the address, or drop the -m flag / {MONGO_URL_ENV} (the file store under "
-            f"{runs_dir()}/ works alone)"
-        ) from None
-    return client[target.db_name]
-
-
 def mongo_observer(
     database: Any, name: str, ping: Callable[[], object] | None = None
 ) -> GuardedObserver:
-    """Return a guarded Sacred `MongoObserver` writing to `database` (pymongo or mongomock).
+    """Return a guarded Sacred `MongoObserver` writing to `database` (a pymongo database).
 
     Args:
       database: a database object: ``runs`` and ``metrics`` collections and GridFS ``fs``.
       name: how messages name this store (host and db, no credentials).
       ping: called before the final update; raising means the server is gone.
     """
-    import gridfs
-
     observer = MongoObserver.create_from(
-        database.runs, gridfs.GridFS(database), metrics_collection=database.metrics
+        database.runs, gridfs_of(database), metrics_collection=database.metrics
     )
     return GuardedObserver(observer, name, ping=ping)
 
 
 def mongo_observer_for(target: MongoTarget) -> GuardedObserver:
-    """Connect to `target` (fail-fast, see `connect_mongo`) and returns its guarded observer."""
-    database = connect_mongo(target)
+    """Connect to `target` (fail-fast, see `reproml.runs.mongo.connect`); return its observer."""
+    database = connect(target)
     return mongo_observer(
-        database,
-        f"MongoDB {target.display}/{target.db_name}",
-        ping=lambda: database.client.admin.command("ping"),
+        database, f"MongoDB {target.display}", ping=lambda: ping(database.client, target)
     )
+
+
+def guard_sacred_mongo_observer(observer: MongoObserver, target: MongoTarget) -> GuardedObserver:
+    """Ping the server of a `MongoObserver` Sacred made from ``-m``, and return it guarded.
+
+    Raises:
+      MongoUnreachableError: the server does not answer within 3 s (names the host).
+    """
+    client = observer.runs.database.client
+    ping(client, target)
+    return GuardedObserver(observer, f"MongoDB {target.display}", ping=lambda: ping(client, target))
 
 
 def file_store_observer(directory: str | None = None) -> GuardedObserver:

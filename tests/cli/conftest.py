@@ -1,18 +1,17 @@
-"""Stores made by real (tiny) Sacred runs, recorded at once in a file store and mongomock."""
+"""Stores made by real (tiny) Sacred runs, recorded at once in a file store and a real MongoDB."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 from pathlib import Path
 
 import gridfs
-import mongomock
-import mongomock.gridfs
+import pymongo
 import pytest
 from sacred.observers import FileStorageObserver, MongoObserver
 
-from reproml.runs import mongo_store
 from reproml.runs.code_state import CodeState
 from tests.cli.toy_experiments import (
     make_classifier_experiment,
@@ -20,9 +19,6 @@ from tests.cli.toy_experiments import (
     write_toy_records,
 )
 
-mongomock.gridfs.enable_gridfs_integration()
-
-MONGO_URL = "mongodb://mongomock.invalid:27017/reproml"
 COMMIT = "3f1c2a9b7e" + "0" * 30
 DIFF = "diff --git a/experiments/toy.py b/experiments/toy.py\n-lr = 0.1\n+lr = 0.3\n"
 
@@ -34,13 +30,13 @@ class World:
     store: Path
     record_dir: Path
     fingerprint: str
-    client: mongomock.MongoClient
+    mongo_url: str
     experiments: dict
     code: CodeState
 
-    @property
+    @functools.cached_property
     def db(self):
-        return self.client["reproml"]
+        return pymongo.MongoClient(self.mongo_url).get_default_database()
 
 
 def run_experiment(ex, world: World, store: Path, config=None, db=None, expect_failure=False):
@@ -62,9 +58,12 @@ def run_experiment(ex, world: World, store: Path, config=None, db=None, expect_f
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory) -> World:
+def world(tmp_path_factory, mongo_server) -> World:
     """Four runs: 1 toy (clean code), 2 toy with other hyperparameters and a dirty diff,
-    3 toy_gan, 4 a FAILED toy; each in `store` and in the mongomock database."""
+    3 toy_gan, 4 a FAILED toy; each in `store` and in MongoDB at `mongo_url` (recorded live by
+    Sacred's MongoObserver). Tests only read it; they write to databases of their own."""
+    from tests.mongo_server import database_url
+
     root = tmp_path_factory.mktemp("cli")
     record_dir = root / "records"
     fingerprint = write_toy_records(record_dir)
@@ -74,7 +73,12 @@ def world(tmp_path_factory) -> World:
         "toy_gan": make_gan_experiment(record_dir, root, lambda: state["code"]),
     }
     w = World(
-        root / "runs", record_dir, fingerprint, mongomock.MongoClient(), experiments, state["code"]
+        root / "runs",
+        record_dir,
+        fingerprint,
+        database_url(mongo_server, "cli_world"),
+        experiments,
+        state["code"],
     )
     run_experiment(experiments["toy"], w, w.store, {"seed": 11}, w.db)
     state["code"] = CodeState(COMMIT, DIFF)
@@ -102,19 +106,9 @@ def store_copy(world, tmp_path) -> Path:
 
 
 @pytest.fixture
-def use_mongo(monkeypatch):
-    """Routes every `--mongo` URL to the returned mongomock client factory's clients.
-
-    Returns a dict ``{url: client}``; a URL not yet seen gets a fresh empty client.
-    """
-    clients: dict[str, mongomock.MongoClient] = {}
-
-    def factory(url, **kwargs):
-        return clients.setdefault(url, mongomock.MongoClient())
-
-    monkeypatch.setattr(mongo_store, "client_factory", factory)
+def no_mongo_env(monkeypatch):
+    """No ``REPROML_MONGO_URL`` from the developer's shell."""
     monkeypatch.delenv("REPROML_MONGO_URL", raising=False)
-    return clients
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.conftest import MONGO_URL
-
 
 def _block(out: str, title: str) -> list[list[str]]:
     lines = out.splitlines()
@@ -46,10 +44,9 @@ def test_compare_of_a_run_with_itself_is_identical(world, cli):
     assert deltas["eval.frechet_distance"] == "0" and deltas["train.loss"] == "0"
 
 
-def test_compare_across_experiments_and_in_mongodb(world, cli, use_mongo):
-    use_mongo[MONGO_URL] = world.client
+def test_compare_across_experiments_and_in_mongodb(world, cli, no_mongo_env):
     _, file_out, _ = cli("--store", world.store, "compare", "1", "3")
-    code, mongo_out, _ = cli("--mongo", MONGO_URL, "compare", "1", "3")
+    code, mongo_out, _ = cli("--mongo", world.mongo_url, "compare", "1", "3")
     assert code == 0 and mongo_out == file_out
     provenance = {row[0]: row[1:] for row in _block(file_out, "dataset and code:")[2:]}
     assert provenance["experiment"] == ["toy", "toy_gan"]

@@ -6,8 +6,7 @@ import subprocess
 import sys
 import time
 
-from reproml.runs import mongo_store
-from tests.cli.conftest import MONGO_URL
+from reproml.runs import mongo
 
 
 def _one_line_error(code: int, out: str, err: str, command: str) -> str:
@@ -17,36 +16,35 @@ def _one_line_error(code: int, out: str, err: str, command: str) -> str:
     return err
 
 
-def test_unknown_run_id_lists_the_ids_that_exist(world, cli, use_mongo):
+def test_unknown_run_id_lists_the_ids_that_exist(world, cli, no_mongo_env):
     err = _one_line_error(*cli("--store", world.store, "show", "99"), "show")
     assert "no run '99'" in err and "runs there: 1, 2, 3, 4" in err
     err = _one_line_error(*cli("--store", world.store, "compare", "1", "_sources"), "compare")
     assert "no run '_sources'" in err
     err = _one_line_error(*cli("--store", world.store / "1", "show", "../2"), "show")
     assert "no run '../2'" in err
-    use_mongo[MONGO_URL] = world.client
-    err = _one_line_error(*cli("--mongo", MONGO_URL, "show", "99"), "show")
+    err = _one_line_error(*cli("--mongo", world.mongo_url, "show", "99"), "show")
     assert "no run '99' in MongoDB" in err and "1, 2, 3, 4" in err
 
 
-def test_empty_and_missing_stores(tmp_path, cli, use_mongo):
+def test_empty_and_missing_stores(tmp_path, cli, no_mongo_env, mongo_db):
     (tmp_path / "empty").mkdir()
     err = _one_line_error(*cli("--store", tmp_path / "empty", "runs"), "runs")
     assert f"run store {tmp_path / 'empty'} holds no runs" in err
     err = _one_line_error(*cli("--store", tmp_path / "absent", "leaderboard"), "leaderboard")
     assert "does not exist" in err and "--store DIR or --mongo URL" in err
-    err = _one_line_error(*cli("--mongo", "mongodb://fresh.invalid/db", "runs"), "runs")
-    assert "MongoDB mongodb://fresh.invalid/db holds no runs" in err
+    url, db = mongo_db
+    err = _one_line_error(*cli("--mongo", url, "runs"), "runs")
+    assert f"MongoDB {url.split('://')[1]} holds no runs" in err
 
 
 def test_unreachable_mongodb_fails_in_seconds_without_the_password(cli, monkeypatch):
-    monkeypatch.setattr(mongo_store, "client_factory", mongo_store._pymongo_client)
     url = "mongodb://reader:s3cret@127.0.0.1:9/reproml"  # port 9: nothing listens
     start = time.monotonic()
     err = _one_line_error(*cli("--mongo", url, "runs"), "runs")
     elapsed = time.monotonic() - start
-    assert elapsed < mongo_store.TIMEOUT_MS / 1000 + 5
-    assert "MongoDB at mongodb://reader:***@127.0.0.1:9/reproml is unreachable after 3 s" in err
+    assert elapsed < mongo.TIMEOUT_MS / 1000 + 5
+    assert "could not reach MongoDB at 127.0.0.1:9 (from --mongo) within 3 s" in err
     assert "s3cret" not in err
 
 

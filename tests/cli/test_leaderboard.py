@@ -6,7 +6,6 @@ import json
 import pytest
 
 from reproml.cli.commands.leaderboard import HEADERS
-from tests.cli.conftest import MONGO_URL
 
 
 def _table(out: str) -> list[dict[str, str]]:
@@ -89,9 +88,8 @@ def test_leaderboard_rejects_an_unknown_sort_column(world, cli, column):
     assert err.count("\n") == 1 and repr(column) in err and "accuracy" in err
 
 
-def test_leaderboard_from_mongodb_matches_the_file_store(world, cli, use_mongo):
-    use_mongo[MONGO_URL] = world.client
+def test_leaderboard_from_mongodb_matches_the_file_store(world, cli, no_mongo_env):
     _, file_out, _ = cli("--store", world.store, "leaderboard")
-    code, mongo_out, err = cli("--mongo", MONGO_URL, "leaderboard")
+    code, mongo_out, err = cli("--mongo", world.mongo_url, "leaderboard")
     assert code == 0, err
     assert mongo_out == file_out

@@ -105,9 +105,9 @@ def test_reproducing_refuses_when_the_mnist_code_or_records_changed(
     assert code == 2 and "refusing to reproduce run 1: records: " in err and shard.name in err
 
 
-def test_pushed_mnist_runs_read_back_the_same(mnist_store, cli, use_mongo):
+def test_pushed_mnist_runs_read_back_the_same(mnist_store, cli, mongo_db, no_mongo_env):
     store = mnist_store / "runs"
-    url = "mongodb://mnist.invalid/reproml"
+    url, _ = mongo_db
     code, _, err = cli("push", store, "--mongo", url)
     assert code == 0, err
     for command in (["runs"], ["leaderboard"]):

@@ -6,7 +6,6 @@ import json
 import shutil
 
 import gridfs
-import mongomock
 import pytest
 
 from reproml.cli.commands import reproduce
@@ -138,20 +137,19 @@ def test_force_runs_anyway_and_reports_what_did_not_reproduce(
     assert out.splitlines()[-1] == "run 1 did NOT reproduce exactly"
 
 
-def test_reproduce_records_the_rerun_in_mongodb(world, cli, code_now, use_mongo):
-    url = "mongodb://reproduce.invalid/reproml"
-    client = use_mongo[url] = mongomock.MongoClient()
+def test_reproduce_records_the_rerun_in_mongodb(world, cli, code_now, mongo_db, no_mongo_env):
+    url, db = mongo_db
     for name in ("runs", "metrics", "fs.files", "fs.chunks"):
         docs = list(world.db[name].find())
         if docs:
-            client["reproml"][name].insert_many(docs)
+            db[name].insert_many(docs)
     code, out, err = cli("--mongo", url, "reproduce", "3")
     assert code == 0, err
     assert out.splitlines()[0] == "re-ran run 3 (toy_gan, seed 13) as run 5"
     assert _verdicts(out)["eval.frechet_distance"] == "exact"
-    doc = client["reproml"].runs.find_one({"_id": 5})
+    doc = db.runs.find_one({"_id": 5})
     assert doc["info"]["reproduces"] == "3" and doc["status"] == "COMPLETED"
-    assert gridfs.GridFS(client["reproml"]).get(doc["artifacts"][0]["file_id"]).read() == b""
+    assert gridfs.GridFS(db).get(doc["artifacts"][0]["file_id"]).read() == b""
 
 
 def test_exact_means_the_whole_series_not_only_the_final_value():

@@ -22,22 +22,16 @@ def test_runs_filters_by_status_and_experiment(world, cli):
     assert [line.split()[0] for line in out.splitlines()[2:]] == ["3"]
 
 
-def test_runs_reads_the_same_runs_from_mongodb(world, cli, use_mongo):
-    from tests.cli.conftest import MONGO_URL
-
-    use_mongo[MONGO_URL] = world.client
+def test_runs_reads_the_same_runs_from_mongodb(world, cli, no_mongo_env):
     _, file_out, _ = cli("--store", world.store, "runs")
-    code, mongo_out, err = cli("--mongo", MONGO_URL, "runs")
+    code, mongo_out, err = cli("--mongo", world.mongo_url, "runs")
     assert code == 0, err
     # Same ids, experiments, statuses and results; times agree to the second.
     assert mongo_out == file_out
 
 
-def test_mongo_url_comes_from_the_environment(world, cli, use_mongo, monkeypatch):
-    from tests.cli.conftest import MONGO_URL
-
-    use_mongo[MONGO_URL] = world.client
-    monkeypatch.setenv("REPROML_MONGO_URL", MONGO_URL)
+def test_mongo_url_comes_from_the_environment(world, cli, no_mongo_env, monkeypatch):
+    monkeypatch.setenv("REPROML_MONGO_URL", world.mongo_url)
     code, out, _ = cli("--store", "/nonexistent", "runs")
     assert code == 0
     assert len(out.splitlines()) == 2 + 4

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.conftest import COMMIT, MONGO_URL
+from tests.cli.conftest import COMMIT
 
 
 def _section(out: str, title: str) -> dict[str, str]:
@@ -59,10 +59,9 @@ def test_show_of_a_failed_run_names_the_failure(world, cli):
     assert "RuntimeError: loss diverged at step 6" in out
 
 
-def test_show_reads_the_same_run_from_mongodb(world, cli, use_mongo):
-    use_mongo[MONGO_URL] = world.client
+def test_show_reads_the_same_run_from_mongodb(world, cli, no_mongo_env):
     _, file_out, _ = cli("--store", world.store, "show", "2")
-    code, mongo_out, err = cli("--mongo", MONGO_URL, "show", "2")
+    code, mongo_out, err = cli("--mongo", world.mongo_url, "show", "2")
     assert code == 0, err
     for title in ("config", "dataset", "code", "final metrics", "artifacts"):
         assert _block(mongo_out, title) == _block(file_out, title), title

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.cli.conftest import cli, store_copy, use_mongo, world  # noqa: F401 (fixtures)
+from tests.cli.conftest import cli, no_mongo_env, store_copy, world  # noqa: F401 (fixtures)
 
 CORRUPTIONS = {
     # what a crash half-way through writing run.json leaves
@@ -66,14 +66,14 @@ def test_commands_on_the_corrupt_run_fail_with_one_line(store_copy, cli):  # noq
     assert code == 0  # the others still work
 
 
-def test_push_skips_the_corrupt_run_and_pushes_the_rest(store_copy, cli, use_mongo):  # noqa: F811
+def test_push_skips_the_corrupt_run_and_pushes_the_rest(store_copy, cli, mongo_db, no_mongo_env):  # noqa: F811
     _corrupt(store_copy, "4", "truncated run.json")
-    code, out, err = cli("push", store_copy, "--mongo", "mongodb://faults.invalid/reproml")
+    url, db = mongo_db
+    code, out, err = cli("push", store_copy, "--mongo", url)
     assert code == 0
     assert err.startswith("warning: skipping corrupt run 4: ")
     assert out.splitlines()[-1] == "3 added, 0 updated, 0 unchanged, 0 already recorded (1 skipped)"
-    db = use_mongo["mongodb://faults.invalid/reproml"]["reproml"]
-    assert sorted(d["pushed_from"]["run_id"] for d in db.runs.find()) == ["1", "2", "3"]
+    assert sorted(d["meta"]["pushed_from"]["run_id"] for d in db.runs.find()) == ["1", "2", "3"]
 
 
 def test_a_store_of_only_corrupt_runs_warns_then_shows_an_empty_table(store_copy, cli):  # noqa: F811

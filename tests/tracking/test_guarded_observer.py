@@ -1,28 +1,26 @@
-"""Guarded observers: a store lost mid-run is reported once; credentials are never recorded."""
+"""Guarded observers on a real MongoDB-protocol server: credentials are never recorded; a store
+lost mid-run (the server is stopped) is reported once and the run finishes in the file store."""
 
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import gridfs
-import mongomock
-import mongomock.gridfs
-import pymongo.errors
+import pymongo
 import pytest
+from sacred import Experiment
 
-import reproml.tracking.experiment as experiment_module
-from reproml.tracking.experiment import ReproExperiment
-from reproml.tracking.observers import mongo_observer
+from reproml.tracking import experiment as rx
+from tests.mongo_server import secantus_server
 
-mongomock.gridfs.enable_gridfs_integration()
 # Built at run time: Sacred stores this file as a source, and a password typed into source code
 # is out of reach of any scrubber (the real one comes from REPROML_MONGO_URL).
 PASSWORD = "-".join(["Tr0ub4dor", str(9 * 11)])
-URL = f"mongodb://alice:{PASSWORD}@mongo.internal:27017/team"
 
 
-def make_experiment():
-    ex = ReproExperiment("tiny", record_code_state=False)
+def make_experiment(url: str) -> Experiment:
+    ex = rx.track(Experiment("tiny"), record_code_state=False)
 
     @ex.config
     def config():
@@ -30,13 +28,13 @@ def make_experiment():
 
     @ex.main
     def main(_run, note, tmp):
-        print(f"connecting to {URL} ({note})")
-        logging.getLogger("tiny").warning("url is %s", URL)
-        _run.info["where"] = URL
+        print(f"connecting to {url} ({note})")
+        logging.getLogger("tiny").warning("url is %s", url)
+        _run.info["where"] = url
         for step in range(5):
             _run.log_scalar("train.loss", 1.0 / (step + 1), step)
         artifact = Path(tmp) / "notes.txt"
-        artifact.write_text(f"db={URL}\npassword={PASSWORD}\n")
+        artifact.write_text(f"db={url}\npassword={PASSWORD}\n")
         _run.add_artifact(str(artifact))
         return 0.5
 
@@ -45,18 +43,19 @@ def make_experiment():
 
 
 @pytest.fixture
-def mock_db(monkeypatch, tmp_path):
+def authenticated_db(mongo_server, monkeypatch, tmp_path):
+    """A database on the real server reached as user alice, whose password is PASSWORD."""
+    admin = pymongo.MongoClient(mongo_server)
+    user = f"alice_{uuid.uuid4().hex[:6]}"
+    admin.admin.command("createUser", user, pwd=PASSWORD, roles=["root"])
+    name = f"team_{uuid.uuid4().hex[:8]}"
+    host = mongo_server.split("://", 1)[1]
+    url = f"mongodb://{user}:{PASSWORD}@{host}/{name}?authSource=admin"
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
-    client = mongomock.MongoClient()
-    db = client["team"]
-    monkeypatch.setenv("REPROML_MONGO_URL", URL)
-    # The env URL is honoured; the "server" is mongomock (no MongoDB exists here).
-    monkeypatch.setattr(
-        experiment_module,
-        "mongo_observer_for",
-        lambda target: mongo_observer(db, f"MongoDB {target.display}/{target.db_name}"),
-    )
-    return db
+    monkeypatch.setenv("REPROML_MONGO_URL", url)
+    yield url, admin[name]
+    admin.drop_database(name)
+    admin.admin.command("dropUser", user)
 
 
 def _everything_recorded(db, runs_dir: Path) -> str:
@@ -71,51 +70,51 @@ def _everything_recorded(db, runs_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def test_password_in_mongo_url_never_recorded(mock_db, tmp_path, caplog):
-    ex = make_experiment()
+def test_password_in_mongo_url_never_recorded(authenticated_db, tmp_path, caplog):
+    url, db = authenticated_db
+    ex = make_experiment(url)
     with caplog.at_level(logging.INFO):
-        run = ex.run(config_updates={"note": f"uses {URL}", "tmp": str(tmp_path)})
+        run = ex.run(config_updates={"note": f"uses {url}", "tmp": str(tmp_path)})
     assert run.result == 0.5
-    recorded = _everything_recorded(mock_db, tmp_path / "runs")
-    assert "mongo.internal" in recorded and "alice" in recorded  # the records are there...
+    recorded = _everything_recorded(db, tmp_path / "runs")
+    assert "alice_" in recorded and db.name in recorded  # the records are there...
     assert PASSWORD not in recorded  # ...without the password
-    doc = mock_db.runs.find_one()
+    doc = db.runs.find_one()
     assert doc["status"] == "COMPLETED"
-    assert doc["config"]["note"] == "uses mongodb://alice:***@mongo.internal:27017/team"
+    assert doc["config"]["note"] == "uses " + url.replace(PASSWORD, "***")
     assert PASSWORD not in caplog.text
 
 
+def test_environment_variables_are_not_recorded(authenticated_db, tmp_path, monkeypatch):
+    url, db = authenticated_db
+    name, value = "_".join(["REPROML", "TEST", "ENV", "TOKEN"]), "tok-" + uuid.uuid4().hex
+    monkeypatch.setenv(name, value)  # built at run time: this file is stored as a source
+    ex = make_experiment(url)
+    ex.run(config_updates={"tmp": str(tmp_path)})
+    recorded = _everything_recorded(db, tmp_path / "runs")
+    assert value not in recorded and name not in recorded
+
+
 def test_mongo_lost_mid_run_finishes_on_file_store_and_reports_once(monkeypatch, tmp_path, caplog):
+    """The real server is stopped after the run started; the run still COMPLETES in the file
+    store, and the lost store is named once (the exit status is the subject of another test)."""
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
-    db = mongomock.MongoClient()["lost"]
-    lost = {"now": False}
+    monkeypatch.delenv("REPROML_MONGO_URL", raising=False)
+    with secantus_server(str(tmp_path / "db")) as server:
+        url = f"{server.url}/lost"
+        monkeypatch.setenv("REPROML_MONGO_URL", url)
+        ex = make_experiment(url)
+        controller = {}
 
-    def ping():
-        if lost["now"]:
-            raise pymongo.errors.ServerSelectionTimeoutError("mongo.internal:27017: timed out")
+        @ex.pre_run_hook
+        def lose_mongo(_run):
+            controller["observer"] = [o for o in _run.observers if "MongoDB" in o.name][0]
+            controller["started_doc"] = pymongo.MongoClient(server.url).lost.runs.find_one()
+            server.stop()  # MongoDB is gone from here on
 
-    observer = mongo_observer(db, "MongoDB mongo.internal:27017/lost", ping=ping)
-
-    def fail_if_lost(original):
-        def call(*args, **kwargs):
-            if lost["now"]:
-                raise pymongo.errors.ServerSelectionTimeoutError("mongo.internal:27017: timed out")
-            return original(*args, **kwargs)
-
-        return call
-
-    monkeypatch.setattr(db.runs, "update_one", fail_if_lost(db.runs.update_one))
-    monkeypatch.setattr(observer.observer.fs, "put", fail_if_lost(observer.observer.fs.put))
-
-    ex = make_experiment()
-
-    @ex.pre_run_hook
-    def lose_mongo():
-        lost["now"] = True
-
-    ex.observers.append(observer)
-    with caplog.at_level(logging.WARNING):
-        run = ex.run(config_updates={"tmp": str(tmp_path)})
+        with caplog.at_level(logging.WARNING):
+            run = ex.run(config_updates={"tmp": str(tmp_path)})
+    assert controller["started_doc"]["status"] == "RUNNING"  # Mongo had the start
     assert run.result == 0.5
     store = Path(run.info["run_dir"])
     record = json.loads((store / "run.json").read_text())
@@ -123,7 +122,9 @@ def test_mongo_lost_mid_run_finishes_on_file_store_and_reports_once(monkeypatch,
     assert record["artifacts"] == ["notes.txt"]
     metrics = json.loads((store / "metrics.json").read_text())
     assert metrics["train.loss"]["steps"] == [0, 1, 2, 3, 4]
-    reports = [r for r in caplog.records if "mongo.internal:27017/lost" in r.getMessage()]
+    host = url.split("://", 1)[1]
+    reports = [r for r in caplog.records if "failed during" in r.getMessage()]
     assert len(reports) == 1, [r.getMessage() for r in caplog.records]
+    assert host in reports[0].getMessage()
     assert "failed at some point" not in caplog.text  # Sacred's own second report is not needed
-    assert db.runs.find_one()["status"] == "RUNNING"  # the last state Mongo received
+    assert controller["observer"].failure is not None

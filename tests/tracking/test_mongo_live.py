@@ -1,29 +1,13 @@
-"""Against a real MongoDB: only when REPROML_TEST_MONGO_URL is set (skipped otherwise)."""
+"""A run recorded live in a real MongoDB-protocol server through REPROML_MONGO_URL and -m."""
 
-import os
-import uuid
+from sacred import Experiment
 
-import pytest
-
-from reproml.tracking.experiment import ReproExperiment
-from reproml.tracking.observers import connect_mongo, mongo_target_from_url
-
-LIVE_URL = os.environ.get("REPROML_TEST_MONGO_URL")
-pytestmark = [
-    pytest.mark.mongo_live,
-    pytest.mark.skipif(not LIVE_URL, reason="REPROML_TEST_MONGO_URL is not set (no live MongoDB)"),
-]
+from reproml.runs.mongo import connect, target_from_url
+from reproml.tracking import experiment as rx
 
 
-def test_run_recorded_in_live_mongo(monkeypatch, tmp_path):
-    db_name = f"reproml_test_{uuid.uuid4().hex[:8]}"
-    base, _, query = LIVE_URL.partition("?")
-    scheme, rest = base.split("://", 1)
-    # Same server and options (e.g. authSource), a throwaway database.
-    url = f"{scheme}://{rest.split('/')[0]}/{db_name}" + (f"?{query}" if query else "")
-    monkeypatch.setenv("REPROML_MONGO_URL", url)
-    monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
-    ex = ReproExperiment("live", record_code_state=False)
+def _experiment() -> Experiment:
+    ex = rx.track(Experiment("live"), record_code_state=False)
 
     @ex.main
     def main(_run):
@@ -31,12 +15,34 @@ def test_run_recorded_in_live_mongo(monkeypatch, tmp_path):
             _run.log_scalar("train.loss", 1.0 / (step + 1), step)
         return 1.5
 
-    db = connect_mongo(mongo_target_from_url(url))
-    try:
-        run = ex.run()
-        doc = db.runs.find_one({"_id": run._id})
-        assert doc["status"] == "COMPLETED" and doc["result"] == 1.5
-        metric = db.metrics.find_one({"run_id": run._id, "name": "train.loss"})
-        assert metric["steps"] == [0, 1, 2]
-    finally:
-        db.client.drop_database(db_name)
+    return ex
+
+
+def test_run_recorded_in_mongo_from_the_environment(mongo_db, monkeypatch, tmp_path):
+    url, _ = mongo_db
+    monkeypatch.setenv("REPROML_MONGO_URL", url)
+    monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
+    db = connect(target_from_url(url))
+    run = _experiment().run()
+    doc = db.runs.find_one({"_id": run._id})
+    assert doc["status"] == "COMPLETED" and doc["result"] == 1.5
+    metric = db.metrics.find_one({"run_id": run._id, "name": "train.loss"})
+    assert metric["steps"] == [0, 1, 2]
+    assert (tmp_path / "runs" / "1" / "run.json").is_file()  # and in the file store
+
+
+def test_run_recorded_in_mongo_from_sacreds_m_flag(mongo_db, monkeypatch, tmp_path):
+    url, db = mongo_db
+    monkeypatch.delenv("REPROML_MONGO_URL", raising=False)
+    host_port = url.split("://", 1)[1].split("/")[0]
+    run = _experiment().run(
+        options={"--mongo_db": f"{host_port}:{db.name}", "--runs_dir": str(tmp_path / "r")}
+    )
+    doc = db.runs.find_one({"_id": run._id})
+    assert doc["status"] == "COMPLETED"
+    assert doc["meta"]["options"]["--mongo_db"] == f"{host_port}:{db.name}"
+    guarded = [o.name for o in run.observers]
+    assert guarded == ["file store", f"MongoDB {host_port}/{db.name}"] or sorted(guarded) == sorted(
+        ["file store", f"MongoDB {host_port}/{db.name}"]
+    )
+    assert (tmp_path / "r" / "1" / "run.json").is_file()

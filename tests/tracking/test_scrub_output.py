@@ -1,17 +1,9 @@
 import json
-import socket
-import time
 
 import pytest
 
+from reproml.runs.mongo import target_from_url
 from reproml.runs.scrub import scrub, scrub_text
-from reproml.tracking.observers import (
-    MongoTarget,
-    MongoUnreachableError,
-    connect_mongo,
-    mongo_target_from_flag,
-    mongo_target_from_url,
-)
 from reproml.tracking.output import TRUNCATION_MARK, filter_captured_output
 
 
@@ -29,48 +21,11 @@ def test_scrub_text_masks_url_passwords(text, expected):
 
 
 def test_registered_secret_is_masked_everywhere_in_nested_values():
-    mongo_target_from_url("mongodb://alice:Zq9%21secret@db.example:27017/team")
+    target_from_url("mongodb://alice:Zq9%21secret@db.example:27017/team")
     value = {"a": ["x Zq9!secret y", ("Zq9%21secret",)], "Zq9!secret": 3, "n": 1.5}
     out = scrub(value)
     assert "secret" not in json.dumps(out)
     assert out["n"] == 1.5
-
-
-@pytest.mark.parametrize(
-    ("flag", "url", "db"),
-    [
-        ("mydb", "mongodb://localhost:27017", "mydb"),
-        ("10.0.0.2:27018", "mongodb://10.0.0.2:27018", "sacred"),
-        ("host.x:27017:runsdb", "mongodb://host.x:27017", "runsdb"),
-    ],
-)
-def test_mongo_flag_forms(flag, url, db):
-    target = mongo_target_from_flag(flag)
-    assert (target.url, target.db_name) == (url, db)
-
-
-def test_mongo_url_db_defaults_to_reproml_and_display_hides_credentials():
-    target = mongo_target_from_url("mongodb://u:pw@h1:27017")
-    assert target.db_name == "reproml"
-    assert target.display == "h1:27017"
-    with pytest.raises(ValueError, match="REPROML_MONGO_URL"):
-        mongo_target_from_url("http://u:pw@h1/x")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_unreachable_mongo_fails_fast_naming_the_host():
-    port = _closed_port()
-    start = time.monotonic()
-    with pytest.raises(MongoUnreachableError) as info:
-        connect_mongo(MongoTarget(f"mongodb://u:hunter2@127.0.0.1:{port}", "db", "test"), 1500)
-    assert time.monotonic() - start < 10
-    assert f"127.0.0.1:{port}" in str(info.value)
-    assert "hunter2" not in str(info.value)
 
 
 def test_output_filter_keeps_last_progress_state_and_drops_tf_warnings():

@@ -23,7 +23,8 @@ from reproml.cli.table import render_table
 from reproml.errors import RecordError
 from reproml.runs.code_state import CodeState, current_code_state, summarize_diff
 from reproml.runs.file_store import FileStore
-from reproml.runs.mongo_store import MongoStore, gridfs_of
+from reproml.runs.mongo import gridfs_of
+from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import TIMING_METRICS, CliError, RunRecord
 from reproml.runs.stores import MONGO_URL_ENV, RunStore, open_store
 

@@ -1,0 +1,63 @@
+"""reproml.runs.mongo: one way to name, parse and reach a MongoDB, for live runs and the CLI."""
+
+import socket
+import time
+
+import pytest
+
+from reproml.runs.mongo import (
+    MongoTarget,
+    MongoUnreachableError,
+    connect,
+    target_from_flag,
+    target_from_url,
+)
+
+
+@pytest.mark.parametrize(
+    ("flag", "url", "db"),
+    [
+        ("mydb", "mongodb://localhost:27017", "mydb"),
+        ("10.0.0.2:27018", "mongodb://10.0.0.2:27018", "sacred"),  # Sacred's default db
+        ("host.x:27017:runsdb", "mongodb://host.x:27017", "runsdb"),
+    ],
+)
+def test_m_flag_forms_mean_what_they_mean_to_sacred(flag, url, db):
+    target = target_from_flag(flag)
+    assert (target.url, target.db_name) == (url, db)
+
+
+def test_a_malformed_m_flag_is_one_clear_error():
+    with pytest.raises(MongoUnreachableError, match="expected DB, HOST:PORT or HOST:PORT:DB"):
+        target_from_flag("host:notaport:db:x")
+
+
+def test_url_db_defaults_to_reproml_and_display_hides_credentials():
+    target = target_from_url("mongodb://u:pw@h1:27017")
+    assert target.db_name == "reproml"
+    assert target.display == "h1:27017/reproml"
+    with pytest.raises(MongoUnreachableError, match="REPROML_MONGO_URL 'http://u:\\*\\*\\*@h1/x'"):
+        target_from_url("http://u:pw@h1/x")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_mongo_fails_fast_naming_the_host():
+    port = _closed_port()
+    start = time.monotonic()
+    with pytest.raises(MongoUnreachableError) as info:
+        connect(MongoTarget(f"mongodb://u:hunter2@127.0.0.1:{port}", "db", "test"), 1500)
+    assert time.monotonic() - start < 10
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_connect_reaches_the_real_server(mongo_db):
+    url, db = mongo_db
+    reached = connect(target_from_url(url, "--mongo"))
+    reached.runs.insert_one({"_id": 1})
+    assert db.runs.find_one({"_id": 1}) == {"_id": 1}
