@@ -1,61 +1,129 @@
-"""The state of the code a run is re-run with, in the form runs record it.
+"""The state of the code a run ran with: one definition for recording it and for checking it.
 
-`reproml.tracking.record.record_code` records ``info["code"]["commit"]`` and, when the
-checkout is dirty, the artifact ``code.diff``: ``git diff HEAD`` followed by a comment block
-listing the untracked files. `current_code_state` rebuilds exactly that text from the checkout
-now, so ``reproduce`` can compare it byte for byte with the recorded artifact.
+A run records (`reproml.tracking.record.record_code`) and ``reproml reproduce`` checks
+(`code_problems`) the same three things, computed here only:
+
+* ``commit``: ``git rev-parse HEAD`` of the checkout holding the experiment (``repo``);
+* ``diff``: ``git diff HEAD`` as bytes (the artifact ``code.diff``, kept byte for byte, so a file
+  that is not UTF-8 is recorded as it is);
+* ``files``: ``{path relative to repo: sha256}`` of every file the run depends on, i.e. Sacred's
+  sources of the run (every imported module of the project, tracked or not). An untracked file
+  that is imported is covered here; an untracked file that is not code (a CSV written by
+  ``leaderboard --csv``) is not a dependency and never blocks ``reproduce``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import reproml
+from reproml.records.file_hash import file_sha256
 from reproml.runs.record import CliError
 
-# The checkout `ReproExperiment` records (the parent of the reproml package).
-DEFAULT_REPO = Path(reproml.__file__).resolve().parent.parent
 MAX_FILES_NAMED = 4
 
 
 @dataclasses.dataclass(frozen=True)
 class CodeState:
-    """The commit checked out and the ``code.diff`` text a run would record (empty if clean)."""
+    """What a checkout holds now, in the form a run records it.
 
-    commit: str
-    diff: str
+    Attributes:
+      commit: the commit checked out (None outside a git checkout).
+      diff: ``git diff HEAD`` (bytes; empty when no tracked file changed).
+      repo: the checkout's top-level directory.
+    """
+
+    commit: str | None
+    diff: bytes
+    repo: Path = Path(".")
 
 
-def current_code_state(repo: str | Path | None = None) -> CodeState:
-    """Return the commit and the would-be ``code.diff`` text of the checkout at `repo`.
+def _git(args: list[str], cwd: Path) -> bytes:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
+def git_toplevel(path: str | os.PathLike) -> Path | None:
+    """Return the top level of the git checkout holding `path`, or None."""
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    try:
+        return Path(_git(["rev-parse", "--show-toplevel"], directory).decode().strip())
+    except (RuntimeError, FileNotFoundError, NotADirectoryError, subprocess.TimeoutExpired):
+        return None
+
+
+def current_code_state(repo: str | os.PathLike) -> CodeState:
+    """Return the commit and ``git diff HEAD`` of the checkout holding `repo`.
+
+    Outside a git checkout the commit is None and the diff empty.
+    """
+    top = git_toplevel(repo)
+    if top is None:
+        return CodeState(None, b"", Path(repo).resolve())
+    commit = _git(["rev-parse", "HEAD"], top).decode().strip()
+    diff = _git(["diff", "HEAD", "--no-color", "--no-ext-diff", "--binary"], top)
+    return CodeState(commit, diff, top)
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    return file_sha256(path)[1] if path.is_file() else None
+
+
+def file_hashes(repo: str | os.PathLike, files: Iterable[str | os.PathLike]) -> dict[str, str]:
+    """Return ``{path relative to repo: sha256}`` for the `files` inside `repo`."""
+    repo = Path(repo).resolve()
+    hashes = {}
+    for file in files:
+        path = Path(file).resolve()
+        if repo in path.parents:
+            digest = _sha256_or_none(path)
+            if digest is not None:
+                hashes[path.relative_to(repo).as_posix()] = digest
+    return dict(sorted(hashes.items()))
+
+
+def changed_files(repo: str | os.PathLike, recorded: Mapping[str, str]) -> list[str]:
+    """Return the recorded files whose content in `repo` differs now (or that are gone)."""
+    return [
+        name
+        for name, digest in sorted(recorded.items())
+        if _sha256_or_none(Path(repo) / name) != digest
+    ]
+
+
+def untracked_files(state: CodeState, files: Iterable[str]) -> list[str]:
+    """Return which of `files` (relative to the checkout) git does not track."""
+    if state.commit is None:
+        return []
+    listed = _git(["ls-files", "--others", "--exclude-standard", "-z"], state.repo)
+    others = {name.decode("utf-8", "surrogateescape") for name in listed.split(b"\0") if name}
+    return sorted(set(files) & others)
+
+
+def require_checkout(state: CodeState) -> CodeState:
+    """Return `state`, or raise when it is not a git checkout.
 
     Raises:
-      CliError: `repo` is not inside a git checkout.
+      CliError: `state.repo` is not inside a git checkout.
     """
-    from reproml.tracking import record as run_record
-
-    repo = Path(repo) if repo else DEFAULT_REPO
-    state = run_record.code_state(repo)
-    if state["commit"] is None:
-        raise CliError(f"{repo} is not inside a git checkout, so its code cannot be compared")
-    text = ""
-    if state["dirty"]:  # the same text record_code writes to code.diff
-        text = state["diff"]
-        if state["untracked"]:
-            text += "\n# Untracked files (not in the diff):\n"
-            text += "".join(f"#   {f}\n" for f in state["untracked"])
-    return CodeState(state["commit"], text)
+    if state.commit is None:
+        raise CliError(f"{state.repo} is not inside a git checkout, so its code cannot be compared")
+    return state
 
 
-def summarize_diff(diff: str) -> str:
+def summarize_diff(diff: bytes | str) -> str:
     """Return ``N lines in a.py, b.py`` for a git diff (``empty`` for no diff)."""
-    if not diff.strip():
+    text = diff.decode("utf-8", "replace") if isinstance(diff, bytes) else diff
+    if not text.strip():
         return "empty"
-    lines = diff.splitlines()
-    files = [line.split(" b/", 1)[-1] for line in lines if line.startswith("diff --git ")]
-    untracked = [line[4:] for line in lines if line.startswith("#   ")]
-    named = files + [f"{f} (untracked)" for f in untracked]
+    lines = text.splitlines()
+    named = [line.split(" b/", 1)[-1] for line in lines if line.startswith("diff --git ")]
     shown = ", ".join(named[:MAX_FILES_NAMED]) or "unknown files"
     if len(named) > MAX_FILES_NAMED:
         shown += f" and {len(named) - MAX_FILES_NAMED} more"

@@ -16,6 +16,12 @@ from reproml.errors import ReproMLError
 
 # Metrics that measure speed, not the model: they are never expected to reproduce.
 TIMING_METRICS = ("train.steps_per_sec",)
+# A RUNNING run silent for longer than this is shown as PROBABLY_DEAD (Sacred beats every 10 s).
+STALE_HEARTBEAT = dt.timedelta(minutes=2)
+# Artifacts every tracked run may hold (written by reproml.tracking.record).
+DIFF_ARTIFACT = "code.diff"  # git diff HEAD of the checkout, bytes as they are
+FREEZE_ARTIFACT = "pip-freeze.txt"  # pip freeze --all of the interpreter
+EXPORT_ARTIFACT = "saved_model.zip"  # the exported SavedModel (small models only)
 
 
 class CliError(ReproMLError):
@@ -63,6 +69,23 @@ class RunRecord:
         if self.start_time is None or end is None:
             return None
         return end - self.start_time
+
+    def probably_dead(self, now: dt.datetime | None = None) -> bool:
+        """Tell whether the run says RUNNING but has sent no heartbeat for `STALE_HEARTBEAT`.
+
+        A process killed by the OS (OOM, SIGKILL) cannot record its end, so its record stays
+        RUNNING forever; Sacred beats every 10 s, so a silence of minutes means it is gone.
+        """
+        if self.status != "RUNNING":
+            return False
+        last = self.heartbeat or self.start_time
+        now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return last is None or now - last > STALE_HEARTBEAT
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: ``PROBABLY_DEAD`` (as Omniboard says) for a silent RUNNING run."""
+        return "PROBABLY_DEAD" if self.probably_dead() else self.status
 
     @property
     def seed(self) -> int | None:

@@ -1,8 +1,14 @@
 """Removes credentials from anything a run records (config, info, meta, output, artifacts).
 
-Two things are replaced by ``***``: the password of any ``scheme://user:password@host`` URL,
-and every secret registered with `add_secret` (the password of ``REPROML_MONGO_URL`` is
-registered as soon as the URL is read), wherever it appears in a string.
+Replaced by ``***`` wherever they appear in a string:
+
+* the password of any ``scheme://user:password@host`` URL (also with an empty user name);
+* a bare token in the user part, ``scheme://TOKEN@host`` (as git remotes carry access tokens;
+  the conventional ``git@`` user is kept);
+* the value of a credential query parameter (``?token=``, ``password``, ``access_token``,
+  ``sig``, ``X-Amz-Signature``, ...), as data URLs and presigned URLs carry them;
+* every secret registered with `add_secret` (the password of ``REPROML_MONGO_URL`` is registered
+  as soon as the URL is read).
 """
 
 from __future__ import annotations
@@ -16,10 +22,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 MASK = "***"
-MONGO_URL_ENV = "REPROML_MONGO_URL"
 
-# scheme://user:password@  -> keeps the scheme and user, masks the password.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@'\"]+:)[^\s@/'\"]+@")
+# scheme://user:password@  -> keeps the scheme and user, masks the password (user may be empty).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@'\"]*:)[^\s@/'\"]+@")
+# scheme://token@  -> masks a user part without a password (git's own "git@" is kept).
+_URL_TOKEN = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://)(?!git@)[^\s/:@'\"*]+@")
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&;](?:password|passwd|pwd|pass|token|access_token|auth_token|api_key|apikey|"
+    r"secret|client_secret|key|sig|signature|x-amz-signature|x-amz-security-token|"
+    r"x-amz-credential|x-goog-signature|x-goog-credential)=)[^&#\s'\"]+",
+    re.IGNORECASE,
+)
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -41,12 +54,6 @@ def secrets_from_url(url: str) -> None:
     add_secret(password)
 
 
-def register_env_secrets() -> None:
-    """Register the password of ``REPROML_MONGO_URL`` if that variable is set."""
-    url = os.environ.get(MONGO_URL_ENV)
-    if url:
-        secrets_from_url(url)
-
 
 def redact_url(url: str) -> str:
     """Return `url` with its password masked, e.g. ``mongodb://me:***@db:27017/x``."""
@@ -56,6 +63,8 @@ def redact_url(url: str) -> str:
 def scrub_text(text: str) -> str:
     """Return `text` with URL passwords and every registered secret replaced by ``***``."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
+    text = _URL_TOKEN.sub(lambda m: m.group("head") + MASK + "@", text)
+    text = _QUERY_SECRET.sub(lambda m: m.group("head") + MASK, text)
     with _LOCK:
         secrets = sorted(_SECRETS, key=len, reverse=True)
     for secret in secrets:

@@ -33,11 +33,6 @@ class RunStore(Protocol):
         """Return an artifact's bytes."""
 
 
-def mongo_url(args: argparse.Namespace) -> str | None:
-    """Return ``--mongo`` if given, else REPROML_MONGO_URL, else None."""
-    return getattr(args, "mongo", None) or os.environ.get(MONGO_URL_ENV) or None
-
-
 def open_store(args: argparse.Namespace) -> RunStore:
     """Return the MongoDB store if a URL is set, else the file store at ``--store``."""
     if getattr(args, "mongo", None):
@@ -67,5 +62,5 @@ def filter_runs(
     if experiment:
         runs = [r for r in runs if r.experiment == experiment]
     if status:
-        runs = [r for r in runs if r.status.upper() == status.upper()]
+        runs = [r for r in runs if status.upper() in (r.status.upper(), r.shown_status)]
     return runs

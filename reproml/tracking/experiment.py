@@ -48,12 +48,13 @@ from sacred.observers import MongoObserver
 from reproml.errors import ConfigError
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
-from reproml.runs.scrub import install_log_scrubbing, register_env_secrets
+from reproml.runs.scrub import install_log_scrubbing
 from reproml.tracking.hooks import ProgressBarHook, SacredMetricsHook, log_eval_metrics
 from reproml.tracking.observers import (
     GuardedObserver,
     file_store_observer,
     guard_sacred_mongo_observer,
+    incomplete_records,
     is_file_store,
     mongo_observer_for,
     runs_dir,
@@ -87,7 +88,6 @@ def runs_dir_option(args: str, run: Any) -> None:
     """
     if run.unobserved:
         return
-    register_env_secrets()
     observers = []
     for observer in run.observers:
         if isinstance(observer, GuardedObserver):
@@ -177,10 +177,28 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
     return ex
 
 
+EXIT_INCOMPLETE_RECORD = 3
+
+
 def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
-    """Run Sacred's command line of `ex`; SIGTERM counts as Ctrl-C meanwhile (INTERRUPTED)."""
+    """Run Sacred's command line of `ex`, then say where the run is recorded, or that it is not.
+
+    SIGTERM counts as Ctrl-C meanwhile (INTERRUPTED). After the run, every store it was recorded
+    in is checked: when one could not write the whole record (a full disk, MongoDB lost), the
+    process prints one line per such store (naming it and what is missing) and exits with
+    `EXIT_INCOMPLETE_RECORD`, never with success. Otherwise it prints the run's summary
+    (`print_run_summary`).
+    """
     with sigterm_as_interrupt():
-        return ex.run_commandline(argv)
+        run = ex.run_commandline(argv)
+    incomplete = incomplete_records(run)
+    if incomplete:
+        for line in incomplete:
+            print(f"error: the record of this run is incomplete: {line}", file=sys.stderr)
+        sys.exit(EXIT_INCOMPLETE_RECORD)
+    for line in getattr(run, "reproml_summary", []):
+        print(line, flush=True)
+    return run
 
 
 # ------------------------------------------------------------------------ validators
@@ -306,6 +324,7 @@ def train_and_evaluate(
                         hooks=[SacredMetricsHook(_run, log_every), stopper.hook, progress],
                     )
             if stopper.received is not None:
+                _run.info["stopped_at_step"] = stopper.hook.last_step
                 raise TrainingInterrupted(
                     stopper.signal_name, stopper.hook.last_step, estimator.model_dir
                 )
@@ -337,8 +356,14 @@ def record_tensorboard(_run: Any, model_dir: str) -> None:
 
 
 def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
-    """Print the result, where the run is stored, and how to open TensorBoard and Omniboard."""
-    lines = [f"{result_name}: {result}"]
+    """Print the result now; where the run is stored is printed once its record is complete.
+
+    The lines about the stores (where the run is, how to open TensorBoard and Omniboard) are
+    kept on the run and printed by `run_commandline` after the final record was written, so
+    they never claim a record that a store then failed to complete.
+    """
+    print(f"{result_name}: {result}", file=sys.stdout, flush=True)
+    lines = []
     run_dir = _run.info.get("run_dir")
     if run_dir:
         lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")
@@ -355,7 +380,7 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
             "Omniboard: run with `-m HOST:PORT:DB` or REPROML_MONGO_URL to record in MongoDB, "
             "then `omniboard -m HOST:PORT:DB` (see docs/omniboard.md)"
         )
-    print("\n".join(lines), file=sys.stdout, flush=True)
+    _run.reproml_summary = lines
 
 
 def first_examples(input_fn: Callable, count: int) -> tuple[Any, Any]:

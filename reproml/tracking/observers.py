@@ -23,6 +23,7 @@ from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 
 from reproml.runs.mongo import MongoTarget, connect, gridfs_of, ping
 from reproml.runs.scrub import redact_url, scrub, scrub_text
+from reproml.tracking.file_store import AtomicFileStorageObserver
 
 RUNS_DIR_ENV = "REPROML_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
@@ -76,7 +77,8 @@ def file_store_observer(directory: str | None = None) -> GuardedObserver:
     The file store numbers its own run directories (it ignores an id chosen by MongoDB), so
     runs recorded with and without MongoDB never collide in the same directory.
     """
-    return GuardedObserver(FileStorageObserver(directory or runs_dir()), "file store", own_ids=True)
+    observer = AtomicFileStorageObserver(directory or runs_dir())
+    return GuardedObserver(observer, "file store", own_ids=True)
 
 
 def is_file_store(observer: object) -> bool:
@@ -134,6 +136,8 @@ class GuardedObserver(RunObserver):
         self.own_ids = own_ids
         self.priority = observer.priority
         self.failure: str | None = None
+        self.failed_event: str | None = None
+        self.missing: list[str] = []  # what this store did not record, after the failure
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self.__dict__["observer"], item)
@@ -144,22 +148,45 @@ class GuardedObserver(RunObserver):
     def _report(self, event: str, err: BaseException) -> None:
         if self.failure is None:
             self.failure = f"{type(err).__name__}: {redact_url(str(err))[:300]}"
+            self.failed_event = event
             _log.warning(
-                "%s failed during %s (%s); the run continues and later updates to it are "
-                "skipped — the file store keeps the whole run.",
+                "%s failed during %s (%s); the run goes on, but this store's record of it is "
+                "incomplete from here on (the other stores keep recording it)",
                 self.name,
                 event,
                 self.failure,
             )
 
     def _call(self, event: str, **kwargs: Any) -> Any:
-        if self.failure is not None:
-            return None
-        try:
-            return getattr(self.observer, event)(**scrub(kwargs))
-        except Exception as err:  # noqa: BLE001 - a lost store must not stop the run
-            self._report(event, err)
-            return None
+        if self.failure is None:
+            try:
+                return getattr(self.observer, event)(**scrub(kwargs))
+            except Exception as err:  # noqa: BLE001 - a lost store must not stop the run
+                self._report(event, err)
+        self._note_missing(event, kwargs)
+        return None
+
+    def _note_missing(self, event: str, kwargs: dict[str, Any]) -> None:
+        what = {
+            "artifact_event": lambda: f"artifact {kwargs.get('name')}",
+            "resource_event": lambda: f"resource {kwargs.get('filename')}",
+            "log_metrics": lambda: "metric points",
+            "heartbeat_event": lambda: "info, output and heartbeat updates",
+            "completed_event": lambda: "the final status COMPLETED and result",
+            "interrupted_event": lambda: f"the final status {kwargs.get('status')}",
+            "failed_event": lambda: "the final status FAILED and its traceback",
+        }.get(event, lambda: event)()
+        if what not in self.missing:
+            self.missing.append(what)
+
+    @property
+    def location(self) -> str:
+        """Where this store keeps the run: its directory, or ``runs/<id>`` in MongoDB."""
+        directory = getattr(self.observer, "dir", None)
+        if directory:
+            return str(directory)
+        entry = getattr(self.observer, "run_entry", None) or {}
+        return f"runs/{entry.get('_id')}"
 
     def _final(self, event: str, **kwargs: Any) -> None:
         if self.failure is None and self.ping is not None:
@@ -232,12 +259,32 @@ class GuardedObserver(RunObserver):
 
     def log_metrics(self, metrics_by_name, info):  # noqa: D102
         # `info` is the run's own dict: MongoObserver adds info["metrics"] to it in place.
-        if self.failure is not None:
-            return
-        try:
-            self.observer.log_metrics(metrics_by_name=metrics_by_name, info=info)
-        except Exception as err:  # noqa: BLE001
-            self._report("log_metrics", err)
+        if self.failure is None:
+            try:
+                self.observer.log_metrics(metrics_by_name=metrics_by_name, info=info)
+                return
+            except Exception as err:  # noqa: BLE001
+                self._report("log_metrics", err)
+        self._note_missing("log_metrics", {})
 
     def join(self):  # noqa: D102
         self._call("join")
+
+
+def incomplete_records(run: Any) -> list[str]:
+    """Return one line per store whose record of `run` is incomplete (empty: all are whole).
+
+    Each line names the store, where it keeps the run, the event it failed in and what it is
+    missing, e.g. ``file store runs/3 is incomplete: it failed during artifact_event (OSError:
+    [Errno 28] No space left on device) and is missing artifact saved_model.zip, the final
+    status COMPLETED and result``.
+    """
+    lines = []
+    for observer in getattr(run, "observers", []):
+        if isinstance(observer, GuardedObserver) and observer.failure is not None:
+            missing = ", ".join(observer.missing) or "the updates after that event"
+            lines.append(
+                f"{observer.name} {observer.location} is incomplete: it failed during "
+                f"{observer.failed_event} ({observer.failure}) and is missing {missing}"
+            )
+    return lines

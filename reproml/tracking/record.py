@@ -1,7 +1,7 @@
 """What a run records about its code, environment, data and outputs.
 
-* `record_code`: ``git diff HEAD`` plus the list of untracked files as the artifact
-  ``code.diff``, and ``info["code"] = {"commit", "dirty", "diff_artifact"}``.
+* `record_code`: the checkout, commit, ``git diff HEAD`` (artifact ``code.diff``) and the sha256
+  of every source file: ``info["code"]`` (see `reproml.runs.code_state`).
 * `record_environment`: ``pip freeze`` as the artifact ``pip-freeze.txt``.
 * `record_dataset`: ``info["dataset"] = {"name", "record_dir", "fingerprint", "source"}`` and the
   ``manifest.json`` as a Sacred resource (stored once per content in MongoDB's GridFS).
@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
+from reproml.runs.code_state import current_code_state, file_hashes, untracked_files
+from reproml.runs.record import DIFF_ARTIFACT, EXPORT_ARTIFACT, FREEZE_ARTIFACT
 from reproml.runs.scrub import scrub, scrub_text
 
-DIFF_ARTIFACT = "code.diff"
-FREEZE_ARTIFACT = "pip-freeze.txt"
-EXPORT_ARTIFACT = "saved_model.zip"
 MAX_EXPORT_ZIP_BYTES = 20 * 1024 * 1024
 _log = logging.getLogger("reproml.tracking")
 
@@ -53,55 +52,40 @@ def add_text_artifact(run: Any, name: str, text: str) -> Path:
     return path
 
 
-def _git(args: list[str], cwd: Path) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {result.stderr.strip()}")
-    return result.stdout
-
-
-def code_state(repo_dir: str | os.PathLike) -> dict[str, Any]:
-    """Return ``{"commit", "dirty", "diff", "untracked"}`` of the git checkout at `repo_dir`.
-
-    ``commit`` is None (and the diff empty) when `repo_dir` is not inside a git checkout.
-    """
-    repo_dir = Path(repo_dir)
-    try:
-        top = Path(_git(["rev-parse", "--show-toplevel"], repo_dir).strip())
-    except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired):
-        return {"commit": None, "dirty": None, "diff": "", "untracked": []}
-    commit = _git(["rev-parse", "HEAD"], top).strip()
-    diff = _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], top)
-    untracked = [
-        f for f in _git(["ls-files", "--others", "--exclude-standard"], top).splitlines() if f
-    ]
-    return {
-        "commit": commit,
-        "dirty": bool(diff or untracked),
-        "diff": diff,
-        "untracked": untracked,
-    }
+def _scrubbed_bytes(data: bytes) -> bytes:
+    """Mask credentials in bytes that may not be UTF-8 (every other byte is kept as it is)."""
+    return scrub_text(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 def record_code(run: Any, repo_dir: str | os.PathLike) -> dict[str, Any]:
-    """Record the commit, whether the checkout is dirty and the uncommitted diff.
+    """Record the code the run runs with (see `reproml.runs.code_state`).
 
-    The artifact ``code.diff`` holds ``git diff HEAD`` followed by the untracked files (as a
-    comment block); it is only added when the checkout is dirty.
+    ``info["code"] = {"repo", "commit", "dirty", "diff_artifact", "files", "untracked"}``:
+    the checkout, its commit, ``git diff HEAD`` as the artifact ``code.diff`` (bytes as they are,
+    credentials masked; only when not empty), the sha256 of every source file of the run, and
+    which of those git does not track. ``dirty`` is true when the diff is not empty or a source
+    is untracked.
 
     Returns:
       ``info["code"]``.
     """
-    state = code_state(repo_dir)
-    info = {"commit": state["commit"], "dirty": state["dirty"], "diff_artifact": None}
-    if state["dirty"]:
-        text = state["diff"]
-        if state["untracked"]:
-            text += "\n# Untracked files (not in the diff):\n"
-            text += "".join(f"#   {f}\n" for f in state["untracked"])
-        add_text_artifact(run, DIFF_ARTIFACT, text)
+    state = current_code_state(repo_dir)
+    base = Path(run.experiment_info.get("base_dir") or repo_dir)
+    sources = [base / name for name, _ in run.experiment_info.get("sources", [])]
+    files = file_hashes(state.repo, sources)
+    untracked = untracked_files(state, files)
+    info = {
+        "repo": str(state.repo),
+        "commit": state.commit,
+        "dirty": None if state.commit is None else bool(state.diff or untracked),
+        "diff_artifact": None,
+        "files": files,
+        "untracked": untracked,
+    }
+    if state.diff:
+        path = artifact_dir(run) / DIFF_ARTIFACT
+        path.write_bytes(_scrubbed_bytes(state.diff))
+        run.add_artifact(str(path), name=DIFF_ARTIFACT)
         info["diff_artifact"] = DIFF_ARTIFACT
     run.info["code"] = info
     return info

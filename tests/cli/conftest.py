@@ -20,7 +20,7 @@ from tests.cli.toy_experiments import (
 )
 
 COMMIT = "3f1c2a9b7e" + "0" * 30
-DIFF = "diff --git a/experiments/toy.py b/experiments/toy.py\n-lr = 0.1\n+lr = 0.3\n"
+DIFF = b"diff --git a/experiments/toy.py b/experiments/toy.py\n-lr = 0.1\n+lr = 0.3\n"
 
 
 @dataclasses.dataclass
@@ -67,7 +67,7 @@ def world(tmp_path_factory, mongo_server) -> World:
     root = tmp_path_factory.mktemp("cli")
     record_dir = root / "records"
     fingerprint = write_toy_records(record_dir)
-    state = {"code": CodeState(COMMIT, "")}
+    state = {"code": CodeState(COMMIT, b"")}
     experiments = {
         "toy": make_classifier_experiment(record_dir, root, lambda: state["code"]),
         "toy_gan": make_gan_experiment(record_dir, root, lambda: state["code"]),
@@ -89,7 +89,7 @@ def world(tmp_path_factory, mongo_server) -> World:
         {"seed": 12, "lr": 0.3, "optimizer": "adam", "batch_size": 8},
         w.db,
     )
-    state["code"] = CodeState(COMMIT, "")
+    state["code"] = CodeState(COMMIT, b"")
     run_experiment(experiments["toy_gan"], w, w.store, {"seed": 13}, w.db)
     run_experiment(
         experiments["toy"], w, w.store, {"seed": 14, "fail": True}, w.db, expect_failure=True

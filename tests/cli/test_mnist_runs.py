@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from reproml.cli.commands import reproduce
+from reproml.runs.code_state import CodeState
 from reproml.tracking import record as run_record
 from tests.cli.test_leaderboard import _table
 from tests.cli.test_reproduce import _verdicts
@@ -13,13 +16,19 @@ from tests.cli.test_reproduce import _verdicts
 pytestmark = pytest.mark.slow
 
 # Colleagues edit the shared checkout while tests run, so the git state both the run and
-# `reproduce` see is pinned here (record_code and the CLI both read run_record.code_state).
-CODE = {
-    "commit": "c0ffee" + "1" * 34,
-    "dirty": True,
-    "diff": "diff --git a/experiments/mnist.py b/experiments/mnist.py\n-x\n+y\n",
-    "untracked": ["notes.txt"],
-}
+# `reproduce` see is pinned here (record_code and reproduce both read it through
+# reproml.runs.code_state); the sha256 check of the files a run depended on is tested on a
+# checkout of its own in tests/cli/test_reproduce_code.py.
+REPO = Path(__file__).resolve().parents[2]
+CODE = CodeState(
+    "c0ffee" + "1" * 34, b"diff --git a/experiments/mnist.py b/experiments/mnist.py\n-x\n+y\n", REPO
+)
+
+
+def _pin(patch, code: CodeState) -> None:
+    patch.setattr(run_record, "current_code_state", lambda repo_dir: code)
+    patch.setattr(reproduce, "code_state", lambda repo: code)
+    patch.setattr(reproduce, "changed_files", lambda repo, recorded: [])
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +40,7 @@ def mnist_store(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("REPROML_RUNS_DIR", str(root / "runs"))
     patch.delenv("REPROML_MONGO_URL", raising=False)
-    patch.setattr(run_record, "code_state", lambda repo_dir: dict(CODE))
+    _pin(patch, CODE)
     try:
         ex.run(
             named_configs=["quick"],
@@ -44,7 +53,7 @@ def mnist_store(tmp_path_factory):
 
 @pytest.fixture
 def pinned_code(monkeypatch):
-    monkeypatch.setattr(run_record, "code_state", lambda repo_dir: dict(CODE))
+    _pin(monkeypatch, CODE)
     monkeypatch.delenv("REPROML_MONGO_URL", raising=False)
 
 
@@ -90,11 +99,11 @@ def test_reproducing_refuses_when_the_mnist_code_or_records_changed(
     mnist_store, cli, pinned_code, monkeypatch
 ):
     store = mnist_store / "runs"
-    monkeypatch.setattr(run_record, "code_state", lambda repo_dir: {**CODE, "untracked": []})
+    _pin(monkeypatch, CodeState(CODE.commit, CODE.diff + b"+z\n", REPO))
     code, _, err = cli("--store", store, "reproduce", "1")
     assert code == 2
-    assert "uncommitted changes differ" in err and "notes.txt (untracked)" in err
-    monkeypatch.setattr(run_record, "code_state", lambda repo_dir: dict(CODE))
+    assert "uncommitted changes differ" in err and "experiments/mnist.py" in err
+    _pin(monkeypatch, CODE)
     shard = sorted((mnist_store / "records").glob("train-*.tfrecord"))[0]
     original = shard.read_bytes()
     try:

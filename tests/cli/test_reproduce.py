@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import gridfs
 import pytest
@@ -17,9 +18,9 @@ from tests.cli.toy_experiments import make_classifier_experiment, write_toy_reco
 @pytest.fixture
 def code_now(monkeypatch, world):
     """The code state `reproduce` sees; starts equal to what run 1 recorded."""
-    state = {"now": CodeState(COMMIT, "")}
+    state = {"now": CodeState(COMMIT, b"")}
     monkeypatch.setattr(reproduce, "code_state", lambda repo: state["now"])
-    monkeypatch.setattr(reproduce, "experiment_loader", lambda name: world.experiments[name])
+    monkeypatch.setattr(reproduce, "experiment_loader", lambda name, repo: world.experiments[name])
     return state
 
 
@@ -70,7 +71,7 @@ def test_a_dirty_run_reproduces_when_the_same_diff_is_applied(store_copy, cli, c
     ("now", "expected"),
     [
         (
-            CodeState("9" * 40, ""),
+            CodeState("9" * 40, b""),
             "commit differs: recorded 3f1c2a9b7e00, checked out 999999999999",
         ),
         (
@@ -85,7 +86,7 @@ def test_changed_code_makes_it_refuse(store_copy, cli, code_now, now, expected):
     assert code == 2 and out == ""
     assert (
         err == f"reproml reproduce: error: refusing to reproduce run 1: {expected} "
-        "(pass --force to run anyway)\n"
+        f"(checked the checkout {Path(__file__).parent}; pass --force to run anyway)\n"
     )
     assert not (store_copy / "5").exists()  # nothing was run
 
@@ -125,7 +126,7 @@ def test_force_runs_anyway_and_reports_what_did_not_reproduce(
     changed = make_classifier_experiment(
         world.record_dir, world.store.parent, lambda: code_now["now"], accuracy_offset=0.125
     )
-    monkeypatch.setattr(reproduce, "experiment_loader", lambda name: changed)
+    monkeypatch.setattr(reproduce, "experiment_loader", lambda name, repo: changed)
     code_now["now"] = CodeState(COMMIT, DIFF)
     code, out, err = cli("--store", store_copy, "reproduce", "1", "--force")
     assert code == 1

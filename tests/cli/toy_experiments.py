@@ -64,7 +64,7 @@ def _record_common(_run, record_dir: Path, code: CodeState, network: str, tmp: P
     _run.info["model"] = network
     _run.info["model_dir"] = str(tmp / f"model-{_run._id}")
     diff = tmp / f"code-{time.monotonic_ns()}.diff"
-    diff.write_text(code.diff, encoding="utf-8")
+    diff.write_bytes(code.diff)
     _run.add_artifact(str(diff), "code.diff")
     _run.info["code"] = {
         "commit": code.commit,

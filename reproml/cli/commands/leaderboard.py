@@ -33,7 +33,7 @@ def _commit(run: RunRecord) -> str | None:
 COLUMNS: tuple[tuple[str, Callable[[RunRecord], Any]], ...] = (
     ("id", lambda r: r.run_id),
     ("experiment", lambda r: r.experiment),
-    ("status", lambda r: r.status),
+    ("status", lambda r: r.shown_status),
     ("dataset", lambda r: r.dataset.get("name")),
     ("fingerprint", lambda r: _short(r.dataset.get("fingerprint"))),
     ("model", lambda r: r.model),

@@ -15,35 +15,69 @@ import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from reproml.cli.table import render_table
 from reproml.errors import RecordError
-from reproml.runs.code_state import CodeState, current_code_state, summarize_diff
+from reproml.runs.code_state import (
+    MAX_FILES_NAMED,
+    CodeState,
+    changed_files,
+    current_code_state,
+    require_checkout,
+    summarize_diff,
+)
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import TIMING_METRICS, CliError, RunRecord
 from reproml.runs.stores import MONGO_URL_ENV, RunStore, open_store
+from reproml.tracking.observers import incomplete_records
 
 EXIT_DIFFERS = 1
 
 
-def _import_experiment(name: str) -> Any:
-    """Return ``experiments.<name>.ex``."""
+def _import_experiment(name: str, repo: Path) -> Any:
+    """Return ``experiments.<name>.ex``, imported from the checkout `repo`.
+
+    Raises:
+      CliError: it cannot be imported, has no ``ex``, or would be imported from elsewhere.
+    """
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
     try:
         module = importlib.import_module(f"experiments.{name}")
     except ImportError as err:
-        raise CliError(f"cannot import experiments.{name} to re-run it ({err})") from None
+        raise CliError(
+            f"cannot import experiments.{name} from {repo} to re-run it ({err})"
+        ) from None
     if not hasattr(module, "ex"):
         raise CliError(f"experiments.{name} has no Sacred experiment named `ex`")
     return module.ex
 
 
+def imported_elsewhere(repo: Path, files: Iterable[str]) -> list[str]:
+    """Return the recorded files whose module this process imported from outside `repo`.
+
+    The hashes are checked in `repo`; the re-run executes what is imported. Both must be the same
+    files (e.g. not a site-packages copy of reproml while the run recorded the checkout's).
+    """
+    problems = []
+    for name in files:
+        if not name.endswith(".py"):
+            continue
+        dotted = name[: -len(".py")].replace("/", ".").removesuffix(".__init__")
+        module = sys.modules.get(dotted)
+        path = getattr(module, "__file__", None)
+        if path and Path(path).resolve() != (repo / name).resolve():
+            problems.append(f"{name} is imported from {path}, not from {repo}")
+    return problems
+
+
 # Both are module attributes so tests can substitute them.
-experiment_loader: Callable[[str], Any] = _import_experiment
+experiment_loader: Callable[[str, Path], Any] = _import_experiment
 code_state: Callable[[str | Path], CodeState] = current_code_state
 
 
@@ -55,7 +89,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="run even if the records or the code differ"
     )
     parser.add_argument(
-        "--repo", default=None, help="git checkout holding the code (default: reproml's own)"
+        "--repo",
+        default=None,
+        help="git checkout holding the code (default: the one the run recorded)",
     )
     parser.set_defaults(func=run)
 
@@ -85,38 +121,63 @@ def dataset_problems(original: RunRecord) -> list[str]:
     return [f"records: {problem}" for problem in verify(record_dir)]
 
 
-def code_problems(original: RunRecord, store: RunStore, repo: str | Path | None) -> list[str]:
-    """Return how the code in `repo` differs from the recorded commit + diff."""
+def recorded_repo(original: RunRecord, repo: str | Path | None) -> Path:
+    """The checkout to check and re-run: `repo`, else the one the run recorded.
+
+    Raises:
+      CliError: neither is given, or the recorded checkout is not on this machine.
+    """
+    if repo:
+        return Path(repo).resolve()
+    recorded = original.code.get("repo") or (original.raw.get("experiment") or {}).get("base_dir")
+    if not recorded:
+        raise CliError(f"run {original.run_id} recorded no checkout; pass --repo DIR")
+    if not Path(recorded).is_dir():
+        raise CliError(
+            f"run {original.run_id} ran in {recorded}, which is not on this machine; pass "
+            "--repo DIR (a checkout of the same code)"
+        )
+    return Path(recorded)
+
+
+def code_problems(original: RunRecord, store: RunStore, repo: Path) -> list[str]:
+    """Return how the code in `repo` differs from what the run recorded (empty: the same).
+
+    Compares the commit, ``git diff HEAD`` (byte for byte) and the sha256 of every file the run
+    depended on (its sources, tracked or not).
+    """
     code = original.code
     if not code.get("commit"):
         return [f"run {original.run_id} recorded no code commit"]
-    now = code_state(repo)
+    now = require_checkout(code_state(repo))
     problems = []
     if now.commit != code["commit"]:
         problems.append(
             f"commit differs: recorded {code['commit'][:12]}, checked out {now.commit[:12]}"
         )
     artifact = code.get("diff_artifact")
-    if artifact:
-        recorded_diff = store.read_artifact(original, artifact).decode("utf-8", "replace")
-    elif code.get("dirty"):
-        return problems + [f"run {original.run_id} was dirty but recorded no diff artifact"]
-    else:
-        recorded_diff = ""
+    recorded_diff = store.read_artifact(original, artifact) if artifact else b""
     if now.diff != recorded_diff:
         problems.append(
             f"uncommitted changes differ: recorded diff {summarize_diff(recorded_diff)}, "
             f"now {summarize_diff(now.diff)}"
         )
+    changed = changed_files(now.repo, code.get("files") or {})
+    if changed:
+        shown = ", ".join(changed[:MAX_FILES_NAMED])
+        more = (
+            f" and {len(changed) - MAX_FILES_NAMED} more" if len(changed) > MAX_FILES_NAMED else ""
+        )
+        problems.append(f"files the run depended on differ: {shown}{more}")
     return problems
 
 
 def _observer_for(store: RunStore) -> Any:
     """Return a Sacred observer recording into `store`."""
     if isinstance(store, FileStore):
-        from sacred.observers import FileStorageObserver
+        from reproml.tracking.file_store import AtomicFileStorageObserver
 
-        return FileStorageObserver(store.root)
+        return AtomicFileStorageObserver(store.root)
     from sacred.observers import MongoObserver
 
     db = store.db
@@ -136,11 +197,23 @@ def _new_run_id(run: Any, store: RunStore) -> str | None:
     return None
 
 
-def rerun(original: RunRecord, store: RunStore) -> RunRecord:
-    """Run the experiment again with the recorded command, config and seed.
+def reached_step(original: RunRecord) -> int | None:
+    """The last training step an INTERRUPTED (or dead) run reached, else None."""
+    if original.status == "COMPLETED":
+        return None
+    step = original.info.get("stopped_at_step")
+    if step is None:
+        steps = (original.metrics.get("train.loss") or {}).get("steps") or []
+        step = max(steps, default=None)
+    return None if step is None else int(step)
+
+
+def rerun(original: RunRecord, store: RunStore, ex: Any, up_to: int | None = None) -> RunRecord:
+    """Run the experiment `ex` again with the recorded command, config and seed.
 
     The re-run's output goes to stderr. It is recorded in `store` only (``$REPROML_MONGO_URL``
-    is ignored meanwhile, so a ``ReproExperiment`` adds no second MongoDB observer).
+    is ignored meanwhile, so no second MongoDB observer is added). With `up_to` (an interrupted
+    run) it trains to that step instead of the config's ``steps``.
 
     Returns:
       The new run, read back from `store`.
@@ -148,7 +221,9 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
     Raises:
       CliError: the experiment cannot be imported or the re-run failed.
     """
-    ex = experiment_loader(original.experiment)
+    config = dict(original.config)
+    if up_to is not None and "steps" in config:
+        config["steps"] = up_to
     observer = _observer_for(store)
     saved_observers = list(ex.observers)
     ex.observers[:] = [observer]
@@ -158,7 +233,7 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
         with contextlib.redirect_stdout(sys.stderr):
             new = ex.run(
                 command_name=original.raw.get("command") or None,
-                config_updates=dict(original.config),
+                config_updates=config,
                 info={"reproduces": original.run_id},
                 options={"--seed": original.seed},
             )
@@ -170,6 +245,9 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
         ex.observers[:] = saved_observers
         if saved_url is not None:
             os.environ[MONGO_URL_ENV] = saved_url
+    incomplete = incomplete_records(new)
+    if incomplete:
+        raise CliError(f"the re-run of run {original.run_id}: {'; '.join(incomplete)}")
     new_id = _new_run_id(new, store)
     if new_id is None:
         raise CliError(
@@ -178,25 +256,42 @@ def rerun(original: RunRecord, store: RunStore) -> RunRecord:
     return store.get_run(new_id)
 
 
-def metric_report(original: RunRecord, new: RunRecord) -> tuple[list[tuple], bool]:
+def _series(run: RunRecord, name: str, steps: set | None) -> dict[str, list]:
+    """A metric's steps and values, only at `steps` when given."""
+    series = run.metrics.get(name) or {}
+    pairs = zip(series.get("steps") or [], series.get("values") or [], strict=False)
+    kept = [(s, v) for s, v in pairs if steps is None or s in steps]
+    return {"steps": [s for s, _ in kept], "values": [v for _, v in kept]}
+
+
+def metric_report(
+    original: RunRecord, new: RunRecord, interrupted: bool = False
+) -> tuple[list[tuple], bool]:
     """Return table rows ``(metric, original, re-run, verdict)`` and whether all match exactly.
 
     The table shows final values, but a metric is ``exact`` only when its whole logged series
-    (every step and value) is identical. Timing metrics are listed but not compared.
+    (every step and value) is identical. Timing metrics are listed but not compared. For an
+    `interrupted` original, only the steps it logged are compared (the re-run stops at the step
+    it reached, and also evaluates there) and its missing result is not compared.
     """
-    a, b = original.final_metrics(), new.final_metrics()
     rows, exact = [], True
-    verdict = _verdict(original.result, new.result)
-    exact &= verdict == "exact"
-    rows.append(("result", original.result, new.result, verdict))
-    for name in sorted(set(a) | set(b)):
-        va, vb = a.get(name, (None, None))[1], b.get(name, (None, None))[1]
+    if interrupted:
+        rows.append(("result", original.result, new.result, "not compared (original INTERRUPTED)"))
+    else:
+        verdict = _verdict(original.result, new.result)
+        exact &= verdict == "exact"
+        rows.append(("result", original.result, new.result, verdict))
+    for name in sorted(set(original.metrics) | set(new.metrics)):
+        series_a = _series(original, name, None)
+        only = set(series_a["steps"]) if interrupted else None
+        series_b = _series(new, name, only)
+        va = series_a["values"][-1] if series_a["values"] else None
+        vb = series_b["values"][-1] if series_b["values"] else None
         if name in TIMING_METRICS:
             verdict = "timing, not compared"
         else:
             verdict = _verdict(va, vb)
-            series_a, series_b = original.metrics.get(name, {}), new.metrics.get(name, {})
-            same_series = all(series_a.get(k) == series_b.get(k) for k in ("steps", "values"))
+            same_series = series_a == series_b
             if verdict == "exact" and not same_series:
                 verdict = "final value exact, earlier values DIFFER"
             exact &= verdict == "exact"
@@ -216,23 +311,35 @@ def run(args: argparse.Namespace) -> int:
     """Check, re-run and reports; returns 0 if every metric reproduced exactly, else 1."""
     store = open_store(args)
     original = store.get_run(args.run_id)
-    problems = dataset_problems(original) + code_problems(original, store, args.repo)
+    repo = recorded_repo(original, args.repo)
+    problems = dataset_problems(original) + code_problems(original, store, repo)
+    ex = experiment_loader(original.experiment, repo)
+    problems += imported_elsewhere(repo, (original.code.get("files") or {}).keys())
     if problems and not args.force:
         raise CliError(
             f"refusing to reproduce run {original.run_id}: {'; '.join(problems)} "
-            "(pass --force to run anyway)"
+            f"(checked the checkout {repo}; pass --force to run anyway)"
         )
     for problem in problems:
         print(f"warning: --force: {problem}", file=sys.stderr)
-    new = rerun(original, store)
-    rows, exact = metric_report(original, new)
+    up_to = reached_step(original)
+    if up_to is not None:
+        print(
+            f"run {original.run_id} is {original.status}: it stopped at step {up_to} (its config "
+            f"says steps={original.config.get('steps')}); re-running to step {up_to} and "
+            "comparing the steps it logged"
+        )
+    new = rerun(original, store, ex, up_to)
+    rows, exact = metric_report(original, new, interrupted=up_to is not None)
     print(
         f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) "
         f"as run {new.run_id}"
     )
+    print(f"code: the checkout {repo}")
     print(render_table(("metric", f"run {original.run_id}", f"run {new.run_id}", "verdict"), rows))
+    what = f"up to step {up_to}" if up_to is not None else ""
     if exact:
-        print(f"run {original.run_id} reproduced exactly")
+        print(f"run {original.run_id} reproduced exactly" + (f" {what}" if what else ""))
         return 0
-    print(f"run {original.run_id} did NOT reproduce exactly")
+    print(f"run {original.run_id} did NOT reproduce exactly" + (f" {what}" if what else ""))
     return EXIT_DIFFERS

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         (
             r.run_id,
             r.experiment,
-            r.status,
+            r.shown_status,
             format_time(r.start_time),
             format_duration(r.duration),
             r.result,

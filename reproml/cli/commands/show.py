@@ -30,7 +30,7 @@ def describe(run: RunRecord) -> str:
     host = run.raw.get("host") or {}
     header = [
         ("experiment", run.experiment),
-        ("status", run.status),
+        ("status", run.shown_status),
         ("command", run.raw.get("command")),
         ("host", host.get("hostname")),
         ("start", format_time(run.start_time)),

@@ -1,0 +1,58 @@
+"""The file store with every file written atomically and every reused copy checked.
+
+Sacred's `FileStorageObserver` writes ``run.json``, ``metrics.json``, ``cout.txt`` and artifacts
+in place, and keeps one copy per source file in ``_sources/NAME_MD5.py``, reused by name. When
+the disk fills up that leaves truncated files: a ``run.json`` that is no longer JSON, or a
+truncated source copy that every later run reuses as its own (its name still carries the md5
+of the whole file). `AtomicFileStorageObserver` overrides the observer's public ``save_*``
+methods only: each file is written to a temp file in the same directory, flushed and renamed
+(`reproml.records.atomic_write`), so it is either the old whole file or the new whole file; a
+shared copy is reused only when its content still has the md5 its name says, else rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sacred.dependencies import get_digest
+from sacred.observers import FileStorageObserver
+from sacred.serializer import flatten
+
+from reproml.records.atomic_write import write_atomic
+
+RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json")
+
+
+class AtomicFileStorageObserver(FileStorageObserver):
+    """A `FileStorageObserver` whose files are whole or absent (see the module docstring)."""
+
+    def save_json(self, obj, filename):  # noqa: D102 - Sacred's method, written atomically
+        text = json.dumps(flatten(obj), sort_keys=True, indent=2)
+        write_atomic(os.path.join(self.dir, filename), text)
+
+    def save_file(self, filename, target_name=None):  # noqa: D102
+        target_name = target_name or os.path.basename(filename)
+        if target_name in RUN_FILES:
+            raise FileExistsError(
+                f"artifact name {target_name!r} would overwrite the file store's own "
+                f"{target_name}; add it under another name"
+            )
+        destination = Path(self.dir) / target_name
+        if Path(filename).resolve() != destination.resolve():
+            write_atomic(destination, Path(filename).read_bytes())
+
+    def save_cout(self):  # noqa: D102 - the whole (filtered) output, rewritten atomically
+        write_atomic(os.path.join(self.dir, "cout.txt"), self.cout)
+        self.cout_write_cursor = len(self.cout)
+
+    def find_or_save(self, filename, store_dir: Path):  # noqa: D102
+        store_dir = Path(store_dir)
+        store_dir.mkdir(parents=True, exist_ok=True)
+        stem, ext = os.path.splitext(os.path.basename(filename))
+        md5sum = get_digest(filename)
+        store_path = store_dir / f"{stem}_{md5sum}{ext}"
+        if not store_path.exists() or get_digest(str(store_path)) != md5sum:
+            write_atomic(store_path, Path(filename).read_bytes())
+        return store_path
