@@ -7,9 +7,12 @@
                     -> fallback: scikit-learn's bundled 8x8 digits upscaled to 28x28
 
 It returns the arrays and a ``source`` dict saying which of those it used (name, file, sha256,
-or the fallback and why), to be stored in the dataset manifest via ``write_records(source=...)``.
-The fallback is never silent: it warns (`MnistFallbackWarning` and a log record) and the source
-dict names it. `mnist_rows` and `mnist_keys_to_handlers` feed the arrays to `write_records`.
+whether it is the canonical download, or the fallback and why), to be stored in the dataset
+manifest via ``write_records(source=...)``. A local file is accepted for its layout, not its
+bytes: one that is not the canonical download warns once (`MnistFileWarning`), and
+``pin_sha256=`` requires exactly one file. The fallback is never silent: it warns
+(`MnistFallbackWarning` and a log record) and the source dict names it. `mnist_rows` and
+`mnist_keys_to_handlers` feed the arrays to `write_records`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
+import re
 import urllib.error
 import urllib.request
 import warnings
@@ -28,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import ConfigError, RecordError
+from reproml.records.atomic_write import atomic_output
 from reproml.records.file_hash import file_sha256
+from reproml.records.sources import read_npz
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +65,10 @@ class MnistFallbackWarning(UserWarning):
     """`load_mnist` used the scikit-learn digits instead of MNIST."""
 
 
+class MnistFileWarning(UserWarning):
+    """`load_mnist` used a local MNIST file that is not the canonical Keras download."""
+
+
 def default_cache_dir() -> Path:
     """Return ``$REPROML_DATA_DIR`` if set, else ``~/.cache/reproml``."""
     return Path(os.environ.get("REPROML_DATA_DIR") or "~/.cache/reproml").expanduser()
@@ -70,7 +79,8 @@ def load_mnist(
     *,
     cache_dir: str | os.PathLike | None = None,
     url: str = MNIST_URL,
-    sha256: str | None = MNIST_SHA256,
+    sha256: str = MNIST_SHA256,
+    pin_sha256: str | None = None,
     allow_download: bool = True,
     fallback: str | None = "digits",
     timeout: float = 30.0,
@@ -78,12 +88,22 @@ def load_mnist(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load MNIST in the Keras layout, from a file, the cache, a download or the digits fallback.
 
+    A local file (`path`, or a ``mnist.npz`` placed in the cache) is used when its layout is
+    right (`read_keras_npz`), whatever its bytes: its sha256 is recorded in the source dict,
+    and one that is not the canonical download (`sha256`) gets one `MnistFileWarning` (and a
+    log record) naming the file and its hash. `pin_sha256` requires exactly one file. A
+    download is strict: it is cached only if its sha256 is `sha256`.
+
     Args:
       path: an ``.npz`` file in the Keras layout; when given it must exist (no fallback).
       cache_dir: where ``mnist.npz`` is cached (default: `default_cache_dir()`).
       url: where to download ``mnist.npz`` from when it is not cached.
-      sha256: the expected hex sha256 of the file; checked for `path`, the cached file and the
-        download. None accepts any content (the actual hash is still recorded).
+      sha256: the hex sha256 of the canonical file `url` serves. A download must match it;
+        a local file that does not is used with a warning (``source["canonical"]`` is False).
+      pin_sha256: the hex sha256 the loaded file must have (path, cache or download), e.g.
+        the one a warning printed; a mismatch is a `RecordError`. With a pin, MNIST not being
+        available is an error too (the digits fallback is never used) and a pinned
+        non-canonical file is used without a warning.
       allow_download: False never touches the network (goes from the cache to the fallback).
       fallback: "digits" (scikit-learn's bundled digits, upscaled) when MNIST is neither cached
         nor downloadable, or None to raise instead.
@@ -91,25 +111,29 @@ def load_mnist(
       progress: show a tqdm progress bar while downloading.
 
     Returns:
-      ``(arrays, source)``: arrays ``x_train`` uint8 [N, 28, 28], ``y_train`` uint8 [N],
-      ``x_test``, ``y_test``; source e.g. ``{"name": "mnist", "path": ..., "sha256": ..., "how":
-      "cache"}`` or ``{"name": "sklearn-digits", "reason": ..., ...}``.
+      ``(arrays, source)``: arrays ``x_train`` uint8 [N, 28, 28], ``y_train`` [N] (integer
+      labels 0..9), ``x_test``, ``y_test``; source e.g. ``{"name": "mnist", "path": ...,
+      "sha256": ..., "canonical": True, "how": "cache"}`` or ``{"name": "sklearn-digits",
+      "reason": ..., ...}``.
 
     Raises:
-      RecordError: `path` is missing or not a valid file, or a file does not match `sha256`.
+      RecordError: `path` is missing, a file's layout is wrong (names the array), a file does
+        not match `pin_sha256`, or MNIST is not available and `fallback` is None or a pin is set.
       ChecksumMismatchError: a downloaded file does not match `sha256` (nothing is cached).
-      DownloadError: the download failed and `fallback` is None.
-      ConfigError: `fallback` is not one of ``"digits"``, None.
+      DownloadError: the download failed and `fallback` is None (or a pin is set).
+      ConfigError: `fallback` is not one of ``"digits"``, None, or a hash is not 64 hex digits.
     """
     if fallback not in FALLBACKS:
         raise ConfigError("fallback", f"one of {FALLBACKS}", fallback)
+    sha256 = _checked_sha256("sha256", sha256)
+    pin = None if pin_sha256 is None else _checked_sha256("pin_sha256", pin_sha256)
     if path is not None:
-        return _load_verified(Path(path).expanduser(), sha256, how="path", url=None)
+        return _load_local(Path(path).expanduser(), sha256, pin, how="path", url=None)
 
     cached = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     cached = cached / MNIST_FILE
     if cached.is_file():
-        return _load_verified(cached, sha256, how="cache", url=url)
+        return _load_local(cached, sha256, pin, how="cache", url=url)
 
     if allow_download:
         try:
@@ -117,37 +141,41 @@ def load_mnist(
         except ChecksumMismatchError:
             raise
         except DownloadError as err:
-            if fallback is None:
+            if fallback is None or pin is not None:
                 raise
             reason = f"download of {url} failed: {err.problem}"
         else:
-            return _load_verified(cached, sha256, how="download", url=url)
+            return _load_local(cached, sha256, pin, how="download", url=url)
     else:
         reason = f"{cached} is not cached and allow_download=False"
 
-    if fallback is None:
-        raise RecordError(
-            cached,
-            f"MNIST is not available ({reason})",
-            f"Put {MNIST_FILE} there, pass path=..., allow the download, or use fallback='digits'",
-        )
+    if fallback is None or pin is not None:
+        fix = f"Put {MNIST_FILE} there, pass path=..., or allow the download"
+        if pin is None:
+            fix += ", or use fallback='digits'"
+        else:
+            fix += " (pin_sha256 is set, so the digits fallback is not used)"
+        raise RecordError(cached, f"MNIST is not available ({reason})", fix)
     return load_digits_as_mnist(reason, stacklevel=3)
 
 
 def download_verified(
     url: str,
     target: str | os.PathLike,
-    sha256: str | None,
+    sha256: str,
     *,
     timeout: float = 30.0,
     progress: bool = True,
 ) -> str:
-    """Download `url` to `target` through a temp file, moved into place only if its hash matches.
+    """Download `url` to `target`, committed (atomic rename) only if its sha256 is `sha256`.
+
+    The bytes stream into a temp file next to `target` (`atomic_output`) while they are
+    hashed; on any error or a hash mismatch the temp file is removed and `target` is untouched.
 
     Args:
       url: the file to fetch.
       target: the final path; its directory is created if needed.
-      sha256: the expected hex sha256, or None to accept any content.
+      sha256: the expected hex sha256.
       timeout: seconds for the connection and each read.
       progress: show a tqdm progress bar.
 
@@ -163,89 +191,112 @@ def download_verified(
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     digest = hashlib.sha256()
     try:
-        try:
-            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(
-                    total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress
-                ) as bar:
-                    for chunk in iter(lambda: response.read(_CHUNK), b""):
-                        f.write(chunk)
-                        digest.update(chunk)
-                        bar.update(len(chunk))
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise DownloadError(
-                url,
-                f"could not be downloaded ({type(err).__name__}: {err})",
-                "Check the url and the network, or pass path=...",
-            ) from err
-        actual = digest.hexdigest()
-        if sha256 is not None and actual != sha256.lower():
-            raise ChecksumMismatchError(
-                url,
-                f"has sha256 {actual}, expected {sha256}",
-                f"Nothing was cached in {target.parent}; check the url, or pass the right sha256",
-            )
-        os.replace(tmp, target)
-        return actual
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        with (
+            atomic_output(target) as f,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+            tqdm(
+                total=int(response.headers.get("Content-Length") or 0) or None,
+                unit="B",
+                unit_scale=True,
+                desc=target.name,
+                disable=not progress,
+            ) as bar,
+        ):
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                f.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+            actual = digest.hexdigest()
+            if actual != sha256.lower():
+                raise ChecksumMismatchError(
+                    url,
+                    f"has sha256 {actual}, expected {sha256}",
+                    f"Nothing was cached in {target.parent}; check the url, or pass the right "
+                    "sha256",
+                )
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise DownloadError(
+            url,
+            f"could not be downloaded ({type(err).__name__}: {err})",
+            "Check the url and the network, or pass path=...",
+        ) from err
+    return actual
 
 
-def _load_verified(
-    path: Path, sha256: str | None, *, how: str, url: str | None
+def _checked_sha256(entry: str, value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ConfigError(entry, "a sha256 of 64 hex digits", value)
+    return value.lower()
+
+
+def _load_local(
+    path: Path, sha256: str, pin: str | None, *, how: str, url: str | None
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Load an npz in the Keras layout after checking its hash."""
+    """Load an npz in the Keras MNIST layout, record its hash, and warn if it is not canonical."""
     if not path.is_file():
         raise RecordError(
             path, "does not exist", f"Pass the path of a {MNIST_FILE} in the Keras layout"
         )
     _, actual = file_sha256(path)
-    if sha256 is not None and actual != sha256.lower():
+    if pin is not None and actual != pin:
         raise RecordError(
             path,
-            f"has sha256 {actual}, expected {sha256}",
-            "Delete it to download it again, or pass sha256=None to accept a different file",
+            f"has sha256 {actual}, but pin_sha256 is {pin}",
+            f"Restore the pinned file, or pin this one with pin_sha256={actual!r}",
         )
     arrays = read_keras_npz(path)
-    source: dict[str, Any] = {"name": "mnist", "path": str(path), "sha256": actual, "how": how}
+    canonical = actual == sha256
+    if not canonical and pin is None:
+        message = (
+            f"{path} is not the canonical Keras {MNIST_FILE} (its sha256 is {actual}, the "
+            f"canonical one is {sha256}); it is used because its layout is right, and its "
+            f"sha256 is recorded in the source. To require exactly this file, pass "
+            f"pin_sha256={actual!r}"
+        )
+        warnings.warn(message, MnistFileWarning, stacklevel=3)
+        logger.warning(message)
+    source: dict[str, Any] = {
+        "name": "mnist",
+        "path": str(path),
+        "sha256": actual,
+        "canonical": canonical,
+        "how": how,
+    }
     if url is not None and how == "download":
         source["url"] = url
     return arrays, source
 
 
 def read_keras_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read and checks an npz holding ``x_train, y_train, x_test, y_test`` (Keras layout).
+    """Read and check an npz in the Keras MNIST layout (``x_train, y_train, x_test, y_test``).
+
+    ``x_*`` must be uint8 [N, 28, 28] with N >= 1 and ``y_*`` integer labels in 0..9 of shape
+    [N]. The file is read with `reproml.records.sources.read_npz` (``allow_pickle=False``).
 
     Raises:
-      RecordError: the file is not an npz, a key is missing, or a shape or dtype is wrong.
+      RecordError: naming the file and the array: the file is not an npz, an array is missing,
+        or a shape, dtype or label is wrong.
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in MNIST_KEYS if k not in data.files]
-            if missing:
-                raise RecordError(
-                    path,
-                    f"has no arrays {missing} (it has {sorted(data.files)})",
-                    "Use an npz in the Keras layout x_train, y_train, x_test, y_test",
-                )
-            arrays = {k: np.asarray(data[k]) for k in MNIST_KEYS}
-    except (OSError, ValueError) as err:
-        raise RecordError(
-            path,
-            f"is not a readable npz ({type(err).__name__}: {err})",
-            "Delete it and load it again",
-        ) from err
+    arrays = read_npz(path, MNIST_KEYS)
+    fix = (
+        "Give an .npz in the Keras MNIST layout: x_train/x_test uint8 [N, 28, 28], "
+        "y_train/y_test integer labels 0..9 [N]"
+    )
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE or x.dtype != np.uint8:
-            raise RecordError(path, f"x_{split} is {x.dtype} {x.shape}, expected uint8 [N, 28, 28]")
+        if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE or x.dtype != np.uint8 or not len(x):
+            raise RecordError(
+                path, f"x_{split} is {x.dtype} {x.shape}, expected uint8 [N, 28, 28]", fix
+            )
         if y.shape != (x.shape[0],) or y.dtype.kind not in "iu":
             raise RecordError(
-                path, f"y_{split} is {y.dtype} {y.shape}, expected integers [{x.shape[0]}]"
+                path, f"y_{split} is {y.dtype} {y.shape}, expected integers [{x.shape[0]}]", fix
+            )
+        if y.min() < 0 or y.max() >= len(MNIST_CLASS_NAMES):
+            raise RecordError(
+                path, f"y_{split} has labels {y.min()}..{y.max()}, expected labels in 0..9", fix
             )
     return arrays
 

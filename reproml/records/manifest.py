@@ -67,7 +67,13 @@ class SchemaEntry:
 
 @dataclasses.dataclass
 class Manifest:
-    """Everything known about a record directory."""
+    """Everything known about a record directory.
+
+    `record_dir` is the directory the manifest was loaded from (`load_manifest`) or saved to
+    (`save`, which `write_records` calls), so a Manifest can stand for its directory (e.g. in
+    `input_fn`); None for one built in memory and never saved. It is not part of the JSON, of
+    the fingerprint, or of equality.
+    """
 
     record_pattern: str
     compression: str | None
@@ -77,6 +83,7 @@ class Manifest:
     source: dict[str, Any] = dataclasses.field(default_factory=dict)
     fingerprint: str = ""
     format_version: int = FORMAT_VERSION
+    record_dir: Path | None = dataclasses.field(default=None, compare=False)
 
     def specs(self, keys: list[str] | None = None) -> dict[str, FeatureSpec]:
         """Returns ``{key: FeatureSpec}`` for `keys` (default: every key of the schema)."""
@@ -157,14 +164,18 @@ class Manifest:
         )
 
     def save(self, record_dir: str | os.PathLike) -> Path:
-        """Writes ``manifest.json`` atomically (temp file + rename) and returns its path."""
+        """Writes ``manifest.json`` atomically (temp file + rename) and returns its path.
+
+        Afterwards `self.record_dir` is `record_dir`.
+        """
         path = Path(record_dir) / MANIFEST_NAME
         write_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        self.record_dir = Path(record_dir)
         return path
 
 
 def load_manifest(record_dir: str | os.PathLike) -> Manifest:
-    """Reads ``manifest.json`` of `record_dir`.
+    """Reads ``manifest.json`` of `record_dir`; the manifest's `record_dir` is set to it.
 
     Raises:
       RecordError: the manifest is missing or not a valid manifest; the message names the file.
@@ -175,10 +186,12 @@ def load_manifest(record_dir: str | os.PathLike) -> Manifest:
             path, "no manifest here", "Serialize the data first (write_records writes it)"
         )
     try:
-        return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+        manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as err:
         raise RecordError(
             path,
             f"is not a valid manifest ({type(err).__name__}: {err})",
             "Re-serialize the data to rewrite it",
         ) from err
+    manifest.record_dir = Path(record_dir)
+    return manifest

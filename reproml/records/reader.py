@@ -10,8 +10,9 @@ follows the order that keeps the per-example work small::
 
 Damaged data is caught in two places:
 
-* before reading, `verify` ("size", the default, or "sha256") checks every shard the manifest
-  lists and raises a `RecordError` naming the file;
+* before reading, `verify_shards` (`reproml.records.verify`: "size", the default, "sha256", or
+  None) checks every shard the manifest lists with the same per-shard check as `verify`, and
+  raises a `RecordError` naming the first file that differs;
 * while reading, every shard's reader counts its records and fails with an error naming the
   shard when the count is not the manifest's. TensorFlow itself reads a truncated shard as a
   shorter one without any error, and reports a corrupted one as ``DataLossError: corrupted
@@ -28,80 +29,16 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from reproml.errors import ConfigError, RecordError
-from reproml.records.file_hash import file_sha256
-from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
-from reproml.records.spec import FeatureSpec
+from reproml.errors import ConfigError
+from reproml.records.manifest import Manifest, load_manifest
+from reproml.records.spec import FeatureSpec, decode_example, parse_spec
+from reproml.records.verify import FIX, verify_shards
 
-VERIFY_MODES = ("size", "sha256", None)
 # Shards read at once when `num_parallel_reads` is AUTOTUNE. A fixed number (not the machine's
 # core count, which is what AUTOTUNE would use) keeps the interleaved order the same everywhere.
 DEFAULT_CYCLE_LENGTH = 8
 # Records per chunk when a shard's reader counts its records (see `_counted_shard`).
 _COUNT_CHUNK = 128
-_FIX = "Re-serialize the data (write_records), or restore the file from a copy"
-
-
-def verify_shards(
-    manifest: Manifest, record_dir: str | os.PathLike, split: str, verify: str | None = "size"
-) -> list[Path]:
-    """Check that `split`'s shards are the ones the manifest lists, and return their paths.
-
-    Args:
-      manifest: the record directory's manifest.
-      record_dir: the record directory.
-      split: the split to check.
-      verify: "size" (every shard exists and has the manifest's byte size: catches missing and
-        truncated shards, cheap), "sha256" (also recomputes every shard's hash: catches any
-        changed byte, reads everything) or None (only that the split has shards).
-
-    Returns:
-      The shard paths, in manifest order.
-
-    Raises:
-      RecordError: names the shard (or manifest) that does not match and how to fix it.
-      ConfigError: `verify` is not one of `VERIFY_MODES`.
-    """
-    if verify not in VERIFY_MODES:
-        raise ConfigError("verify", f"one of {VERIFY_MODES}", verify)
-    paths = manifest.shard_paths(record_dir, split)
-    if not paths:
-        raise RecordError(
-            Path(record_dir) / MANIFEST_NAME, f"lists no shards for split {split!r}", _FIX
-        )
-    if verify is not None and manifest.fingerprint:
-        if manifest.compute_fingerprint() != manifest.fingerprint:
-            raise RecordError(
-                Path(record_dir) / MANIFEST_NAME,
-                "has a fingerprint that does not match its schema and shard hashes (was it edited?)",
-                _FIX,
-            )
-    for idx, (shard, path) in enumerate(zip(manifest.splits[split].shards, paths, strict=True)):
-        where = f"shard {idx} of split {split!r} in {Path(record_dir) / MANIFEST_NAME}"
-        if not path.is_file():
-            raise RecordError(path, f"is missing ({where})", _FIX)
-        if not os.access(path, os.R_OK):
-            raise RecordError(path, f"cannot be read ({where})", "Fix its permissions")
-        if verify is None:
-            continue
-        size = path.stat().st_size
-        if size != shard.bytes:
-            raise RecordError(
-                path,
-                f"has {size} bytes but the manifest lists {shard.bytes} ({where}); it was "
-                "truncated or rewritten after the manifest",
-                _FIX,
-            )
-        if verify == "sha256":
-            _, actual = file_sha256(path)
-            if actual != shard.sha256:
-                raise RecordError(
-                    path,
-                    f"has sha256 {actual} but the manifest lists {shard.sha256} ({where}); "
-                    "its content changed",
-                    _FIX,
-                )
-    return paths
 
 
 def _counted_shard(
@@ -121,7 +58,7 @@ def _counted_shard(
     if check_exists:
         found = tf.size(tf.io.matching_files(path)) > 0
         message = tf.strings.join(
-            [path, ": is missing (it was there when reading started). " + _FIX]
+            [path, ": is missing (it was there when reading started). " + FIX]
         )
         with tf.control_dependencies([tf.debugging.Assert(found, [message], summarize=1)]):
             path = tf.identity(path)
@@ -143,7 +80,7 @@ def _counted_shard(
                     tf.strings.as_string(expected),
                     " records the manifest lists (the shard is truncated, corrupted or missing, or"
                     " the manifest is stale; run `reproml verify` or read with verify=sha256 to"
-                    " find it). " + _FIX,
+                    " find it). " + FIX,
                 ]
             )
             ok = tf.debugging.Assert(tf.equal(seen, expected), [message], summarize=1)
@@ -210,21 +147,29 @@ def _checked_specs(manifest: Manifest, keys: Sequence[str], entry: str) -> dict[
 
 
 def _parser(specs: dict[str, FeatureSpec], batched: bool) -> Callable[[tf.Tensor], dict]:
-    features = {key: spec.parse_feature() for key, spec in specs.items()}
+    """Parse serialized records (a batch, or one) with the manifest's spec and decode them."""
+    features = parse_spec(specs)
+    parse = tf.io.parse_example if batched else tf.io.parse_single_example
+    return lambda serialized: decode_example(specs, parse(serialized, features))
 
-    def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-        if batched:
-            parsed = tf.io.parse_example(serialized, features)
-        else:
-            parsed = tf.io.parse_single_example(serialized, features)
-        return {key: specs[key].decode(value) for key, value in parsed.items()}
 
-    return parse
+def _manifest_and_dir(record_dir: str | os.PathLike | Manifest) -> tuple[Manifest, Path]:
+    """Load the manifest of a record directory, or take a Manifest that knows its directory."""
+    if isinstance(record_dir, Manifest):
+        if record_dir.record_dir is None:
+            raise ConfigError(
+                "record_dir",
+                "a record directory, or a Manifest returned by load_manifest or write_records "
+                "(it knows its directory)",
+                "a Manifest that was never loaded or saved",
+            )
+        return record_dir, Path(record_dir.record_dir)
+    return load_manifest(record_dir), Path(record_dir)
 
 
 def dataset_from_records(
     split: str,
-    record_dir: str | os.PathLike,
+    record_dir: str | os.PathLike | Manifest,
     *,
     keys: Sequence[str] | None = None,
     batch_size: int | None = None,
@@ -236,7 +181,8 @@ def dataset_from_records(
 
     Args:
       split: the split to read ("train", "eval", "test", ...).
-      record_dir: a directory written by `write_records` (holding ``manifest.json``).
+      record_dir: a directory written by `write_records` (holding ``manifest.json``), or the
+        `Manifest` that `write_records` or `load_manifest` returned for it.
       keys: the features to decode (default: every key of the schema).
       batch_size: None for one example per element; else batches of `batch_size` (the last
         one may be smaller), parsed with one `tf.io.parse_example` per batch.
@@ -251,9 +197,10 @@ def dataset_from_records(
 
     Raises:
       RecordError: the manifest is missing, has no such split, or a shard does not match it.
-      ConfigError: an unknown key or an invalid `batch_size`, `verify` or `num_parallel_reads`.
+      ConfigError: an unknown key, an invalid `batch_size`, `verify` or `num_parallel_reads`,
+        or a `Manifest` that does not know its directory.
     """
-    manifest = load_manifest(record_dir)
+    manifest, record_dir = _manifest_and_dir(record_dir)
     specs = _checked_specs(manifest, list(manifest.schema) if keys is None else keys, "keys")
     if batch_size is not None:
         _check_positive_int("batch_size", batch_size)
@@ -308,7 +255,7 @@ def shuffle_repeat_prefetch(
 def input_fn(
     split: str,
     batch_size: int,
-    record_dir: str | os.PathLike,
+    record_dir: str | os.PathLike | Manifest,
     *,
     n_epochs: int | None = None,
     shuffle: bool | None = None,
@@ -328,7 +275,8 @@ def input_fn(
     Args:
       split: the split to read.
       batch_size: examples per batch.
-      record_dir: a directory written by `write_records`.
+      record_dir: a directory written by `write_records`, or the `Manifest` that
+        `write_records` or `load_manifest` returned for it.
       n_epochs: passes over the data; None repeats forever (pass 1 to `evaluate`/`predict`
         a whole split without `steps`).
       shuffle: shuffle shard order and records; default True for "train" only.
@@ -345,10 +293,10 @@ def input_fn(
 
     Raises:
       RecordError: the manifest is missing, has no such split, or a shard does not match it.
-      ConfigError: an unknown key or an invalid numeric argument.
+      ConfigError: an unknown key, an invalid numeric argument, or a `Manifest` that does not
+        know its directory.
     """
-    record_dir = Path(record_dir)
-    manifest = load_manifest(record_dir)
+    manifest, record_dir = _manifest_and_dir(record_dir)
     specs = _checked_specs(manifest, feature_keys, "feature_keys")
     if label_key is not None:
         specs.update(_checked_specs(manifest, [label_key], "label_key"))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +77,7 @@ def rows_from_npz(
 
     Raises:
       RecordError: the file is unreadable, holds pickled objects (names the array), lacks an
-        array or has arrays of different lengths.
+        array, has only one of x_eval/y_eval, or has arrays of different lengths.
       ConfigError: `eval_size` does not leave at least one train row.
     """
     path = Path(npz_file)
@@ -179,14 +181,37 @@ def serialize_npz(
     )
 
 
-def _load_npz(path: Path) -> tuple[bool, dict[str, np.ndarray]]:
-    names = ["x_train", "y_train", "x_test", "y_test"]
-    fix = "Save it with np.savez(x_train=..., y_train=..., x_test=..., y_test=...)"
+KERAS_NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def read_npz(
+    npz_file: str | os.PathLike, names: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """Read named arrays of an ``.npz`` into memory, never unpickling anything.
+
+    The one ``.npz`` reader of reproml (`rows_from_npz` and `reproml.datasets.mnist` use it).
+    It loads with ``allow_pickle=False``; it checks which arrays exist, not their shapes.
+
+    Args:
+      npz_file: the ``.npz`` file.
+      names: arrays the file must hold.
+      optional: arrays read only if the file holds them.
+
+    Returns:
+      ``{name: array}`` for `names` and the `optional` arrays present, in that order.
+
+    Raises:
+      RecordError: naming the file, and the array where one is at fault: the file is missing,
+        is a pickle or not an ``.npz``, lacks one of `names`, or an array holds pickled objects
+        (dtype=object) or cannot be read.
+    """
+    path = Path(npz_file)
+    fix = f"Save it with np.savez({', '.join(f'{name}=...' for name in names)})"
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError as err:
         raise RecordError(path, "does not exist", "Give the path of an .npz file") from err
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         problem = f"is not a readable .npz ({type(err).__name__}: {err})"
         if "pickle" in str(err):
             problem = "is a pickle, not an .npz (reproml never loads pickles: allow_pickle=False)"
@@ -194,13 +219,11 @@ def _load_npz(path: Path) -> tuple[bool, dict[str, np.ndarray]]:
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise RecordError(path, f"holds one array of shape {data.shape}, not an .npz archive", fix)
     with data:
-        missing = [n for n in names if n not in data.files]
+        missing = [name for name in names if name not in data.files]
         if missing:
             raise RecordError(path, f"has no arrays {missing} (it has {sorted(data.files)})", fix)
-        has_eval = "x_eval" in data.files and "y_eval" in data.files
-        names += ["x_eval", "y_eval"] if has_eval else []
         arrays = {}
-        for name in names:
+        for name in [*names, *(name for name in optional if name in data.files)]:
             try:
                 arrays[name] = np.asarray(data[name])
             except ValueError as err:
@@ -212,11 +235,29 @@ def _load_npz(path: Path) -> tuple[bool, dict[str, np.ndarray]]:
                     "Save it with a numeric or string dtype; reproml loads .npz files with "
                     "allow_pickle=False",
                 ) from err
+            except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as err:
+                raise RecordError(
+                    path, f"array {name!r} is unreadable ({type(err).__name__}: {err})", fix
+                ) from err
+    return arrays
+
+
+def _load_npz(path: Path) -> tuple[bool, dict[str, np.ndarray]]:
+    """Read an npz in the Keras layout (x/y train, test and optional eval) for `rows_from_npz`."""
+    arrays = read_npz(path, KERAS_NPZ_ARRAYS, optional=("x_eval", "y_eval"))
+    if ("x_eval" in arrays) != ("y_eval" in arrays):
+        has, lacks = ("x_eval", "y_eval") if "x_eval" in arrays else ("y_eval", "x_eval")
+        raise RecordError(
+            path,
+            f"has {has} but no {lacks}",
+            "Save both x_eval and y_eval, or neither (eval is then carved from train)",
+        )
+    has_eval = "x_eval" in arrays
     for split in ("train", "test", "eval") if has_eval else ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if y.ndim == 2 and y.shape[1] == 1:
             arrays[f"y_{split}"] = y = y.reshape(-1)
-        if x.ndim == 0 or len(x) != len(y):
+        if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
             raise RecordError(
                 path,
                 f"x_{split} has shape {x.shape} and y_{split} has shape {y.shape}",

@@ -1,35 +1,165 @@
-"""`verify`: check a record directory against its ``manifest.json`` and name what differs.
+"""Check a record directory against its ``manifest.json`` and name what differs.
 
-Checks, in order: the manifest loads and its format/compression are known; every listed shard
-exists and has the listed size and sha256 (a streaming hash, so large shards are fine); each
-split's ``num_examples`` is the sum of its shard records; the stored fingerprint equals the one
-recomputed from the manifest; and no file in the directory looks like a shard of the pattern
-without being listed, or is a temp file of an interrupted write.
+One check per shard, `check_shard` (exists, readable, byte size, sha256 -- a streaming hash,
+so large shards are fine), serves both entry points that read a directory:
 
-Two entry points: `verify` returns the problems (an empty list means the directory matches its
-manifest), `verify_or_raise` raises one `RecordError` listing all of them (what the CLI's
-``reproml verify`` calls).
+* `verify` (and `verify_or_raise`, what ``reproml verify`` calls) runs every check on every
+  shard and collects all the problems: the manifest's format and compression are known; every
+  listed shard matches; each split's ``num_examples`` is the sum of its shard records; the
+  stored fingerprint equals the one recomputed from the manifest; and no file in the directory
+  looks like a shard of the pattern without being listed, or is a temp file of an interrupted
+  write. An empty list means the directory matches its manifest.
+* `verify_shards`, which the input functions call before reading one split, raises the first
+  problem, checking only as deep as asked ("size" by default, "sha256", or None: exists and
+  readable).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from reproml.errors import RecordError
+from reproml.errors import ConfigError, RecordError
 from reproml.records.file_hash import file_sha256
 from reproml.records.manifest import (
     COMPRESSIONS,
     FORMAT_VERSION,
     MANIFEST_NAME,
     Manifest,
+    ShardInfo,
     load_manifest,
 )
 from reproml.records.writer import TMP_NAME_RE, shard_name_regex
 
+# How deep `check_shard` looks: "exists" (and is readable), "size" (also the byte size: catches
+# missing and truncated shards, cheap), "sha256" (also rehashes: catches any changed byte).
+CHECK_LEVELS = ("exists", "size", "sha256")
+# The `verify=` argument of the input functions; None checks that every shard exists.
+VERIFY_MODES = ("size", "sha256", None)
+FIX = "Re-serialize the data (write_records), or restore the file from a copy"
 _RESERIALIZE = "Re-serialize the data with the same write_records call to rewrite it"
+
+
+def check_shard(
+    path: Path, shard: ShardInfo, where: str, level: str = "sha256", bar: Any | None = None
+) -> RecordError | None:
+    """Return the first way one shard differs from its manifest entry, or None if it matches.
+
+    Args:
+      path: the shard file.
+      shard: its entry in the manifest.
+      where: which shard it is, for the message (e.g. "shard 1 of split 'train' in ...").
+      level: one of `CHECK_LEVELS`.
+      bar: an optional tqdm bar advanced by the bytes hashed.
+
+    Returns:
+      A `RecordError` naming the file, what differs and the fix, or None.
+    """
+    if not path.is_file():
+        return RecordError(path, f"is missing ({where})", FIX)
+    if not os.access(path, os.R_OK):
+        return RecordError(path, f"cannot be read ({where})", "Fix its permissions")
+    if level == "exists":
+        return None
+    size = path.stat().st_size
+    if size != shard.bytes:
+        return RecordError(
+            path,
+            f"has {size} bytes but the manifest lists {shard.bytes} ({where}); it was "
+            "truncated or rewritten after the manifest",
+            FIX,
+        )
+    if level == "size":
+        return None
+    _, actual = file_sha256(path, bar)
+    if actual != shard.sha256:
+        return RecordError(
+            path,
+            f"has sha256 {actual} but the manifest lists {shard.sha256} ({where}); same size, "
+            "so its content changed",
+            FIX,
+        )
+    return None
+
+
+def shard_problems(
+    manifest: Manifest,
+    record_dir: str | os.PathLike,
+    splits: Iterable[str],
+    level: str = "sha256",
+    bar: Any | None = None,
+) -> Iterator[RecordError]:
+    """Yield `check_shard`'s problem for every shard of `splits` that differs, in manifest order.
+
+    A generator: a caller that stops at the first problem checks no further shard.
+
+    Raises:
+      RecordError: the manifest has no such split.
+    """
+    manifest_path = Path(record_dir) / MANIFEST_NAME
+    for split in splits:
+        paths = manifest.shard_paths(record_dir, split)
+        for idx, (shard, path) in enumerate(zip(manifest.splits[split].shards, paths, strict=True)):
+            where = f"shard {idx} of split {split!r} in {manifest_path}"
+            problem = check_shard(path, shard, where, level, bar)
+            if problem is not None:
+                yield problem
+
+
+def fingerprint_problem(manifest: Manifest, record_dir: str | os.PathLike) -> RecordError | None:
+    """Return an error naming ``manifest.json`` if its fingerprint is not the recomputed one."""
+    recomputed = manifest.compute_fingerprint()
+    if manifest.fingerprint == recomputed:
+        return None
+    return RecordError(
+        Path(record_dir) / MANIFEST_NAME,
+        f"has a fingerprint that does not match its schema, compression and shard hashes "
+        f"(stored {manifest.fingerprint!r}, recomputed {recomputed!r}): the manifest was edited",
+        FIX,
+    )
+
+
+def verify_shards(
+    manifest: Manifest, record_dir: str | os.PathLike, split: str, mode: str | None = "size"
+) -> list[Path]:
+    """Check that `split`'s shards are the ones the manifest lists, and return their paths.
+
+    Stops at the first problem (see `verify` for a check that collects them all).
+
+    Args:
+      manifest: the record directory's manifest.
+      record_dir: the record directory.
+      split: the split to check.
+      mode: "size" (the manifest's fingerprint, and every shard exists, is readable and has the
+        manifest's byte size: catches missing and truncated shards, cheap), "sha256" (also
+        recomputes every shard's hash: catches any changed byte, reads everything) or None
+        (every shard exists and is readable).
+
+    Returns:
+      The shard paths, in manifest order.
+
+    Raises:
+      RecordError: names the shard (or manifest) that does not match and how to fix it.
+      ConfigError: `mode` is not one of `VERIFY_MODES` (named as the ``verify`` argument).
+    """
+    if mode not in VERIFY_MODES:
+        raise ConfigError("verify", f"one of {VERIFY_MODES}", mode)
+    paths = manifest.shard_paths(record_dir, split)
+    if not paths:
+        raise RecordError(
+            Path(record_dir) / MANIFEST_NAME, f"lists no shards for split {split!r}", FIX
+        )
+    if mode is not None and (problem := fingerprint_problem(manifest, record_dir)) is not None:
+        raise problem
+    level = "exists" if mode is None else mode
+    problem = next(shard_problems(manifest, record_dir, [split], level), None)
+    if problem is not None:
+        raise problem
+    return paths
 
 
 def verify(record_dir: str | os.PathLike, *, progress: bool = False) -> list[RecordError]:
@@ -66,17 +196,22 @@ def verify(record_dir: str | os.PathLike, *, progress: bool = False) -> list[Rec
                 _RESERIALIZE,
             )
         )
-    problems += _check_shards(record_dir, manifest, progress)
-    recomputed = manifest.compute_fingerprint()
-    if manifest.fingerprint != recomputed:
-        problems.append(
-            RecordError(
-                manifest_path,
-                f"fingerprint {manifest.fingerprint!r} differs from {recomputed!r} recomputed from "
-                "its schema, compression and shard hashes (the manifest was edited)",
-                _RESERIALIZE,
+    for split, info in manifest.splits.items():
+        listed = sum(sh.records for sh in info.shards)
+        if listed != info.num_examples:
+            problems.append(
+                RecordError(
+                    manifest_path,
+                    f"split {split!r} has num_examples {info.num_examples} but its shards "
+                    f"hold {listed} records",
+                    _RESERIALIZE,
+                )
             )
-        )
+    total = sum(sh.bytes for info in manifest.splits.values() for sh in info.shards)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="verify", disable=not progress) as bar:
+        problems += shard_problems(manifest, record_dir, manifest.splits, "sha256", bar)
+    if (problem := fingerprint_problem(manifest, record_dir)) is not None:
+        problems.append(problem)
     problems += _check_unlisted(record_dir, manifest)
     return problems
 
@@ -97,53 +232,6 @@ def verify_or_raise(record_dir: str | os.PathLike, *, progress: bool = False) ->
             f"\n{lines}",
         )
     return load_manifest(record_dir)
-
-
-def _check_shards(record_dir: Path, manifest: Manifest, progress: bool) -> list[RecordError]:
-    problems = []
-    total = sum(sh.bytes for info in manifest.splits.values() for sh in info.shards)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="verify", disable=not progress) as bar:
-        for split, info in manifest.splits.items():
-            listed = sum(sh.records for sh in info.shards)
-            if listed != info.num_examples:
-                problems.append(
-                    RecordError(
-                        record_dir / MANIFEST_NAME,
-                        f"split {split!r} has num_examples {info.num_examples} but its shards "
-                        f"hold {listed} records",
-                        _RESERIALIZE,
-                    )
-                )
-            for shard in info.shards:
-                path = record_dir / shard.file
-                where = f"shard of split {split!r}"
-                if not path.is_file():
-                    problems.append(
-                        RecordError(
-                            path, f"is missing ({where} listed in {MANIFEST_NAME})", _RESERIALIZE
-                        )
-                    )
-                    continue
-                size, sha = file_sha256(path, bar)
-                if size != shard.bytes:
-                    problems.append(
-                        RecordError(
-                            path,
-                            f"{where} has {size} bytes, {MANIFEST_NAME} says {shard.bytes} "
-                            "(truncated or replaced)",
-                            f"Shard {shard.file} differs. {_RESERIALIZE}",
-                        )
-                    )
-                elif sha != shard.sha256:
-                    problems.append(
-                        RecordError(
-                            path,
-                            f"{where} has sha256 {sha}, {MANIFEST_NAME} says {shard.sha256} "
-                            "(same size: bytes were changed)",
-                            f"Shard {shard.file} differs. {_RESERIALIZE}",
-                        )
-                    )
-    return problems
 
 
 def _check_unlisted(record_dir: Path, manifest: Manifest) -> list[RecordError]:

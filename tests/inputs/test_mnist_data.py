@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import logging
 import socket
 import threading
 import warnings
@@ -19,6 +20,7 @@ from reproml.datasets.mnist import (
     ChecksumMismatchError,
     DownloadError,
     MnistFallbackWarning,
+    MnistFileWarning,
     load_mnist,
     mnist_keys_to_handlers,
     mnist_rows,
@@ -104,6 +106,7 @@ def test_download_verifies_caches_and_reuses(server, npz, tmp_path):
         "name": "mnist",
         "path": str(cached),
         "sha256": sha,
+        "canonical": True,
         "how": "download",
         "url": f"{base}/mnist.npz",
     }
@@ -133,43 +136,158 @@ def test_default_cache_dir_follows_env(server, npz, tmp_path, monkeypatch):
     assert source["path"] == str(tmp_path / "data" / "mnist.npz")
 
 
-def test_cached_file_with_wrong_hash_is_an_error(npz, tmp_path):
-    (tmp_path / "mnist.npz").write_bytes(npz[0] + b"x")
-    with pytest.raises(
-        RecordError, match=r"mnist.npz: has sha256 [0-9a-f]{64}, expected .*Delete it"
-    ):
-        load_mnist(cache_dir=tmp_path, sha256=npz[1], allow_download=False)
+def keras_arrays(n_train: int = 5, n_test: int = 3, seed: int = 7) -> dict[str, np.ndarray]:
+    """Tiny arrays in the Keras MNIST layout (labels int64, unlike the download's uint8)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "x_train": rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, size=n_train),
+        "x_test": rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, size=n_test),
+    }
+
+
+def resaved(path, arrays) -> str:
+    """np.savez_compressed `arrays` to `path` (not the canonical bytes); return its sha256."""
+    np.savez_compressed(path, **arrays)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_explicit_path(npz, tmp_path):
     data, sha, arrays = npz
     path = tmp_path / "my.npz"
     path.write_bytes(data)
-    got, source = load_mnist(path, sha256=sha)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the canonical file (here: `sha`) does not warn
+        got, source = load_mnist(path, sha256=sha)
     assert_arrays_equal(got, arrays)
-    assert source == {"name": "mnist", "path": str(path), "sha256": sha, "how": "path"}
-    with pytest.raises(RecordError, match="my.npz: has sha256"):
-        load_mnist(path)  # the reference MNIST hash
+    assert source == {
+        "name": "mnist",
+        "path": str(path),
+        "sha256": sha,
+        "canonical": True,
+        "how": "path",
+    }
     with pytest.raises(RecordError, match="missing.npz: does not exist"):
         load_mnist(tmp_path / "missing.npz")
 
 
-def test_wrong_layout_names_the_arrays(tmp_path):
+def test_resaved_file_is_accepted_with_one_warning_and_its_hash(tmp_path, caplog):
+    """Issue 11: a re-saved copy in the Keras layout is used; the record says which file."""
+    arrays = keras_arrays()
+    path = tmp_path / "resaved.npz"
+    sha = resaved(path, arrays)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with caplog.at_level(logging.WARNING, logger="reproml.datasets.mnist"):
+            got, source = load_mnist(path)
+    assert_arrays_equal(got, arrays)
+    assert source == {
+        "name": "mnist",
+        "path": str(path),
+        "sha256": sha,
+        "canonical": False,
+        "how": "path",
+    }
+    assert [w.category for w in caught] == [MnistFileWarning]
+    message = str(caught[0].message)
+    assert issubclass(MnistFileWarning, UserWarning)
+    assert str(path) in message and sha in message and f"pin_sha256='{sha}'" in message
+    assert caught[0].filename == __file__  # points at the caller of load_mnist
+    assert [r.getMessage() for r in caplog.records] == [message]
+
+
+def test_resaved_file_in_the_cache_is_accepted_with_one_warning(tmp_path):
+    sha = resaved(tmp_path / "mnist.npz", keras_arrays())
+    with pytest.warns(MnistFileWarning, match=f"mnist.npz is not the canonical.*{sha}") as caught:
+        _, source = load_mnist(cache_dir=tmp_path, allow_download=False)
+    assert len(caught) == 1
+    assert source["how"] == "cache" and source["sha256"] == sha and not source["canonical"]
+
+
+def test_pinned_file_is_used_without_warning_and_a_mismatch_is_refused(tmp_path):
+    arrays = keras_arrays()
+    path = tmp_path / "pinned.npz"
+    sha = resaved(path, arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got, source = load_mnist(path, pin_sha256=sha.upper())
+    assert_arrays_equal(got, arrays)
+    assert source["sha256"] == sha and source["canonical"] is False
+    other = resaved(path, keras_arrays(seed=8))  # same name, other content
+    with pytest.raises(RecordError) as info:
+        load_mnist(path, pin_sha256=sha)
+    message = str(info.value)
+    assert info.value.path == str(path)
+    assert f"has sha256 {other}, but pin_sha256 is {sha}" in message
+    assert f"pin this one with pin_sha256='{other}'" in message
+    # The pin applies to the cache too, and with a pin nothing falls back to the digits.
+    (tmp_path / "cache").mkdir()
+    path.rename(tmp_path / "cache" / "mnist.npz")
+    with pytest.raises(RecordError, match=f"pin_sha256 is {sha}"):
+        load_mnist(cache_dir=tmp_path / "cache", pin_sha256=sha, allow_download=False)
+    with pytest.raises(RecordError, match="not available.*digits fallback is not used"):
+        load_mnist(cache_dir=tmp_path / "empty", pin_sha256=sha, allow_download=False)
+
+
+@pytest.mark.parametrize(
+    ("entry", "value"),
+    [("sha256", "abc"), ("sha256", None), ("pin_sha256", "g" * 64), ("pin_sha256", 12)],
+)
+def test_hashes_must_be_64_hex_digits(tmp_path, entry, value):
+    with pytest.raises(ConfigError, match=f"config entry '{entry}': expected a sha256 of 64 hex"):
+        load_mnist(cache_dir=tmp_path, allow_download=False, **{entry: value})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("x_test"), r"has no arrays \['x_test'\]"),
+        (lambda a: a.update(x_train=a["x_train"][:, :8, :8]), r"x_train is uint8 \(5, 8, 8\)"),
+        (lambda a: a.update(x_test=a["x_test"].astype(np.float32)), r"x_test is float32 \(3, 28"),
+        (lambda a: a.update(x_train=a["x_train"][:0], y_train=a["y_train"][:0]), "x_train is"),
+        (
+            lambda a: a.update(y_train=a["y_train"][:4]),
+            r"y_train is int64 \(4,\), expected .*\[5\]",
+        ),
+        (lambda a: a.update(y_test=a["y_test"][:, None]), r"y_test is int64 \(3, 1\)"),
+        (lambda a: a.update(y_test=a["y_test"] * 0.5), r"y_test is float64 \(3,\)"),
+        (lambda a: a.update(y_train=np.array([0, 1, 2, 10, 3])), r"y_train has labels 0\.\.10"),
+        (lambda a: a.update(y_test=np.array([0, -1, 2])), r"y_test has labels -1\.\.2"),
+        (
+            lambda a: a.update(y_test=np.array([{}] * 3, dtype=object)),
+            "array 'y_test' holds pickled",
+        ),
+    ],
+    ids=[
+        "missing",
+        "shape",
+        "dtype",
+        "no-rows",
+        "lengths",
+        "label-shape",
+        "label-dtype",
+        "label-high",
+        "label-negative",
+        "pickled",
+    ],
+)
+def test_wrong_layout_is_refused_naming_file_and_array(tmp_path, change, message):
+    arrays = keras_arrays()
+    change(arrays)
     path = tmp_path / "bad.npz"
-    np.savez(path, x_train=np.zeros((2, 28, 28), np.uint8), y_train=np.zeros(2, np.uint8))
-    with pytest.raises(RecordError, match=r"bad.npz: has no arrays \['x_test', 'y_test'\]"):
-        load_mnist(path, sha256=None)
-    np.savez(
-        path,
-        x_train=np.zeros((2, 8, 8), np.uint8),
-        y_train=np.zeros(2, np.uint8),
-        x_test=np.zeros((1, 28, 28), np.uint8),
-        y_test=np.zeros(1, np.uint8),
-    )
-    with pytest.raises(
-        RecordError, match=r"x_train is uint8 \(2, 8, 8\), expected uint8 \[N, 28, 28\]"
-    ):
-        load_mnist(path, sha256=None)
+    np.savez(path, **arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any "not canonical" warning
+        with pytest.raises(RecordError, match=message) as info:
+            load_mnist(path)
+    assert info.value.path == str(path)
+
+
+def test_unreadable_cached_file_is_refused_naming_it(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(RecordError, match=r"mnist.npz: is not a readable \.npz"):
+        load_mnist(cache_dir=tmp_path, allow_download=False)
 
 
 def test_fallback_without_download_warns_and_records_source(tmp_path, server):

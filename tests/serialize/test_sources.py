@@ -13,6 +13,7 @@ from reproml.errors import ConfigError, RecordError
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import dataset_from_records
 from reproml.records.sources import (
+    read_npz,
     rows_from_hdf5,
     rows_from_image_folder,
     rows_from_npz,
@@ -132,6 +133,26 @@ def test_bad_npz_layout_names_the_array(tmp_path, keras_arrays, change, message)
     np.savez(tmp_path / "bad.npz", **keras_arrays)
     with pytest.raises(RecordError, match=message):
         rows_from_npz(tmp_path / "bad.npz")
+
+
+def test_npz_with_only_one_eval_array_is_refused(tmp_path, keras_arrays):
+    np.savez(tmp_path / "half.npz", x_eval=keras_arrays["x_test"][:2], **keras_arrays)
+    with pytest.raises(RecordError, match=r"half.npz: has x_eval but no y_eval. Save both"):
+        rows_from_npz(tmp_path / "half.npz")
+
+
+def test_read_npz_reads_required_and_present_optional_arrays(tmp_path, keras_arrays):
+    np.savez(tmp_path / "d.npz", **keras_arrays)
+    arrays = read_npz(tmp_path / "d.npz", ["y_train", "x_test"], optional=["x_eval", "x_train"])
+    assert list(arrays) == ["y_train", "x_test", "x_train"]
+    np.testing.assert_array_equal(arrays["x_train"], keras_arrays["x_train"])
+    with pytest.raises(RecordError, match=r"d.npz: has no arrays \['z'\].*np.savez\(z=...\)"):
+        read_npz(tmp_path / "d.npz", ["z"])
+    np.save(tmp_path / "one.npy", keras_arrays["x_train"])
+    with pytest.raises(RecordError, match=r"one.npy: holds one array of shape \(20, 6, 6\)"):
+        read_npz(tmp_path / "one.npy", ["x_train"])
+    with pytest.raises(RecordError, match="nope.npz: does not exist"):
+        read_npz(tmp_path / "nope.npz", ["x_train"])
 
 
 def test_eval_size_must_leave_train_rows(tmp_path, keras_arrays):

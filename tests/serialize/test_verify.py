@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from reproml.errors import RecordError
-from reproml.records.manifest import MANIFEST_NAME
-from reproml.records.verify import verify, verify_or_raise
+from reproml.records.manifest import MANIFEST_NAME, load_manifest
+from reproml.records.verify import FIX, verify, verify_or_raise, verify_shards
 from reproml.records.writer import write_records
 from tests.serialize.conftest import PATTERN
 
@@ -45,7 +45,8 @@ def test_flipped_byte_is_named_with_the_fix(record_dir):
     problems = verify(record_dir)
     assert paths(problems) == [str(shard)]
     assert "sha256" in problems[0].problem and "same size" in problems[0].problem
-    assert problems[0].fix.startswith("Shard train-002.tfrecord differs. Re-serialize")
+    assert "shard 2 of split 'train'" in problems[0].problem
+    assert problems[0].fix == FIX
 
 
 def test_truncated_and_missing_shards_are_all_named(record_dir):
@@ -93,7 +94,28 @@ def test_manifest_of_another_write_names_every_differing_shard(
     shutil.copy(other / MANIFEST_NAME, record_dir / MANIFEST_NAME)
     problems = verify(record_dir)
     assert sorted(paths(problems)) == sorted(str(p) for p in record_dir.glob("*.tfrecord"))
-    assert all("differs" in p.fix for p in problems)
+    assert all(p.fix == FIX for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("damage", "mode"),
+    [
+        (lambda p: p.unlink(), None),
+        (lambda p: p.write_bytes(p.read_bytes()[:-7]), "size"),
+        (lambda p: p.write_bytes(bytes([p.read_bytes()[0] ^ 1]) + p.read_bytes()[1:]), "sha256"),
+    ],
+    ids=["missing", "truncated", "flipped"],
+)
+def test_reading_and_verify_report_a_shard_with_the_same_check(record_dir, damage, mode):
+    """`verify_shards` (before reading) raises the first problem `verify` lists, word for word."""
+    shard = record_dir / "eval-001.tfrecord"
+    damage(shard)
+    (problem,) = verify(record_dir)
+    with pytest.raises(RecordError) as info:
+        verify_shards(load_manifest(record_dir), record_dir, "eval", mode)
+    assert str(info.value) == str(problem)
+    assert problem.path == str(shard) and "shard 1 of split 'eval'" in problem.problem
+    verify_shards(load_manifest(record_dir), record_dir, "train", mode)  # other splits pass
 
 
 def test_unlisted_shard_and_leftover_temp_file_are_reported(record_dir):
