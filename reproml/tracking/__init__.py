@@ -1,6 +1,6 @@
-"""Sacred tracking: observers, what a run records, Estimator hooks, output filter, signals.
-
-Modules: `observers` (file store + fail-fast MongoDB, guarded), `scrub` (credentials),
-`run_record` (git diff, pip freeze, dataset manifest, export), `hooks` (metrics to Sacred),
-`output` (captured stdout filter), `signals` (SIGINT/SIGTERM -> INTERRUPTED, resumable).
+"""What a live Sacred run records: `experiment` (track(Experiment), run_commandline, the steps of
+a command), `observers` (file store + fail-fast MongoDB, guarded; incomplete_records),
+`file_store` (atomic FileStorageObserver), `record` (code state, pip freeze, dataset, export),
+`hooks` (Estimator metrics to Sacred), `output` (captured stdout filter), `signals` (SIGINT /
+SIGTERM -> INTERRUPTED, resumable).
 """
