@@ -1,10 +1,11 @@
-"""MNIST digit classifier: serialize -> train -> evaluate -> export, tracked by Sacred.
+"""MNIST digit classifier: records -> train -> evaluate -> export, tracked by Sacred.
 
-    python -m experiments.mnist                          # default: ~98-99% test accuracy on
-                                                         # MNIST (>= 90% on the digits fallback)
+    python -m experiments.mnist                          # ~98-99% test accuracy on MNIST
+                                                         # (>= 90% on the digits fallback)
                                                          # in a few minutes on 2 CPU cores
     python -m experiments.mnist with quick               # tiny run (tests, CI)
     python -m experiments.mnist with lr=3e-4 steps=4000  # overrides
+    python -m experiments.mnist with dataset.max_examples=1000   # the dataset ingredient's entries
     python -m experiments.mnist print_config             # every entry with its comment
     python -m experiments.mnist serialize | evaluate with model_dir=... | export with model_dir=...
     python -m experiments.mnist -m localhost:27017:reproml   # also record in MongoDB
@@ -19,38 +20,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from sacred import Experiment
 
-from reproml.datasets.mnist import (
-    MNIST_CLASS_NAMES,
-    load_mnist,
-    mnist_keys_to_handlers,
-    mnist_rows,
-    mnist_split_sizes,
-)
-from reproml.models.classifier import DEFAULT_PARAMS, make_classifier
+from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
+from reproml.errors import ConfigError
+from reproml.models.checkpoint import latest_checkpoint
+from reproml.models.classifier import make_classifier
+from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.models.export import export_classifier
 from reproml.models.frechet import images_input_fn
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.models.plots import save_confusion_matrix, save_sample_predictions
 from reproml.records.reader import input_fn
-from reproml.records.writer import write_records
 from reproml.tracking import experiment as rx
 from reproml.tracking.hooks import log_eval_metrics
-from reproml.tracking.record import record_dataset, record_export
+from reproml.tracking.record import record_export
 
-ex = rx.ReproExperiment("mnist")
+ex = rx.track(Experiment("mnist", ingredients=[dataset]))
 
 
 @ex.config
 def config():
     """Configure the default run: the whole of MNIST, about 2-3 minutes on 2 CPU cores."""
-    data_dir = "data/mnist/records"  # TFRecords + manifest.json; serialized here when missing
-    data_path = None  # a Keras-layout mnist.npz to serialize; None: cached/downloaded MNIST
-    allow_download = True  # download MNIST (sha256-checked) if not cached; else digits fallback
-    max_examples = None  # serialize at most this many examples per split (None: all)
-    samples_per_record = 10000  # examples per TFRecord shard
-    compression = None  # shard compression: None, "GZIP" or "ZLIB"
     network = "cnn"  # classifier network: a file in reproml/models/networks/
     optimizer = "adam"  # adam, sgd, rmsprop or adagrad
     lr = 1e-3  # learning rate
@@ -68,9 +60,7 @@ def config():
 @ex.named_config
 def quick():
     """Make a tiny run for tests and CI (seconds, not minutes; digits fallback, no download)."""
-    allow_download = False  # never touch the network
-    max_examples = 256  # 256 train and 256 test examples
-    samples_per_record = 100  # three shards per split
+    dataset = dict(QUICK)  # 256 train + 256 test digits in their own data_dir, no download
     batch_size = 32  # small batches
     steps = 30  # a few steps
     eval_every = 15  # two evaluations
@@ -78,63 +68,31 @@ def quick():
     num_samples = 8  # a small grid
 
 
-@ex.validate
-def check_config(config):
+@ex.config_hook
+def check_config(config, command_name, logger):
     """Refuse bad values before anything runs; every message names the entry."""
-    rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every")
-    rx.check_positive_int(config, "samples_per_record", "num_samples")
+    rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every", "num_samples")
     rx.check_positive_number(config, "lr")
     rx.check_choice(config, "optimizer", sorted(OPTIMIZERS))
     rx.check_choice(config, "network", available_networks("classifier"))
-    rx.check_choice(config, "compression", [None, "GZIP", "ZLIB"])
-    rx.check_existing_path(config, "data_path")
-    if config["max_examples"] is not None:
-        rx.check_positive_int(config, "max_examples")
-    if not 0 <= config["dropout"] < 1:
-        raise rx.ConfigError("dropout", "a rate in [0, 1)", config["dropout"])
-
-
-def write_mnist_records(
-    data_dir, data_path, allow_download, max_examples, samples_per_record, compression
-):
-    """Write the MNIST (or digits fallback) TFRecords and manifest to `data_dir`."""
-    arrays, source = load_mnist(data_path, allow_download=allow_download)
-    return write_records(
-        data_dir,
-        "{split}-{idx:05d}.tfrecord",
-        mnist_keys_to_handlers(),
-        samples_per_record,
-        rx.split_sizes_limited(mnist_split_sizes(arrays), max_examples),
-        lambda split: mnist_rows(arrays, split),
-        compression=compression,
-        source=source,
-        splits=("train", "test"),
-    )
+    dropout = config["dropout"]
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise ConfigError("dropout", "a rate in [0, 1)", dropout)  # NaN fails 0 <= NaN too
+    rx.check_seed(config)
+    model_dir = config["model_dir"]
+    if command_name in ("evaluate", "export") and not (model_dir and latest_checkpoint(model_dir)):
+        raise ConfigError("model_dir", "the model_dir of a trained run (a checkpoint)", model_dir)
+    return {}
 
 
 @ex.capture
-def serialize_mnist(
-    data_dir, data_path, allow_download, max_examples, samples_per_record, compression
-):
-    """Write the records of this run's config (see `write_mnist_records`)."""
-    return write_mnist_records(
-        data_dir, data_path, allow_download, max_examples, samples_per_record, compression
-    )
-
-
-@ex.capture
-def classifier(_run, model_dir, network, optimizer, lr, dropout, seed, log_every):
-    """Return the seeded classifier Estimator and its model_dir (recorded in info)."""
+def classifier(_run, manifest, model_dir, network, optimizer, lr, dropout, seed, log_every):
+    """Return the seeded classifier for the records of `manifest`, and its model_dir."""
     model_dir = rx.model_dir_for(_run, model_dir)
-    params = {
-        **DEFAULT_PARAMS,
-        "network": network,
-        "optimizer": optimizer,
-        "lr": lr,
-        "dropout": dropout,
-    }
     _run.info["model"] = network
     rx.record_tensorboard(_run, model_dir)
+    params = classifier_params_from_manifest(manifest)  # image shape and classes of the records
+    params.update(network=network, optimizer=optimizer, lr=lr, dropout=dropout)
     estimator = make_classifier(
         model_dir, params, seed, save_summary_steps=log_every, log_step_count_steps=None
     )
@@ -142,100 +100,76 @@ def classifier(_run, model_dir, network, optimizer, lr, dropout, seed, log_every
 
 
 @ex.capture
-def evaluate_and_plot(_run, estimator, data_dir, batch_size, num_samples):
-    """Evaluate on the test split; log eval.* and the confusion-matrix / predictions PNGs."""
-    eval_fn = input_fn("test", batch_size, data_dir, n_epochs=1)
-    metrics = dict(estimator.evaluate(eval_fn))
-    log_eval_metrics(_run, metrics)
-    add_plots(_run, estimator, data_dir, metrics, num_samples)
-    return metrics
-
-
-def add_plots(_run, estimator, data_dir, metrics, num_samples):
+def add_plots(_run, manifest, estimator, metrics, num_samples):
     """Add the confusion matrix and a grid of test predictions as PNG artifacts."""
-    cm_path = save_confusion_matrix(
-        np.asarray(metrics["confusion_matrix"]),
-        rx.new_artifact_path(_run, "confusion_matrix.png"),
-        MNIST_CLASS_NAMES,
-    )
-    rx.add_file_artifact(_run, cm_path)
-    sample_fn = input_fn("test", num_samples, data_dir, n_epochs=1, shuffle=False)
-    features, labels = rx.first_examples(sample_fn, num_samples)
+    class_names = classifier_params_from_manifest(manifest)["class_names"]
+    matrix = np.asarray(metrics["confusion_matrix"])
+    path = rx.new_artifact_path(_run, "confusion_matrix.png")
+    rx.add_file_artifact(_run, save_confusion_matrix(matrix, path, class_names))
+    test_fn = input_fn("test", num_samples, manifest, n_epochs=1, shuffle=False)
+    features, labels = rx.first_examples(test_fn, num_samples)
     images = features["image"]
-    predictions = estimator.predict(images_input_fn(images), predict_keys=["class_ids"])
-    predicted = [int(p["class_ids"]) for p in predictions]
-    grid = save_sample_predictions(
-        images,
-        labels.tolist(),
-        predicted,
-        rx.new_artifact_path(_run, "sample_predictions.png"),
-        MNIST_CLASS_NAMES,
-    )
+    predicted = [int(p["class_ids"]) for p in estimator.predict(images_input_fn(images))]
+    path = rx.new_artifact_path(_run, "sample_predictions.png")
+    grid = save_sample_predictions(images, labels.tolist(), predicted, path, class_names)
     rx.add_file_artifact(_run, grid)
 
 
 @ex.capture
-def export_model(_run, estimator, model_dir):
-    """Export the SavedModel under <model_dir>/export and record it."""
-    path = export_classifier(estimator, Path(model_dir) / "export", (28, 28, 1))
+def export_model(_run, estimator):
+    """Export the SavedModel (serving the records' uint8 images) and record it."""
+    path = export_classifier(estimator, Path(estimator.model_dir) / "export")
     record_export(_run, path)
-    return path
+    return str(path)
 
 
 @ex.main
-def main(_run, data_dir, batch_size, steps, eval_every, log_every, export_savedmodel, num_samples):
-    """Serialize records if missing, train, evaluate, export; the result is the test accuracy."""
-    rx.ensure_records(data_dir, serialize_mnist)
-    record_dataset(_run, data_dir, "mnist")
-    estimator, model_dir = classifier(_run)
+def main(_run, batch_size, steps, eval_every, log_every, export_savedmodel):
+    """Serialize the records if missing, train, evaluate, export; the result is test accuracy."""
+    manifest = ensure_records()
+    estimator, _ = classifier(manifest=manifest)
     metrics = rx.train_and_evaluate(
         _run,
         estimator,
-        input_fn("train", batch_size, data_dir),
-        input_fn("test", batch_size, data_dir, n_epochs=1),
+        input_fn("train", batch_size, manifest),
+        input_fn("test", batch_size, manifest, n_epochs=1),
         steps=steps,
         eval_every=eval_every,
         log_every=log_every,
     )
-    add_plots(_run, estimator, data_dir, metrics, num_samples)
+    add_plots(manifest=manifest, estimator=estimator, metrics=metrics)
     if export_savedmodel:
-        export_model(_run, estimator, model_dir)
+        export_model(estimator=estimator)
     accuracy = float(metrics["accuracy"])
     rx.print_run_summary(_run, "test accuracy", accuracy)
     return accuracy
 
 
 @ex.command
-def serialize(_run, data_dir):
-    """Serialize the records (if missing) and record the dataset; returns the fingerprint."""
-    return rx.serialize_and_record(_run, data_dir, serialize_mnist, "mnist")
+def serialize():
+    """Serialize the records (if missing) and record the dataset; returns its fingerprint."""
+    return serialize_records()
 
 
 @ex.command
-def evaluate(_run, data_dir, model_dir):
-    """Evaluate the checkpoint in `model_dir` on the test split; returns its accuracy."""
-    if model_dir is None:
-        raise rx.ConfigError("model_dir", "the model_dir of a trained run", None)
-    record_dataset(_run, data_dir, "mnist")
-    estimator, _ = classifier(_run)
-    if estimator.latest_checkpoint() is None:
-        raise rx.ConfigError("model_dir", "a directory holding a checkpoint", model_dir)
-    metrics = evaluate_and_plot(_run, estimator)
+def evaluate(_run, batch_size):
+    """Evaluate the trained model in `model_dir` on the test split; returns its accuracy."""
+    manifest = ensure_records()
+    estimator, _ = classifier(manifest=manifest)
+    metrics = dict(estimator.evaluate(input_fn("test", batch_size, manifest, n_epochs=1)))
+    log_eval_metrics(_run, metrics)
+    add_plots(manifest=manifest, estimator=estimator, metrics=metrics)
     accuracy = float(metrics["accuracy"])
     rx.print_run_summary(_run, "test accuracy", accuracy)
     return accuracy
 
 
 @ex.command
-def export(_run, model_dir):
-    """Export the checkpoint in `model_dir` as a SavedModel; returns its path."""
-    if model_dir is None:
-        raise rx.ConfigError("model_dir", "the model_dir of a trained run", None)
-    estimator, model_dir = classifier(_run)
-    if estimator.latest_checkpoint() is None:
-        raise rx.ConfigError("model_dir", "a directory holding a checkpoint", model_dir)
-    return str(export_model(_run, estimator, model_dir))
+def export():
+    """Export the trained model in `model_dir` as a SavedModel; returns its path."""
+    estimator, _ = classifier(manifest=ensure_records())
+    return export_model(estimator=estimator)
 
 
 if __name__ == "__main__":
-    ex.run_commandline()
+    rx.run_commandline(ex)

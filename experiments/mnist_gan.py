@@ -16,8 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.mnist import write_mnist_records
+from sacred import Experiment
+
+from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
+from reproml.errors import ConfigError
+from reproml.models.checkpoint import latest_checkpoint
 from reproml.models.classifier import make_classifier
+from reproml.models.data_contract import classifier_params_from_manifest, gan_params_from_manifest
 from reproml.models.frechet import (
     classifier_embeddings,
     frechet_distance,
@@ -30,20 +35,13 @@ from reproml.models.plots import save_image_grid
 from reproml.models.wgan import GAN_TYPES, gan_input_fn, generate, make_gan_estimator
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.record import record_dataset
 
-ex = rx.ReproExperiment("mnist_gan")
+ex = rx.track(Experiment("mnist_gan", ingredients=[dataset]))
 
 
 @ex.config
 def config():
     """Configure the default run: WGAN with weight clipping on MNIST."""
-    data_dir = "data/mnist/records"  # TFRecords + manifest.json (shared with experiments.mnist)
-    data_path = None  # a Keras-layout mnist.npz to serialize; None: cached/downloaded MNIST
-    allow_download = True  # download MNIST (sha256-checked) if not cached; else digits fallback
-    max_examples = None  # serialize at most this many examples per split (None: all)
-    samples_per_record = 10000  # examples per TFRecord shard
-    compression = None  # shard compression: None, "GZIP" or "ZLIB"
     gan_type = "wgan"  # "wgan" (weight clipping) or "wgan_gp" (gradient penalty)
     network = "dcgan"  # generator + critic network: a file in reproml/models/networks/
     optimizer = "rmsprop"  # optimizer of generator and critic: adam, sgd, rmsprop or adagrad
@@ -83,9 +81,7 @@ def wgan_gp():
 @ex.named_config
 def quick():
     """Make a tiny run for tests and CI (digits fallback, no download)."""
-    allow_download = False  # never touch the network
-    max_examples = 128  # 128 train and 128 test examples
-    samples_per_record = 64  # two shards per split
+    dataset = dict(QUICK)  # the records of every quick run: 256 digits per split, no download
     batch_size = 16  # small batches
     critic_steps = 1  # one critic step per generator step
     steps = 6  # a few steps
@@ -96,38 +92,31 @@ def quick():
     classifier_steps = 5  # a barely trained classifier is enough for a test
 
 
-@ex.validate
-def check_config(config):
+@ex.config_hook
+def check_config(config, command_name, logger):
     """Refuse bad values before anything runs; every message names the entry."""
     rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every")
-    rx.check_positive_int(config, "samples_per_record", "num_samples", "noise_dims")
-    rx.check_positive_int(config, "critic_steps", "classifier_steps")
+    rx.check_positive_int(config, "num_samples", "noise_dims", "critic_steps", "classifier_steps")
     rx.check_positive_number(config, "lr", "clip_value", "gradient_penalty_weight")
     rx.check_choice(config, "gan_type", GAN_TYPES)
     rx.check_choice(config, "optimizer", sorted(OPTIMIZERS))
     rx.check_choice(config, "network", available_networks("generator"))
-    rx.check_choice(config, "compression", [None, "GZIP", "ZLIB"])
-    rx.check_existing_path(config, "data_path")
-    rx.check_existing_path(config, "classifier_dir")
-    if config["max_examples"] is not None:
-        rx.check_positive_int(config, "max_examples")
+    classifier_dir = config["classifier_dir"]
+    if classifier_dir is not None and not latest_checkpoint(classifier_dir):
+        raise ConfigError(
+            "classifier_dir", "None or a trained classifier's model_dir", classifier_dir
+        )
+    rx.check_positive_int(config, "num_fid_samples")
     if config["num_fid_samples"] < 2:
-        raise rx.ConfigError("num_fid_samples", "an int >= 2", config["num_fid_samples"])
-
-
-@ex.capture
-def serialize_mnist(
-    data_dir, data_path, allow_download, max_examples, samples_per_record, compression
-):
-    """Write the records of this run's config (see `experiments.mnist.write_mnist_records`)."""
-    return write_mnist_records(
-        data_dir, data_path, allow_download, max_examples, samples_per_record, compression
-    )
+        raise ConfigError("num_fid_samples", "an int >= 2", config["num_fid_samples"])
+    rx.check_seed(config)
+    return {}
 
 
 @ex.capture
 def gan_estimator(
     _run,
+    manifest,
     model_dir,
     gan_type,
     network,
@@ -140,73 +129,53 @@ def gan_estimator(
     seed,
     log_every,
 ):
-    """Return the seeded GANEstimator and its model_dir (recorded in info)."""
+    """Return the seeded GANEstimator for the images of `manifest`, and its model_dir."""
     model_dir = rx.model_dir_for(_run, model_dir)
-    params = {
-        "gan_type": gan_type,
-        "network": network,
-        "generator_optimizer": optimizer,
-        "critic_optimizer": optimizer,
-        "generator_lr": lr,
-        "critic_lr": lr,
-        "critic_steps": critic_steps,
-        "clip_value": clip_value,
-        "gradient_penalty_weight": gradient_penalty_weight,
-        "noise_dims": noise_dims,
-    }
     _run.info["model"] = network
     rx.record_tensorboard(_run, model_dir)
+    params = gan_params_from_manifest(manifest, network=network)  # the records' image shape
+    params.update(gan_type=gan_type, network=network, critic_steps=critic_steps)
+    params.update(generator_optimizer=optimizer, critic_optimizer=optimizer)
+    params.update(generator_lr=lr, critic_lr=lr, clip_value=clip_value, noise_dims=noise_dims)
+    params.update(gradient_penalty_weight=gradient_penalty_weight)
     estimator = make_gan_estimator(model_dir, params, seed, save_summary_steps=log_every)
     return estimator, model_dir
 
 
 @ex.capture
-def embedding_classifier(model_dir, classifier_dir, classifier_steps, data_dir, seed):
+def embedding_classifier(manifest, model_dir, classifier_dir, classifier_steps, seed):
     """Return the classifier whose embeddings the Fréchet distance compares (trained if new)."""
     directory = classifier_dir or str(Path(model_dir) / "fid_classifier")
-    classifier = make_classifier(directory, None, seed)
+    classifier = make_classifier(directory, classifier_params_from_manifest(manifest), seed)
     if classifier.latest_checkpoint() is None:
-        classifier.train(input_fn("train", 64, data_dir), max_steps=classifier_steps)
+        classifier.train(input_fn("train", 64, manifest), max_steps=classifier_steps)
     return classifier
 
 
 @ex.main
 def main(
-    _run,
-    data_dir,
-    batch_size,
-    noise_dims,
-    steps,
-    eval_every,
-    log_every,
-    num_fid_samples,
-    num_samples,
-    seed,
+    _run, batch_size, noise_dims, steps, eval_every, log_every, num_fid_samples, num_samples, seed
 ):
-    """Serialize records if missing, train the GAN; the result is the last Fréchet distance."""
-    rx.ensure_records(data_dir, serialize_mnist)
-    record_dataset(_run, data_dir, "mnist")
-    estimator, model_dir = gan_estimator(_run)
-    classifier = embedding_classifier(model_dir)
-    real = classifier_embeddings(
-        classifier, input_fn("test", 64, data_dir, n_epochs=1, shuffle=False), num_fid_samples
-    )
+    """Serialize the records if missing, train the GAN; the result is the last Fréchet distance."""
+    manifest = ensure_records()
+    estimator, model_dir = gan_estimator(manifest=manifest)
+    classifier = embedding_classifier(manifest=manifest, model_dir=model_dir)
+    real_fn = input_fn("test", 64, manifest, n_epochs=1, shuffle=False)
+    real = classifier_embeddings(classifier, real_fn, num_fid_samples)
 
     def after_evaluation(step, metrics):
         generated = to_uint8_images(generate(estimator, num_fid_samples, noise_dims, seed))
         fake = classifier_embeddings(classifier, images_input_fn(generated), num_fid_samples)
         metrics["frechet_distance"] = frechet_distance(real, fake)
         _run.log_scalar("eval.frechet_distance", metrics["frechet_distance"], step)
-        grid = save_image_grid(
-            generated[:num_samples], rx.new_artifact_path(_run, f"samples_step_{step:06d}.png")
-        )
-        rx.add_file_artifact(_run, grid)
+        path = rx.new_artifact_path(_run, f"samples_step_{step:06d}.png")
+        rx.add_file_artifact(_run, save_image_grid(generated[:num_samples], path))
 
     metrics = rx.train_and_evaluate(
         _run,
         estimator,
-        gan_input_fn(input_fn("train", batch_size, data_dir), noise_dims, seed),
-        gan_input_fn(input_fn("test", batch_size, data_dir, n_epochs=1), noise_dims, seed + 1),
+        gan_input_fn(input_fn("train", batch_size, manifest), noise_dims, seed),
+        gan_input_fn(input_fn("test", batch_size, manifest, n_epochs=1), noise_dims, seed + 1),
         steps=steps,
         eval_every=eval_every,
         log_every=log_every,
@@ -218,10 +187,10 @@ def main(
 
 
 @ex.command
-def serialize(_run, data_dir):
-    """Serialize the records (if missing) and record the dataset; returns the fingerprint."""
-    return rx.serialize_and_record(_run, data_dir, serialize_mnist, "mnist")
+def serialize():
+    """Serialize the records (if missing) and record the dataset; returns its fingerprint."""
+    return serialize_records()
 
 
 if __name__ == "__main__":
-    ex.run_commandline()
+    rx.run_commandline(ex)

@@ -1,2 +1,5 @@
-"""Datasets: where the raw data comes from (MNIST, its digits fallback) and the Sacred dataset
-ingredient that binds a record directory to the config that wrote it."""
+"""Datasets: where raw data comes from, bound to the config that wrote its records.
+
+`mnist` (file, cache, verified download, digits fallback); `ingredient` and `mnist_ingredient`
+(the Sacred dataset ingredient: config, validators, `serialize`, `ensure_records`).
+"""

@@ -1,6 +1,8 @@
-"""What a live Sacred run records: `experiment` (track(Experiment), run_commandline, the steps of
-a command), `observers` (file store + fail-fast MongoDB, guarded; incomplete_records),
-`file_store` (atomic FileStorageObserver), `record` (code state, pip freeze, dataset, export),
-`hooks` (Estimator metrics to Sacred), `output` (captured stdout filter), `signals` (SIGINT /
-SIGTERM -> INTERRUPTED, resumable).
+"""What a live Sacred run records.
+
+`experiment` (track(Experiment), run_commandline, the steps of a command), `observers` (file
+store + fail-fast MongoDB, guarded; incomplete_records), `file_store` (atomic
+FileStorageObserver), `record` (code state, pip freeze, dataset, export), `hooks` (Estimator
+metrics to Sacred), `output` (captured stdout filter), `signals` (SIGINT / SIGTERM ->
+INTERRUPTED, resumable).
 """

@@ -46,7 +46,6 @@ from sacred.commandline_options import cli_option
 from sacred.observers import MongoObserver
 
 from reproml.errors import ConfigError
-from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.tracking.hooks import ProgressBarHook, SacredMetricsHook, log_eval_metrics
@@ -63,7 +62,6 @@ from reproml.tracking.output import filter_captured_output
 from reproml.tracking.record import (
     artifact_dir,
     record_code,
-    record_dataset,
     record_environment,
 )
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
@@ -222,6 +220,13 @@ def check_positive_number(config: Mapping[str, Any], *entries: str) -> None:
             raise ConfigError(entry, "a finite number > 0", value)
 
 
+def check_seed(config: Mapping[str, Any], entry: str = "seed") -> None:
+    """Raise ConfigError unless ``config[entry]`` is an int in [0, 2**32) (what NumPy accepts)."""
+    value = config[entry]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ConfigError(entry, "an int in [0, 2**32)", value)
+
+
 def check_choice(config: Mapping[str, Any], entry: str, choices: Iterable[Any]) -> None:
     """Raise ConfigError when ``config[entry]`` is not one of `choices`."""
     choices = list(choices)
@@ -249,28 +254,6 @@ def model_dir_for(_run: Any, model_dir: str | None) -> str:
     if run_dir:
         return str(Path(run_dir) / "model")
     return tempfile.mkdtemp(prefix="reproml-model-")
-
-
-def ensure_records(record_dir: str | os.PathLike, serialize: Callable[[], Manifest]) -> Manifest:
-    """Return the manifest of `record_dir`, calling `serialize()` first if it has none."""
-    if (Path(record_dir) / MANIFEST_NAME).is_file():
-        return load_manifest(record_dir)
-    _log.info("no records in %s yet: serializing", record_dir)
-    return serialize()
-
-
-def serialize_and_record(
-    _run: Any, record_dir: str | os.PathLike, serialize: Callable[[], Manifest], name: str
-) -> str:
-    """The `serialize` command of an experiment: records if missing, recorded in the run.
-
-    Returns:
-      The dataset fingerprint (also printed, with the record directory).
-    """
-    manifest = ensure_records(record_dir, serialize)
-    record_dataset(_run, record_dir, name)
-    print(f"{record_dir}: {manifest.fingerprint}")
-    return manifest.fingerprint
 
 
 def train_and_evaluate(
@@ -407,7 +390,7 @@ __all__: Sequence[str] = (
     "check_existing_path",
     "check_positive_int",
     "check_positive_number",
-    "ensure_records",
+    "check_seed",
     "first_examples",
     "model_dir_for",
     "new_artifact_path",

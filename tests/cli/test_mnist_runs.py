@@ -44,7 +44,7 @@ def mnist_store(tmp_path_factory):
     try:
         ex.run(
             named_configs=["quick"],
-            config_updates={"data_dir": str(root / "records"), "export_savedmodel": False},
+            config_updates={"dataset.data_dir": str(root / "records"), "export_savedmodel": False},
         )
         yield root
     finally:

@@ -12,7 +12,7 @@ def mnist_records(tmp_path_factory):
     mp.setenv("REPROML_RUNS_DIR", str(runs))
     try:
         run = ex.run(
-            "serialize", config_updates={"data_dir": str(data_dir)}, named_configs=["quick"]
+            "serialize", config_updates={"dataset.data_dir": str(data_dir)}, named_configs=["quick"]
         )
     finally:
         mp.undo()

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 def _run(tmp_path, monkeypatch, data_dir, **updates):
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
-    return ex.run(config_updates={"data_dir": str(data_dir), **updates}, named_configs=["quick"])
+    return ex.run(
+        config_updates={"dataset.data_dir": str(data_dir), **updates}, named_configs=["quick"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def mongo_run(mnist_records, tmp_path_factory):
     ex.observers.append(observer)
     try:
         run = ex.run(
-            config_updates={"data_dir": str(data_dir), "lr": 2e-3}, named_configs=["quick"]
+            config_updates={"dataset.data_dir": str(data_dir), "lr": 2e-3}, named_configs=["quick"]
         )
     finally:
         ex.observers.remove(observer)
@@ -63,10 +65,8 @@ def test_quick_run_recorded_in_file_store(mongo_run, mnist_records):
     assert info["model"] == "cnn"
     assert info["tensorboard"] == f"tensorboard --logdir {info['model_dir']}"
     assert any(Path(info["model_dir"]).glob("events.out.tfevents.*"))
-    assert (
-        set(info["code"]) == {"commit", "dirty", "diff_artifact"}
-        and len(info["code"]["commit"]) == 40
-    )
+    assert {"commit", "dirty", "diff_artifact"} <= set(info["code"])
+    assert len(info["code"]["commit"]) == 40
     assert (Path(info["export_dir"]) / "saved_model.pb").is_file()
     for name in [
         "confusion_matrix.png",
@@ -111,8 +111,14 @@ def test_quick_run_documents_omniboard_reads(mongo_run):
         ({"lr": -0.1}, "lr"),
         ({"batch_size": 0}, "batch_size"),
         ({"optimizer": "adamw"}, "optimizer"),
-        ({"data_path": "/nonexistent/mnist.npz"}, "data_path"),
+        ({"dataset.data_path": "/nonexistent/mnist.npz"}, "dataset.data_path"),
         ({"network": "resnet9000"}, "network"),
+        ({"lr": float("inf")}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"dropout": float("nan")}, "dropout"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "seed"),
+        ({"dataset.data_dir": ""}, "dataset.data_dir"),
     ],
 )
 def test_bad_config_refused_before_anything_runs(tmp_path, monkeypatch, updates, entry):
@@ -120,6 +126,28 @@ def test_bad_config_refused_before_anything_runs(tmp_path, monkeypatch, updates,
         _run(tmp_path, monkeypatch, tmp_path / "data", **updates)
     assert info.value.entry == entry and repr(entry) in str(info.value)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+
+
+def test_evaluate_and_export_need_a_trained_model_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
+    for command in ("evaluate", "export"):
+        for model_dir in (None, str(tmp_path / "untrained")):
+            with pytest.raises(ConfigError, match="'model_dir'"):
+                ex.run(command, config_updates={"model_dir": model_dir}, named_configs=["quick"])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_export_command_exports_the_trained_model(mongo_run, mnist_records, tmp_path, monkeypatch):
+    run, _ = mongo_run
+    data_dir, _ = mnist_records
+    monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
+    exported = ex.run(
+        "export",
+        config_updates={"dataset.data_dir": str(data_dir), "model_dir": run.info["model_dir"]},
+        named_configs=["quick"],
+    )
+    assert (Path(exported.result) / "saved_model.pb").is_file()
+    assert exported.info["export_dir"] == str(Path(exported.result).resolve())
 
 
 def test_unknown_config_key_refused_naming_it(tmp_path, monkeypatch):
@@ -140,7 +168,7 @@ def test_rerun_and_evaluate_command_reuse_model_dir(
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
     evaluated = ex.run(
         "evaluate",
-        config_updates={"data_dir": str(data_dir), "model_dir": run.info["model_dir"]},
+        config_updates={"dataset.data_dir": str(data_dir), "model_dir": run.info["model_dir"]},
         named_configs=["quick"],
     )
     assert evaluated.result == pytest.approx(run.result)

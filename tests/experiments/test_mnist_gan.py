@@ -17,7 +17,9 @@ def test_quick_wgan_gp_run_records_frechet_distance_and_sample_grids(
 ):
     data_dir, fingerprint = mnist_records
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
-    run = ex.run(config_updates={"data_dir": str(data_dir)}, named_configs=["wgan_gp", "quick"])
+    run = ex.run(
+        config_updates={"dataset.data_dir": str(data_dir)}, named_configs=["wgan_gp", "quick"]
+    )
     assert math.isfinite(run.result) and run.result >= 0
     store = Path(run.info["run_dir"])
     record = json.loads((store / "run.json").read_text())
@@ -39,7 +41,15 @@ def test_quick_wgan_gp_run_records_frechet_distance_and_sample_grids(
 
 @pytest.mark.parametrize(
     ("updates", "entry"),
-    [({"gan_type": "dcgan"}, "gan_type"), ({"clip_value": 0}, "clip_value")],
+    [
+        ({"gan_type": "dcgan"}, "gan_type"),
+        ({"clip_value": 0}, "clip_value"),
+        ({"lr": float("inf")}, "lr"),
+        ({"seed": -1}, "seed"),
+        ({"num_fid_samples": 1}, "num_fid_samples"),
+        ({"classifier_dir": "/nonexistent/classifier"}, "classifier_dir"),
+        ({"dataset.data_dir": ""}, "dataset.data_dir"),
+    ],
 )
 def test_bad_gan_config_refused_naming_the_entry(tmp_path, monkeypatch, updates, entry):
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))

@@ -41,7 +41,9 @@ def _step(checkpoint: str) -> int:
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fault-data")
-    proc = _mnist(["serialize", "with", "quick", f"data_dir={tmp / 'records'}"], tmp / "runs", tmp)
+    proc = _mnist(
+        ["serialize", "with", "quick", f"dataset.data_dir={tmp / 'records'}"], tmp / "runs", tmp
+    )
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
     return tmp / "records"
@@ -50,7 +52,7 @@ def records(tmp_path_factory):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_training_interrupts_saves_and_resumes(records, tmp_path, sig):
     model_dir, runs = tmp_path / "model", tmp_path / "runs"
-    args = ["with", "quick", f"data_dir={records}", f"model_dir={model_dir}", "steps=3000"]
+    args = ["with", "quick", f"dataset.data_dir={records}", f"model_dir={model_dir}", "steps=3000"]
     args += ["eval_every=3000", "export_savedmodel=False"]
     proc = _mnist(args, runs, tmp_path)
     deadline = time.monotonic() + 240

@@ -1,0 +1,140 @@
+"""MNIST as a Sacred ingredient: the ``dataset.*`` config, its validators, and `ensure_records`.
+
+    from reproml.datasets.mnist_ingredient import dataset, ensure_records
+    ex = rx.track(Experiment("mnist", ingredients=[dataset]))
+    ...
+    manifest = ensure_records()   # serialized once per config, reused, or refused (see below)
+    input_fn("train", batch_size, manifest)
+
+The records in ``dataset.data_dir`` are only ever reused by a run whose serialization entries
+(`SERIALIZATION_ENTRIES`) are those they were written from; any other run is refused before
+it starts, with a message naming each entry that differs (`reproml.datasets.ingredient`).
+Experiments' ``quick`` named configs set ``dataset = QUICK``, so every quick run shares one small
+record directory of its own.
+"""
+
+# Sacred reads the local variables of config scopes: they are "unused" only to ruff.
+# ruff: noqa: F841
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sacred import Ingredient
+
+from reproml.datasets import ingredient as records
+from reproml.datasets.mnist import (
+    load_mnist,
+    mnist_keys_to_handlers,
+    mnist_rows,
+    mnist_split_sizes,
+)
+from reproml.errors import ConfigError
+from reproml.records.manifest import Manifest
+from reproml.records.writer import write_records
+from reproml.tracking import experiment as rx
+
+dataset = Ingredient("dataset")
+
+# The entries that decide what the records hold: stored in the manifest, compared on reuse.
+SERIALIZATION_ENTRIES = (
+    "data_path",
+    "data_sha256",
+    "allow_download",
+    "max_examples",
+    "samples_per_record",
+    "compression",
+)
+# The dataset entries of every experiment's `quick` named config (tests, CI).
+QUICK = {
+    "data_dir": "data/mnist/quick-records",
+    "allow_download": False,
+    "max_examples": 256,
+    "samples_per_record": 100,
+}
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataset.config
+def config():
+    """Configure the records: all of MNIST (downloaded and sha256-checked if not cached)."""
+    data_dir = "data/mnist/records"  # TFRecords + manifest.json; serialized here when missing
+    data_path = None  # a Keras-layout mnist.npz to serialize; None: cached/downloaded MNIST
+    data_sha256 = None  # pin the exact npz file by its hex sha256 (None: any; its hash is recorded)
+    allow_download = True  # download MNIST (sha256-checked) if not cached; else digits fallback
+    max_examples = None  # serialize at most this many examples per split (None: all)
+    samples_per_record = 10000  # examples per TFRecord shard
+    compression = None  # shard compression: None, "GZIP" or "ZLIB"
+    overwrite_records = False  # True: serialize again; False: reuse same-config records only
+
+
+@dataset.config_hook
+def check_config(config, command_name, logger):
+    """Refuse bad values, and records made from another config, before anything runs."""
+    path = dataset.path
+    entries = records.prefixed_entries(config, path)
+    records.check_record_entries(entries, path)
+    rx.check_existing_path(entries, f"{path}.data_path")
+    records.check_bool(entries, f"{path}.allow_download")
+    sha256 = entries[f"{path}.data_sha256"]
+    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.match(sha256)):
+        raise ConfigError(f"{path}.data_sha256", "None or a sha256 of 64 hex digits", sha256)
+    wanted = records.serialization_of(config[path], SERIALIZATION_ENTRIES)
+    records.refuse_other_records(config, command_name, path, wanted)
+    return {}
+
+
+def write_mnist_records(data_dir: str, chosen: dict[str, Any]) -> Manifest:
+    """Write MNIST (or the digits fallback) into `data_dir` as `chosen` says; store `chosen`.
+
+    Args:
+      data_dir: the record directory.
+      chosen: the serialization entries (`SERIALIZATION_ENTRIES`); stored in the manifest's source
+        under ``"serialization"`` next to what `load_mnist` says it loaded (file, sha256).
+    """
+    arrays, source = load_mnist(
+        chosen["data_path"],
+        pin_sha256=chosen["data_sha256"],
+        allow_download=chosen["allow_download"],
+    )
+    return write_records(
+        data_dir,
+        "{split}-{idx:05d}.tfrecord",
+        mnist_keys_to_handlers(),
+        chosen["samples_per_record"],
+        rx.split_sizes_limited(mnist_split_sizes(arrays), chosen["max_examples"]),
+        lambda split: mnist_rows(arrays, split),
+        compression=chosen["compression"],
+        source={**source, records.SERIALIZATION_KEY: chosen},
+        splits=("train", "test"),
+    )
+
+
+@dataset.capture
+def ensure_records(_run, _config, data_dir, overwrite_records) -> Manifest:
+    """Return the manifest of this run's records (reused, or serialized now); record the dataset.
+
+    Raises:
+      SerializationMismatchError: ``data_dir`` holds records made from other entries (and not
+        ``overwrite_records``); the message names each entry with both values.
+    """
+    return records.ensure_records(
+        _run,
+        data_dir,
+        records.serialization_of(_config, SERIALIZATION_ENTRIES),
+        lambda chosen: write_mnist_records(data_dir, chosen),
+        overwrite=overwrite_records,
+        path=dataset.path,
+        name="mnist",
+    )
+
+
+def serialize_records() -> str:
+    """Run an experiment's ``serialize`` command: `ensure_records`, then print its fingerprint.
+
+    Returns:
+      The dataset fingerprint (the command's result).
+    """
+    manifest = ensure_records()
+    print(f"{manifest.record_dir}: {manifest.fingerprint}")
+    return manifest.fingerprint
