@@ -5,17 +5,23 @@ those is a module function that can be built and tested on its own. The network 
 ``params["network"]`` (a file in `reproml/models/networks/`), the optimizer from
 ``params["optimizer"]`` and ``params["lr"]``. Images arrive as uint8 [B, H, W, C] (the input
 contract) and are scaled to [0, 1] here, inside the model, so a SavedModel serves raw images.
+
+What the model takes from the data -- ``image_shape``, ``num_classes`` and ``class_names``
+(`DATA_PARAMS`) -- has no default: fill it from the records' manifest with
+`reproml.models.data_contract.classifier_params_from_manifest`.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from reproml.errors import ConfigError
+from reproml.models.checkpoint import check_checkpoint
 from reproml.models.determinism import run_config
 from reproml.models.metrics import classification_metrics
 from reproml.models.networks import get_network
@@ -25,9 +31,15 @@ ModeKeys = tf.estimator.ModeKeys
 
 IMAGE_KEY = "image"
 
+# Params the records decide (`data_contract.classifier_params_from_manifest`); no defaults.
+DATA_PARAMS: dict[str, str] = {
+    "image_shape": "[H, W, C] of the uint8 images (required)",
+    "num_classes": "number of logits; labels are int64 in [0, num_classes) (required)",
+    "class_names": "names of the classes in index order, or None (optional)",
+}
+
 DEFAULT_PARAMS: dict[str, Any] = {
     "network": "cnn",  # module in reproml/models/networks/ defining classifier()
-    "num_classes": 10,  # number of logits; labels are int64 in [0, num_classes)
     "filters": [32, 64, 64],  # filter counts of the three conv layers
     "kernel_sizes": [5, 3, 3],  # square kernel sizes of the three conv layers
     "dense_units": 128,  # width of the dense layer (= the embedding)
@@ -38,39 +50,90 @@ DEFAULT_PARAMS: dict[str, Any] = {
 
 
 def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return `DEFAULT_PARAMS` updated with `params`.
+    """Return `DEFAULT_PARAMS` updated with `params`, with the `DATA_PARAMS` checked.
 
     Raises:
-      ConfigError: a key of `params` is not a classifier parameter (likely a typo), or
-        `num_classes` is not an int >= 2.
+      ConfigError: a key of `params` is not a classifier parameter (likely a typo);
+        `image_shape` or `num_classes` is missing (fill them from the records' manifest with
+        `classifier_params_from_manifest`); `image_shape` is not [H, W, C] of positive ints;
+        `num_classes` is not an int >= 2; `class_names` is not None or `num_classes` names.
     """
     params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS))
+    unknown = sorted(set(params) - set(DEFAULT_PARAMS) - set(DATA_PARAMS))
     if unknown:
-        expected = f"one of the classifier params {sorted(DEFAULT_PARAMS)}"
+        expected = f"one of the classifier params {sorted({**DEFAULT_PARAMS, **DATA_PARAMS})}"
         raise ConfigError(unknown[0], expected, unknown[0])
-    merged = {**DEFAULT_PARAMS, **params}
+    merged = {"class_names": None, **DEFAULT_PARAMS, **params}
+    for entry in ("image_shape", "num_classes"):
+        if merged.get(entry) is None:
+            raise ConfigError(
+                entry,
+                f"{DATA_PARAMS[entry]}: fill it from the records' manifest with "
+                "reproml.models.data_contract.classifier_params_from_manifest",
+                None,
+            )
+    merged["image_shape"] = check_image_shape(merged["image_shape"])
     n = merged["num_classes"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ConfigError("num_classes", "an int >= 2", n)
+    names = merged["class_names"]
+    if names is not None:
+        if (
+            isinstance(names, str)
+            or not all(isinstance(name, str) for name in names)
+            or len(names) != n
+        ):
+            raise ConfigError("class_names", f"None or {n} str (num_classes)", names)
+        merged["class_names"] = list(names)
     return merged
 
 
-def scale_images(features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-    """Return ``features["image"]`` (uint8 [B, H, W, C]) as float32 in [0, 1].
+def check_image_shape(image_shape: Any, entry: str = "image_shape") -> list[int]:
+    """Return `image_shape` as [H, W, C] of positive ints.
 
     Raises:
-      ValueError: there is no "image" feature, or it is not a uint8 tensor of rank 4.
+      ConfigError: it is not a sequence of three positive ints (named as config `entry`).
+    """
+    if (
+        isinstance(image_shape, str)
+        or not isinstance(image_shape, Sequence)
+        or len(image_shape) != 3
+        or not all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
+            for d in image_shape
+        )
+    ):
+        raise ConfigError(entry, "[H, W, C] of three positive ints", image_shape)
+    return [int(d) for d in image_shape]
+
+
+def scale_images(features: Mapping[str, tf.Tensor], image_shape: Any = None) -> tf.Tensor:
+    """Return ``features["image"]`` (uint8 [B, H, W, C]) as float32 in [0, 1].
+
+    Args:
+      features: the model's features.
+      image_shape: [H, W, C] the images must have (``params["image_shape"]``); None: any.
+
+    Raises:
+      ValueError: there is no "image" feature, it is not a uint8 tensor of rank 4, or its
+        [H, W, C] is not `image_shape`.
     """
     if not isinstance(features, Mapping) or IMAGE_KEY not in features:
         got = sorted(features) if isinstance(features, Mapping) else type(features).__name__
         raise ValueError(f"features: expected a dict with key {IMAGE_KEY!r}, got {got}")
     image = features[IMAGE_KEY]
-    if image.dtype != tf.uint8 or image.shape.rank != 4:
+    expected = "[B, H, W, C]" if image_shape is None else f"[B, {', '.join(map(str, image_shape))}]"
+    if (
+        image.dtype != tf.uint8
+        or image.shape.rank != 4
+        or (image_shape is not None and not image.shape[1:].is_compatible_with(image_shape))
+    ):
         raise ValueError(
-            f"features[{IMAGE_KEY!r}]: expected tf.uint8 [B, H, W, C], "
+            f"features[{IMAGE_KEY!r}]: expected tf.uint8 {expected} (params image_shape), "
             f"got {image.dtype.name} of shape {image.shape}"
         )
+    if image_shape is not None:
+        image = tf.ensure_shape(image, [None, *image_shape])
     return tf.cast(image, tf.float32) / 255.0
 
 
@@ -79,7 +142,7 @@ def forward(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Build the network named by ``params["network"]``; returns `(logits, embedding)`."""
     network = get_network(params["network"], "classifier")
-    return network(scale_images(features), dict(params), training)
+    return network(scale_images(features, params["image_shape"]), dict(params), training)
 
 
 def train_spec(
@@ -109,14 +172,18 @@ def predict_spec(
 ) -> tf.estimator.EstimatorSpec:
     """Return the PREDICT spec: `class_ids`, `probabilities` and `embedding` (penultimate layer).
 
+    With ``params["class_names"]``, also `classes`: the predicted class's name (tf.string).
     The same dict is the SavedModel's ``serving_default`` signature output.
     """
     logits, embedding = forward(features, params, training=False)
+    class_ids = tf.argmax(logits, axis=1)
     predictions = {
-        "class_ids": tf.argmax(logits, axis=1),
+        "class_ids": class_ids,
         "probabilities": tf.nn.softmax(logits),
         "embedding": embedding,
     }
+    if params.get("class_names") is not None:
+        predictions["classes"] = tf.gather(tf.constant(params["class_names"]), class_ids)
     export = tf.estimator.export.PredictOutput(predictions)
     return tf.estimator.EstimatorSpec(
         ModeKeys.PREDICT, predictions=predictions, export_outputs={"serving_default": export}
@@ -149,20 +216,53 @@ def make_classifier(
     """Return the classifier Estimator, seeded and deterministic (see `reproml.models.determinism`).
 
     Args:
-      model_dir: checkpoint and summary directory.
-      params: classifier params; missing ones take `DEFAULT_PARAMS`.
+      model_dir: checkpoint and summary directory; a checkpoint already in it must be readable
+        and made for these params (`check_classifier_checkpoint`).
+      params: classifier params; `image_shape` and `num_classes` (and `class_names`) come from
+        the records (`data_contract.classifier_params_from_manifest`), missing others take
+        `DEFAULT_PARAMS`.
       seed: graph-level seed of every graph the Estimator builds.
       **run_config_kwargs: further `tf.estimator.RunConfig` arguments.
 
     Raises:
-      ConfigError: a param is unknown or invalid (network and optimizer are checked here,
-        before any graph is built).
+      ConfigError: a param is missing, unknown or invalid (network and optimizer are checked
+        here, before any graph is built).
+      RecordError: model_dir holds a damaged checkpoint or one of another model.
     """
     params = resolve_params(params)
     get_network(params["network"], "classifier")
     make_optimizer(params["optimizer"], params["lr"])
+    check_classifier_checkpoint(model_dir, params)
     return tf.estimator.Estimator(
         model_fn=model_fn,
         config=run_config(model_dir, seed, **run_config_kwargs),
         params=params,
     )
+
+
+def classifier_variable_shapes(params: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Return ``{name: shape}`` of the classifier's model variables for `params` (built aside)."""
+    params = resolve_params(params)
+    with tf.Graph().as_default():
+        tf.compat.v1.set_random_seed(0)  # only shapes are read; op determinism needs a seed
+        images = tf.compat.v1.placeholder(tf.uint8, [None, *params["image_shape"]])
+        forward({IMAGE_KEY: images}, params, training=False)
+        return {v.op.name: tuple(v.shape.as_list()) for v in tf.compat.v1.global_variables()}
+
+
+def check_classifier_checkpoint(model_dir: str | os.PathLike, params: Mapping[str, Any]) -> None:
+    """Refuse, in one line, a model_dir whose checkpoint is damaged or not made for `params`.
+
+    A no-op when model_dir has no checkpoint yet. `make_classifier` calls it.
+
+    Raises:
+      RecordError: an unreadable/dangling ``checkpoint`` file, a truncated or corrupt
+        checkpoint file (named), or a checkpoint made for another image shape, number of
+        classes or network.
+    """
+    params = resolve_params(params)
+    described = (
+        f"the classifier for image_shape {params['image_shape']}, "
+        f"num_classes {params['num_classes']}"
+    )
+    check_checkpoint(model_dir, lambda: classifier_variable_shapes(params), described)

@@ -6,9 +6,12 @@ The generator and critic come from the network file named by ``params["network"]
 critic weight to ``[-clip_value, clip_value]`` after each update; "wgan_gp" instead adds
 ``gradient_penalty_weight * (|grad critic(x_hat)| - 1)^2`` on random interpolates.
 
-Inputs: `gan_input_fn` turns the real input_fn's ``({"image": uint8}, label)`` batches into
-TF-GAN's ``(noise, real images in [-1, 1])``. Evaluation: `evaluate_gan` returns the losses
-and the Fréchet distance of generated vs. real images in a trained classifier's embedding space.
+The image shape is ``params["image_shape"]``, read from the records' manifest with
+`reproml.models.data_contract.gan_params_from_manifest` (no default: a missing one is a
+`ConfigError`). Inputs: `gan_input_fn` turns the real input_fn's ``({"image": uint8}, label)``
+batches into TF-GAN's ``(noise, real images in [-1, 1])``. Evaluation: `evaluate_gan` returns
+the losses and the Fréchet distance of generated vs. real images in a trained classifier's
+embedding space.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from reproml.errors import ConfigError
-from reproml.models.classifier import IMAGE_KEY
+from reproml.models.checkpoint import check_checkpoint
+from reproml.models.classifier import IMAGE_KEY, check_image_shape
 from reproml.models.determinism import run_config
 from reproml.models.frechet import (
     classifier_embeddings,
@@ -30,17 +34,21 @@ from reproml.models.frechet import (
     images_input_fn,
     to_uint8_images,
 )
-from reproml.models.networks import get_network
+from reproml.models.networks import get_network, image_shape_problem
 from reproml.models.optimizers import make_optimizer
 from reproml.models.tfgan_compat import tfgan
 
 GAN_TYPES = ("wgan", "wgan_gp")
 GENERATOR_SCOPE, CRITIC_SCOPE = "Generator", "Discriminator"  # TF-GAN's variable scopes
 
+# Params the records decide (`data_contract.gan_params_from_manifest`); no defaults.
+DATA_PARAMS: dict[str, str] = {
+    "image_shape": "[H, W, C] of the real and generated uint8 images (required)",
+}
+
 DEFAULT_PARAMS: dict[str, Any] = {
     "gan_type": "wgan",  # "wgan" (weight clipping) or "wgan_gp" (gradient penalty)
     "network": "dcgan",  # module in reproml/models/networks/ defining generator() and critic()
-    "image_shape": [28, 28, 1],  # [H, W, C] of real and generated images (H, W divisible by 4)
     "noise_dims": 64,  # length of the generator's noise vector
     "gen_dense_units": 1024,  # generator: first dense layer
     "gen_channels": 256,  # generator: channels of the (H/4, W/4) map after the second dense
@@ -60,14 +68,30 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return `DEFAULT_PARAMS` updated with `params`, checked.
 
     Raises:
-      ConfigError: an unknown key, an unknown `gan_type`, or a non-positive `critic_steps`,
+      ConfigError: an unknown key; a missing `image_shape` (fill it from the records' manifest
+        with `gan_params_from_manifest`) or one that is not [H, W, C] of positive ints or does
+        not suit the network; an unknown `gan_type`; a non-positive `critic_steps`,
         `clip_value` or `gradient_penalty_weight`.
     """
     params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS))
+    known = {**DEFAULT_PARAMS, **DATA_PARAMS}
+    unknown = sorted(set(params) - set(known))
     if unknown:
-        raise ConfigError(unknown[0], f"one of the GAN params {sorted(DEFAULT_PARAMS)}", unknown[0])
+        raise ConfigError(unknown[0], f"one of the GAN params {sorted(known)}", unknown[0])
     merged = {**DEFAULT_PARAMS, **params}
+    if merged.get("image_shape") is None:
+        raise ConfigError(
+            "image_shape",
+            f"{DATA_PARAMS['image_shape']}: fill it from the records' manifest with "
+            "reproml.models.data_contract.gan_params_from_manifest",
+            None,
+        )
+    merged["image_shape"] = check_image_shape(merged["image_shape"])
+    problem = image_shape_problem(merged["network"], merged["image_shape"])
+    if problem is not None:
+        raise ConfigError(
+            "image_shape", f"{problem} (network {merged['network']!r})", merged["image_shape"]
+        )
     if merged["gan_type"] not in GAN_TYPES:
         raise ConfigError("gan_type", f"one of {GAN_TYPES}", merged["gan_type"])
     steps = merged["critic_steps"]
@@ -123,19 +147,25 @@ def make_gan_estimator(
     """Return a seeded, deterministic WGAN / WGAN-GP `GANEstimator`.
 
     Args:
-      model_dir: checkpoint and summary directory.
-      params: GAN params; missing ones take `DEFAULT_PARAMS`.
+      model_dir: checkpoint and summary directory; a checkpoint already in it must be readable
+        and made for these params (`check_gan_checkpoint`).
+      params: GAN params; `image_shape` comes from the records
+        (`data_contract.gan_params_from_manifest`), missing others take `DEFAULT_PARAMS`.
       seed: graph-level seed of every graph the Estimator builds.
       **run_config_kwargs: further `tf.estimator.RunConfig` arguments.
 
     Raises:
-      ConfigError: a param is unknown or invalid (checked before any graph is built).
+      ConfigError: a param is missing, unknown or invalid (checked before any graph is built).
+      RecordError: model_dir holds a damaged checkpoint or one of another model.
     """
     params = resolve_params(params)
+    get_network(params["network"], "generator")
+    get_network(params["network"], "critic")
     make_optimizer(
         params["generator_optimizer"], params["generator_lr"], "generator_optimizer", "generator_lr"
     )
     make_optimizer(params["critic_optimizer"], params["critic_lr"], "critic_optimizer", "critic_lr")
+    check_gan_checkpoint(model_dir, params)
     # TF-GAN passes Estimator params named like `gan_loss` arguments on to `gan_loss`:
     # `gradient_penalty_weight` switches the penalty on; None switches it off.
     estimator_params = dict(params)
@@ -156,6 +186,34 @@ def make_gan_estimator(
         config=run_config(model_dir, seed, **run_config_kwargs),
         params=estimator_params,
     )
+
+
+def gan_variable_shapes(params: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Return ``{name: shape}`` of the generator's and critic's variables (built aside)."""
+    params = resolve_params(params)
+    with tf.Graph().as_default():
+        tf.compat.v1.set_random_seed(0)  # only shapes are read; op determinism needs a seed
+        noise = tf.compat.v1.placeholder(tf.float32, [None, int(params["noise_dims"])])
+        with tf.compat.v1.variable_scope(GENERATOR_SCOPE):
+            generator_fn(params)(noise)
+        images = tf.compat.v1.placeholder(tf.float32, [None, *params["image_shape"]])
+        with tf.compat.v1.variable_scope(CRITIC_SCOPE):
+            critic_fn(params)(images, noise)
+        return {v.op.name: tuple(v.shape.as_list()) for v in tf.compat.v1.global_variables()}
+
+
+def check_gan_checkpoint(model_dir: str | os.PathLike, params: Mapping[str, Any]) -> None:
+    """Refuse, in one line, a model_dir whose checkpoint is damaged or not made for `params`.
+
+    A no-op when model_dir has no checkpoint yet. `make_gan_estimator` calls it.
+
+    Raises:
+      RecordError: an unreadable/dangling ``checkpoint`` file, a truncated or corrupt
+        checkpoint file (named), or a checkpoint made for another image shape or network.
+    """
+    params = resolve_params(params)
+    described = f"the GAN for image_shape {params['image_shape']}"
+    check_checkpoint(model_dir, lambda: gan_variable_shapes(params), described)
 
 
 def scale_to_tanh(images: tf.Tensor) -> tf.Tensor:
@@ -182,6 +240,11 @@ def gan_input_fn(
     def fn() -> tf.data.Dataset:
         def add_noise_and_swap(index: tf.Tensor, batch: Any) -> tuple[tf.Tensor, tf.Tensor]:
             features = batch[0] if isinstance(batch, tuple) else batch
+            if features[IMAGE_KEY].dtype != tf.uint8:
+                raise ValueError(
+                    f"features[{IMAGE_KEY!r}]: expected tf.uint8 images in [0, 255], "
+                    f"got {features[IMAGE_KEY].dtype.name}"
+                )
             images = scale_to_tanh(features[IMAGE_KEY])
             shape = tf.stack([tf.shape(images)[0], noise_dims])
             noise = tf.random.stateless_normal(

@@ -16,15 +16,20 @@ from reproml.records.writer import write_records
 IMAGE_SHAPE = (28, 28, 1)
 SPLIT_SIZES = {"train": 64, "eval": 32}
 
+# What the digits records hold (`classifier_params_from_manifest` of them; checked in
+# test_data_contract.py), so module-level params can name it.
+DIGITS_DATA = {"image_shape": list(IMAGE_SHAPE), "num_classes": 10}
+
 # Tiny networks: the tests check wiring and behaviour, not accuracy.
 TINY_CLASSIFIER = {
-    "num_classes": 10,
+    **DIGITS_DATA,
     "filters": [4, 4, 8],
     "kernel_sizes": [3, 3, 3],
     "dense_units": 16,
     "dropout": 0.25,
 }
 TINY_GAN = {
+    "image_shape": list(IMAGE_SHAPE),
     "noise_dims": 8,
     "gen_dense_units": 16,
     "gen_channels": 8,
@@ -67,6 +72,39 @@ def digits_records(tmp_path_factory: pytest.TempPathFactory):
         progress=False,
     )
     return record_dir
+
+
+def write_image_records(
+    record_dir,
+    handlers: dict,
+    rows_by_split: dict[str, list[dict]],
+    samples_per_record: int = 16,
+):
+    """Write `rows_by_split` with `handlers` to `record_dir` (one split per key); return it."""
+    write_records(
+        record_dir,
+        "{split}-{idx:05d}.tfrecord",
+        handlers,
+        samples_per_record=samples_per_record,
+        split_to_size={split: len(rows) for split, rows in rows_by_split.items()},
+        rows_gen=lambda split: iter(rows_by_split[split]),
+        splits=tuple(rows_by_split),
+        num_workers=1,
+        progress=False,
+    )
+    return record_dir
+
+
+def digit_rows(classes: int, per_split: dict[str, int]) -> dict[str, list[dict]]:
+    """Rows {"image": 8x8 float digit in 0..16, "label": int} of the first `classes` digits."""
+    digits = load_digits()
+    keep = np.flatnonzero(digits.target < classes)
+    rows, start = {}, 0
+    for split, size in per_split.items():
+        picked = keep[start : start + size]
+        rows[split] = [{"image": digits.images[i], "label": int(digits.target[i])} for i in picked]
+        start += size
+    return rows
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ import tensorflow as tf
 from reproml.models.classifier import make_classifier, model_fn, resolve_params
 from reproml.models.export import export_classifier
 from reproml.models.frechet import images_input_fn
-from tests.models.conftest import IMAGE_SHAPE, SPLIT_SIZES, TINY_CLASSIFIER, eval_arrays
+from tests.models.conftest import (
+    DIGITS_DATA,
+    IMAGE_SHAPE,
+    SPLIT_SIZES,
+    TINY_CLASSIFIER,
+    eval_arrays,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -68,9 +74,10 @@ def images_input_fn_with_labels(images, labels):
 
 def test_export_reload_predict_matches_estimator(trained, tmp_path, digits_records):
     images, _ = eval_arrays(digits_records)
-    export_dir = export_classifier(trained, tmp_path / "export", IMAGE_SHAPE)
+    export_dir = export_classifier(trained, tmp_path / "export")
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     assert serve.structured_input_signature[1]["image"].dtype == tf.uint8
+    assert serve.structured_input_signature[1]["image"].shape.as_list() == [None, *IMAGE_SHAPE]
     served = {k: v.numpy() for k, v in serve(image=tf.constant(images)).items()}
     predicted = list(trained.predict(images_input_fn(images, batch_size=16)))
     for key in ("class_ids", "probabilities", "embedding"):
@@ -106,5 +113,5 @@ def test_same_seed_gives_bit_identical_checkpoints_and_metrics(tmp_path, digits_
 
 
 def test_resolve_params_keeps_defaults():
-    params = resolve_params({"dropout": 0.1})
+    params = resolve_params({**DIGITS_DATA, "dropout": 0.1})
     assert params["dropout"] == 0.1 and params["network"] == "cnn" and params["optimizer"] == "adam"

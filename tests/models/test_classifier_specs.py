@@ -78,13 +78,13 @@ def test_model_fn_only_dispatches(monkeypatch, mode, expected):
     calls = []
     for name in ("train_spec", "eval_spec", "predict_spec"):
         monkeypatch.setattr(classifier, name, lambda *args, _n=name: calls.append((_n, args[-1])))
-    classifier.model_fn({}, None, mode, {"num_classes": 3})
-    assert calls == [(expected, classifier.resolve_params({"num_classes": 3}))]
+    classifier.model_fn({}, None, mode, PARAMS)
+    assert calls == [(expected, PARAMS)]
 
 
 def test_model_fn_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
-        classifier.model_fn({}, None, "tune", {})
+        classifier.model_fn({}, None, "tune", PARAMS)
 
 
 def test_images_are_scaled_to_unit_range_and_must_be_uint8():
@@ -110,14 +110,44 @@ def test_optimizers_by_name(name):
         ({"lr": 0}, "lr"),
         ({"network": "nope"}, "network"),
         ({"num_classes": 1}, "num_classes"),
+        ({"num_classes": None}, "num_classes"),
+        ({"image_shape": None}, "image_shape"),
+        ({"image_shape": [28, 28]}, "image_shape"),
+        ({"image_shape": [28, 28, 0]}, "image_shape"),
+        ({"image_shape": [28.5, 28, 1]}, "image_shape"),
+        ({"class_names": ["a", "b"]}, "class_names"),  # 10 classes
+        ({"class_names": "0123456789"}, "class_names"),
         ({"learning_rate": 0.1}, "learning_rate"),
     ],
 )
 def test_make_classifier_rejects_bad_params(tmp_path, params, entry):
     with pytest.raises(ConfigError) as err:
-        classifier.make_classifier(tmp_path, params, seed=0)
+        classifier.make_classifier(tmp_path, {**TINY_CLASSIFIER, **params}, seed=0)
     assert err.value.entry == entry
     assert repr(entry) in str(err.value)
+
+
+def test_missing_data_params_say_where_they_come_from():
+    for entry in ("image_shape", "num_classes"):
+        params = {k: v for k, v in TINY_CLASSIFIER.items() if k != entry}
+        with pytest.raises(ConfigError, match="classifier_params_from_manifest") as err:
+            classifier.resolve_params(params)
+        assert err.value.entry == entry
+
+
+def test_images_of_another_shape_than_image_shape_are_refused():
+    with pytest.raises(ValueError, match=r"expected tf.uint8 \[B, 14, 14, 1\]"):
+        classifier.forward(_features(), {**PARAMS, "image_shape": [14, 14, 1]}, training=False)
+
+
+def test_predict_spec_names_the_predicted_classes():
+    params = {**PARAMS, "class_names": ["zero", "one", "two"]}
+    spec = classifier.predict_spec(_features(batch=5), params)
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        out = session.run(spec.predictions)
+    names = [params["class_names"][i].encode() for i in out["class_ids"]]
+    assert out["classes"].tolist() == names
 
 
 def test_unknown_optimizer_in_train_spec_names_the_entry():

@@ -129,9 +129,19 @@ def test_same_seed_same_gan_different_seed_different(digits_records, tmp_path):
         ({"generator_lr": -1.0}, "generator_lr"),
         ({"network": "cnn"}, "network"),  # cnn has no generator()
         ({"noise_dim": 3}, "noise_dim"),
+        ({"image_shape": None}, "image_shape"),
+        ({"image_shape": [28, 28]}, "image_shape"),
+        ({"image_shape": [14, 14, 1]}, "image_shape"),  # dcgan: H, W divisible by 4
     ],
 )
 def test_bad_gan_params_are_config_errors(tmp_path, params, entry):
     with pytest.raises(ConfigError) as err:
-        wgan.make_gan_estimator(tmp_path, params, seed=0)
+        wgan.make_gan_estimator(tmp_path, {**TINY_GAN, **params}, seed=0)
     assert err.value.entry == entry
+
+
+def test_a_missing_image_shape_is_a_config_error_not_a_default(tmp_path):
+    params = {k: v for k, v in TINY_GAN.items() if k != "image_shape"}
+    with pytest.raises(ConfigError, match="gan_params_from_manifest") as err:
+        wgan.make_gan_estimator(tmp_path, params, seed=0)
+    assert err.value.entry == "image_shape"

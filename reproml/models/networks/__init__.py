@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -68,3 +68,20 @@ def get_network(name: str, role: str, entry: str = "network") -> Callable[..., A
             entry, f"a network defining {role}() ({', '.join(candidates)}); {name!r} does not", name
         )
     return getattr(module, role)
+
+
+def image_shape_problem(
+    name: str, image_shape: Sequence[int], entry: str = "network"
+) -> str | None:
+    """Return what network `name` needs of the image shape if `image_shape` does not meet it.
+
+    A network module may define ``image_shape_problem(image_shape) -> str | None`` (e.g. dcgan:
+    "[H, W, C] images with H and W divisible by 4"); networks without it take any [H, W, C].
+
+    Raises:
+      ConfigError: no network module `name` (named as config entry `entry`).
+    """
+    if not isinstance(name, str) or name not in available_networks():
+        raise ConfigError(entry, f"one of the networks {available_networks()}", name)
+    check = getattr(importlib.import_module(f"{__name__}.{name}"), "image_shape_problem", None)
+    return None if check is None else check(tuple(int(d) for d in image_shape))

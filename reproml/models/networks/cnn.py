@@ -1,11 +1,15 @@
 """The default classifier network: three conv layers (ReLU + max-pool), dense, dropout, logits.
 
+It takes any [B, H, W, C] images: the convs and "same" pools keep no size of their own, and the
+flatten before the dense layer reads the static size ceil(H/8) * ceil(W/8) * filters[2] from the
+images (the classifier sets it from ``params["image_shape"]``).
+
 Params read (defaults in `reproml.models.classifier.DEFAULT_PARAMS`):
   filters: the three conv layers' filter counts, e.g. [32, 64, 64].
   kernel_sizes: their square kernel sizes, e.g. [5, 3, 3].
   dense_units: width of the dense layer (the embedding).
   dropout: dropout rate after the dense layer (training only).
-  num_classes: number of logits.
+  num_classes: number of logits (from the records' manifest).
 """
 
 from __future__ import annotations

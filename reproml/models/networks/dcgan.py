@@ -1,13 +1,16 @@
-"""The (W)GAN generator and critic of the Reproducible-ML docs, sized for MNIST-like images.
+"""The (W)GAN generator and critic of the Reproducible-ML docs, for [H, W, C] images.
 
+H, W and C come from ``params["image_shape"]`` (the records' manifest); H and W must be
+divisible by 4. For 28x28x1 images:
 Generator: noise -> dense `gen_dense_units` (1024) -> dense (H/4)*(W/4)*`gen_channels` (7*7*256)
 -> reshape -> conv-transpose `gen_filters[0]` (64, stride 2) -> conv-transpose `gen_filters[1]`
 (32, stride 2) -> conv to C channels with tanh, i.e. images in [-1, 1].
 Critic: conv `critic_filters[0]` (64, stride 2) -> conv `critic_filters[1]` (128, stride 2)
 -> flatten -> one unbounded score per image (no sigmoid: a Wasserstein critic).
 
-Params read (defaults in `reproml.models.wgan.DEFAULT_PARAMS`): `image_shape`,
-`gen_dense_units`, `gen_channels`, `gen_filters`, `critic_filters`.
+Params read: `image_shape` (from the records' manifest, no default), and (defaults in
+`reproml.models.wgan.DEFAULT_PARAMS`) `gen_dense_units`, `gen_channels`, `gen_filters`,
+`critic_filters`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,22 @@ from reproml.models.networks import glorot_uniform
 layers = tf.compat.v1.layers
 
 
+def image_shape_problem(image_shape: tuple[int, ...]) -> str | None:
+    """Return what this network needs of `image_shape` if it is not met, else None.
+
+    The generator upsamples an (H/4, W/4) map twice by 2, so H and W must be divisible by 4.
+    """
+    if len(image_shape) != 3 or image_shape[0] % 4 or image_shape[1] % 4:
+        return "[H, W, C] images with H and W divisible by 4"
+    return None
+
+
 def _base_size(params: dict[str, Any]) -> tuple[int, int, int]:
-    height, width, channels = (int(d) for d in params["image_shape"])
-    if height % 4 or width % 4:
-        raise ConfigError("image_shape", "height and width divisible by 4", params["image_shape"])
+    shape = tuple(int(d) for d in params["image_shape"])
+    problem = image_shape_problem(shape)
+    if problem is not None:
+        raise ConfigError("image_shape", f"{problem} (network 'dcgan')", list(shape))
+    height, width, channels = shape
     return height // 4, width // 4, channels
 
 
