@@ -16,6 +16,7 @@ import time
 import tensorflow as tf
 
 from reproml.models import classifier
+from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.models.determinism import enable_determinism
 from reproml.records.reader import input_fn
 
@@ -29,7 +30,7 @@ def _train(record_dir: str, steps: int, model_dir: str, hooks: list) -> int:
         config=tf.estimator.RunConfig(
             model_dir=model_dir, tf_random_seed=SEED, log_step_count_steps=None
         ),
-        params=classifier.resolve_params(PARAMS),
+        params=classifier.resolve_params({**PARAMS, **classifier_params_from_manifest(record_dir)}),
     )
     estimator.train(
         input_fn("train", BATCH, record_dir, random_seed=SEED), steps=steps, hooks=hooks
