@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: demo test bench lint format install constraints clean
+.PHONY: demo test bench lint format install constraints clean omniboard screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,19 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/python -m experiments.mnist
 
+# Omniboard for `reproml board` and its browser tests: `npm ci` from tools/omniboard's lock, once,
+# into ~/.cache/reproml (or $$REPROML_CACHE). Without Node.js the board tests skip (fail in CI).
+omniboard: install
+	@if command -v node >/dev/null; then $(BIN)/reproml board --install; \
+	else echo "no Node.js: the board tests will skip (install: apt-get install nodejs npm)"; fi
+
 # pytest exits 5 when it collected nothing: that is a failure here, as any non-zero exit.
-test: install
+test: install omniboard
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
+screenshots: install omniboard
+	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -7,6 +7,11 @@ Install with the pinned constraints so every machine resolves the same versions:
 
 from setuptools import find_packages, setup
 
+# apache-beam 2.77 is the newest release that installs beside TensorFlow 2.15 (protobuf<5,
+# numpy<2); its [gcp] extra (Dataflow) needs protobuf>=5 and does not (see docs/records.md).
+BEAM = ["apache-beam==2.77.0"]
+BOARD = ["secantusdb"]
+
 setup(
     name="reproml",
     version="0.1.0",
@@ -34,9 +39,16 @@ setup(
         "scikit-learn",
         "pillow",
         "matplotlib",
+        "optuna",  # reproml sweep: the search and its study storage
     ],
     extras_require={
-        "test": ["pytest", "mongomock", "hypothesis", "ruff"],
+        # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.
+        "beam": BEAM,
+        # The tests run the Beam writer on the DirectRunner, so `make test` installs it too.
+        "test": ["pytest", "hypothesis", "ruff", *BEAM, *BOARD, "playwright"],
+        # reproml board's server for file-store runs: SecantusDB (GPL-2.0), only ever started
+        # as a separate process (secantusd-py), never imported by reproml.
+        "board": BOARD,
     },
     entry_points={"console_scripts": ["reproml=reproml.cli.main:main"]},
 )

@@ -1,11 +1,10 @@
-"""experiments/mnist.py end to end with the quick config: file store and (mongomock) MongoDB."""
+"""experiments/mnist.py end to end with the quick config: file store and a real MongoDB server."""
 
 import json
 from pathlib import Path
 
 import gridfs
-import mongomock
-import mongomock.gridfs
+import pymongo
 import pytest
 from sacred.utils import ConfigAddedError
 
@@ -14,7 +13,6 @@ from reproml.errors import ConfigError
 from reproml.records.manifest import load_manifest
 from reproml.tracking.observers import mongo_observer
 
-mongomock.gridfs.enable_gridfs_integration()
 pytestmark = pytest.mark.slow
 
 
@@ -26,12 +24,14 @@ def _run(tmp_path, monkeypatch, data_dir, **updates):
 
 
 @pytest.fixture(scope="module")
-def mongo_run(mnist_records, tmp_path_factory):
-    """One quick run recorded in the file store and in a mongomock MongoDB."""
+def mongo_run(mnist_records, tmp_path_factory, mongo_server):
+    """One quick run recorded in the file store and in MongoDB (a real server, via -m)."""
+    from tests.mongo_server import database_url
+
     data_dir, _ = mnist_records
     tmp = tmp_path_factory.mktemp("mongo-run")
-    db = mongomock.MongoClient()["reproml"]
-    observer = mongo_observer(db, "MongoDB mock/reproml")
+    db = pymongo.MongoClient(database_url(mongo_server, "mnist")).get_default_database()
+    observer = mongo_observer(db, f"MongoDB {db.name}")
     mp = pytest.MonkeyPatch()
     mp.setenv("REPROML_RUNS_DIR", str(tmp / "runs"))
     ex.observers.append(observer)

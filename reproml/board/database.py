@@ -1,0 +1,97 @@
+"""The board's private database for file-store runs: SecantusDB as a separate process.
+
+SecantusDB (PyPI ``secantusdb``, GPL-2.0-only) speaks MongoDB's wire protocol. reproml never
+imports it: it only runs its console script ``secantusd-py`` (installed by the optional
+``board`` extra) as a child process, on 127.0.0.1 and a directory of the file store
+(``<store>/.board/db``; the file store ignores names starting with a dot).
+
+`sync_store` makes that database hold exactly the file store's readable runs, under their
+file-store ids: runs that left the store (or were replaced under the same id) are deleted, the
+others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from reproml.board import BoardError
+from reproml.board.processes import Child
+from reproml.runs.file_store import FileStore
+from reproml.runs.push import delete_run, push_run, run_key
+
+SERVER_SCRIPT = "secantusd-py"
+READY = r"secantus listening on 127\.0\.0\.1:(\d+)"
+START_TIMEOUT = 60.0
+DB_NAME = "reproml_board"
+
+
+def find_server() -> str:
+    """Return the path of ``secantusd-py`` (next to this Python first, then on PATH).
+
+    Raises:
+      BoardError: it is not installed.
+    """
+    beside = Path(sys.executable).parent / SERVER_SCRIPT
+    found = str(beside) if beside.is_file() else shutil.which(SERVER_SCRIPT)
+    if found is None:
+        raise BoardError(
+            f"{SERVER_SCRIPT} (SecantusDB, GPL-2.0) is not installed: it serves file-store runs "
+            "to the board. Install the board extra: pip install -c constraints.txt -e '.[board]' "
+            "(or pass --mongo URL to review runs already in MongoDB)"
+        )
+    return found
+
+
+def start_server(storage: Path, log_dir: Path) -> tuple[Child, str]:
+    """Start ``secantusd-py`` on `storage`, on a free 127.0.0.1 port; return (child, its URL).
+
+    Raises:
+      BoardError: it is not installed, exited, or was not ready in time (names its log).
+    """
+    storage.mkdir(parents=True, exist_ok=True)
+    argv = [
+        find_server(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--storage-path",
+        str(storage),
+        "--log-level",
+        "INFO",
+    ]
+    child = Child(SERVER_SCRIPT, argv, log_dir / "secantusd.log")
+    try:
+        port = int(child.wait_for(READY, START_TIMEOUT, "listening").group(1))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            child.stop()
+        raise
+    return child, f"mongodb://127.0.0.1:{port}/{DB_NAME}"
+
+
+def sync_store(db: Any, store: FileStore) -> tuple[Counter, list[str]]:
+    """Make `db` hold exactly the readable runs of `store`, under their file-store ids.
+
+    Returns:
+      (how many runs had each outcome: added, updated, unchanged, removed; the store's warnings).
+
+    Raises:
+      CliError: the store is missing or empty, or a run's source or artifact file is missing.
+    """
+    runs, warnings = store.list_runs()
+    keys = {run_key(run) for run in runs}
+    counts: Counter = Counter()
+    for doc in db.runs.find({}, {"meta.pushed_from.key": 1}):
+        if ((doc.get("meta") or {}).get("pushed_from") or {}).get("key") not in keys:
+            delete_run(db, doc["_id"])
+            counts["removed"] += 1
+    for run in runs:
+        outcome, _ = push_run(db, run, store.root, keep_id=True)
+        counts[outcome] += 1
+    return counts, warnings
