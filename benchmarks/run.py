@@ -1,6 +1,6 @@
 """`make bench`: every benchmark side by side, a table of ratios, docs/performance.md + JSON.
 
-Usage: ``python -m benchmarks.run [--repeats 3] [--only io,memory,training]``.
+Usage: ``python -m benchmarks.run [--repeats 3] [--only io,memory,training,distributed]``.
 """
 
 from __future__ import annotations
@@ -136,8 +136,39 @@ def training_rows(repeats: int) -> tuple[list[dict], dict]:
     return rows, raw
 
 
+def distributed_rows(repeats: int) -> tuple[list[dict], dict]:
+    """Benchmark 6: Beam DirectRunner (2 workers) vs write_records; 2-worker job vs one process."""
+    from benchmarks import bench_distributed
+
+    raw = bench_distributed.run_all(repeats)
+    beam, train = raw["beam"], raw["training"]
+    rows = [
+        {
+            "what": "6a serialize 60,000 examples: Beam DirectRunner, 2 worker processes",
+            "ours": f"{rate(beam['beam_direct_2']):,.0f} ex/s",
+            "baseline": f"write_records, 2 threads: {rate(beam['write_records']):,.0f} ex/s",
+            "ratio": rate(beam["beam_direct_2"]) / rate(beam["write_records"]),
+        },
+        {
+            "what": "6b train 300 steps: 2-worker all-reduce job (`reproml launch --workers 2`)",
+            "ours": f"{train['mwms_2_workers']['steps_per_s']:.1f} steps/s "
+            f"({train['mwms_2_workers']['examples_per_s']:,.0f} ex/s)",
+            "baseline": f"one process: {train['one_process']['steps_per_s']:.1f} steps/s "
+            f"({train['one_process']['examples_per_s']:,.0f} ex/s)",
+            "ratio": train["mwms_2_workers"]["examples_per_s"]
+            / train["one_process"]["examples_per_s"],
+        },
+    ]
+    return rows, raw
+
+
 def render(
-    info: dict, io: list[dict], raw_io: dict, memory: list[dict], training: list[dict]
+    info: dict,
+    io: list[dict],
+    raw_io: dict,
+    memory: list[dict],
+    training: list[dict],
+    distributed: list[dict] | None = None,
 ) -> str:
     """Returns docs/performance.md."""
     lines = [
@@ -192,6 +223,18 @@ def render(
             for r in training
         ]
         lines.append("")
+    if distributed:
+        lines += [
+            "## Beyond one machine, simulated on this one (benchmark 6)",
+            "",
+            "| # what | ours | baseline | ratio (examples/s) |",
+            "|---|---|---|---:|",
+        ]
+        lines += [
+            f"| {r['what']} | {r['ours']} | {r['baseline']} | {r['ratio']:.2f}x |"
+            for r in distributed
+        ]
+        lines.append("")
     if memory:
         lines += [
             "## Peak memory (benchmark 5)",
@@ -212,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs the selected benchmarks, prints the tables and writes the report files."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="io,memory,training")
+    parser.add_argument("--only", default="io,memory,training,distributed")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -220,23 +263,31 @@ def main(argv: list[str] | None = None) -> None:
     io, raw_io = io_rows(args.repeats) if "io" in only else ([], {})
     memory, raw_mem = memory_rows() if "memory" in only else ([], [])
     training, raw_tr = training_rows(args.repeats) if "training" in only else ([], {})
-    report = render(info, io, raw_io, memory, training)
+    distributed, raw_dist = distributed_rows(args.repeats) if "distributed" in only else ([], {})
+    report = render(info, io, raw_io, memory, training, distributed)
     print(report)
     if not args.no_write:
         DOC.write_text(report + "\n" + NOTES)
         JSON_OUT.write_text(
             json.dumps(
-                {"machine": info, "io": raw_io, "memory": raw_mem, "training": raw_tr}, indent=2
+                {
+                    "machine": info,
+                    "io": raw_io,
+                    "memory": raw_mem,
+                    "training": raw_tr,
+                    "distributed": raw_dist,
+                },
+                indent=2,
             )
             + "\n"
         )
         print(f"wrote {DOC.relative_to(ROOT)} and {JSON_OUT.relative_to(ROOT)}")
 
 
-NOTES = (
-    Path(__file__).with_name("notes.md").read_text()
-    if Path(__file__).with_name("notes.md").exists()
-    else ""
+NOTES = "".join(
+    Path(__file__).with_name(name).read_text()
+    for name in ("notes.md", "notes_distributed.md")
+    if Path(__file__).with_name(name).exists()
 )
 
 if __name__ == "__main__":

@@ -59,7 +59,76 @@ _MANIFEST_TMP_RE = re.compile(r"^\." + re.escape(MANIFEST_NAME) + r"\..+\.tmp$")
 
 
 @dataclasses.dataclass(frozen=True)
-class _ShardTask:
+class WriteSpec:
+    """The checked arguments of one write: what every shard and the manifest are made from.
+
+    Built by `check_write_args` for `write_records` and for the Beam writer alike.
+    """
+
+    record_pattern: str
+    compression: str | None
+    samples_per_record: int
+    schema: dict[str, SchemaEntry]
+    emitted_keys: dict[str, tuple[str, ...]]
+    histogram_classes: dict[str, int]
+    source: dict[str, Any]
+    splits: tuple[str, ...]
+
+    def shard_task(
+        self, split: str, idx: int, rows: list[Mapping[str, Any]], tmp_path: str
+    ) -> ShardTask:
+        """Return the task of shard `idx` of `split`: rows ``idx * samples_per_record`` on."""
+        return ShardTask(
+            split=split,
+            idx=idx,
+            first_row=idx * self.samples_per_record,
+            rows=rows,
+            file=self.record_pattern.format(split=split, idx=idx),
+            tmp_path=tmp_path,
+            compression=self.compression,
+            histogram_classes=self.histogram_classes,
+            emitted_keys=self.emitted_keys,
+        )
+
+
+def check_write_args(
+    record_pattern: str,
+    keys_to_handlers: Mapping[str, FeatureHandler],
+    samples_per_record: int,
+    *,
+    keys_to_descriptions: Mapping[str, str] | None,
+    compression: str | None,
+    source: Mapping[str, Any] | None,
+    splits: Sequence[str],
+    split_to_size: Mapping[str, int],
+) -> WriteSpec:
+    """Check the arguments `write_records` and `WriteRecords` share; return them as a `WriteSpec`.
+
+    Raises:
+      ConfigError: a bad argument (names the argument).
+    """
+    compression = _check_compression(compression)
+    samples_per_record = _check_positive_int("samples_per_record", samples_per_record)
+    splits = _check_splits(splits, split_to_size)
+    plan_shards(record_pattern, samples_per_record, split_to_size, splits)
+    schema, emitted_keys = _schema(keys_to_handlers, keys_to_descriptions)
+    histogram_classes = {
+        key: len(entry.spec.names) for key, entry in schema.items() if _is_class_label(entry.spec)
+    }
+    return WriteSpec(
+        record_pattern=record_pattern,
+        compression=compression,
+        samples_per_record=samples_per_record,
+        schema=schema,
+        emitted_keys=emitted_keys,
+        histogram_classes=histogram_classes,
+        source=_check_source(source),
+        splits=splits,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardTask:
     """Everything a worker needs to write one shard (rows are the raw rows of the shard)."""
 
     split: str
@@ -74,7 +143,16 @@ class _ShardTask:
 
 
 @dataclasses.dataclass(frozen=True)
-class _ShardResult:
+class StagedShard:
+    """A shard written to its temp path and hashed, not yet committed (renamed into place).
+
+    What the commit and the manifest need of a shard; the local writer and the Beam writer
+    (`reproml.records.beam_writer`) both produce it with `write_shard`.
+    """
+
+    split: str
+    idx: int
+    tmp_path: str
     shard: ShardInfo
     label_counts: dict[str, list[int]]
 
@@ -139,15 +217,17 @@ def write_records(
       OSError: a shard could not be written (nothing of this call is left behind).
     """
     record_dir = Path(record_dir)
-    compression = _check_compression(compression)
-    samples_per_record = _check_positive_int("samples_per_record", samples_per_record)
-    splits = _check_splits(splits, split_to_size)
-    plan = _plan(record_pattern, samples_per_record, split_to_size, splits)
-    schema, emitted_keys = _schema(keys_to_handlers, keys_to_descriptions)
-    histogram_classes = {
-        key: len(entry.spec.names) for key, entry in schema.items() if _is_class_label(entry.spec)
-    }
-    source = _check_source(source)
+    spec = check_write_args(
+        record_pattern,
+        keys_to_handlers,
+        samples_per_record,
+        keys_to_descriptions=keys_to_descriptions,
+        compression=compression,
+        source=source,
+        splits=splits,
+        split_to_size=split_to_size,
+    )
+    plan = plan_shards(record_pattern, spec.samples_per_record, split_to_size, spec.splits)
     num_shards = sum(len(sizes) for sizes in plan.values())
     workers = _num_workers(num_workers, num_shards)
 
@@ -155,7 +235,7 @@ def write_records(
     remove_stale_temp_files(record_dir)
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
-    def tasks() -> Iterable[_ShardTask]:
+    def tasks() -> Iterable[ShardTask]:
         for split, sizes in plan.items():
             rows = iter(rows_gen(split))
             done = 0
@@ -168,20 +248,11 @@ def write_records(
                         f"only {done + len(chunk)} rows",
                     )
                 file = record_pattern.format(split=split, idx=idx)
-                yield _ShardTask(
-                    split=split,
-                    idx=idx,
-                    first_row=done,
-                    rows=chunk,
-                    file=file,
-                    tmp_path=str(record_dir / f".{file}.{token}{TMP_SUFFIX}"),
-                    compression=compression,
-                    histogram_classes=histogram_classes,
-                    emitted_keys=emitted_keys,
-                )
+                tmp_path = str(record_dir / f".{file}.{token}{TMP_SUFFIX}")
+                yield spec.shard_task(split, idx, chunk, tmp_path)
                 done += size
 
-    staged: list[tuple[_ShardTask, _ShardResult]] = []
+    staged: list[StagedShard] = []
     tmp_paths: list[str] = []
     total = sum(sum(sizes) for sizes in plan.values())
     desc = f"write_records {record_dir.name}"
@@ -191,12 +262,10 @@ def write_records(
         with bar, contextlib.closing(shards):
             for task, result in shards:
                 task.rows.clear()  # written: the commit needs the shard's names, not its rows
-                staged.append((task, result))
+                staged.append(result)
                 bar.update(result.shard.records)
-        manifest = _manifest(
-            record_pattern, compression, samples_per_record, schema, staged, source
-        )
-        _commit(record_dir, staged, manifest)
+        manifest = build_manifest(spec, staged)
+        commit(record_dir, staged, manifest)
     except BaseException:
         for tmp in tmp_paths:
             Path(tmp).unlink(missing_ok=True)
@@ -235,7 +304,7 @@ def shard_name_regex(record_pattern: str, split: str | None = None) -> re.Patter
 # Writing one shard (in this process or in a worker).
 
 
-def _write_shard(task: _ShardTask, keys_to_handlers: Mapping[str, FeatureHandler]) -> _ShardResult:
+def write_shard(task: ShardTask, keys_to_handlers: Mapping[str, FeatureHandler]) -> StagedShard:
     """Handle, serialize, write (temp path, fsync) and hash one shard.
 
     Each handler encodes the shard's values of its key in one ``handle_batch`` call; the
@@ -266,10 +335,12 @@ def _write_shard(task: _ShardTask, keys_to_handlers: Mapping[str, FeatureHandler
         records=len(task.rows),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    return _ShardResult(shard=shard, label_counts=counts)
+    return StagedShard(
+        split=task.split, idx=task.idx, tmp_path=task.tmp_path, shard=shard, label_counts=counts
+    )
 
 
-def _handle_column(task: _ShardTask, handler: FeatureHandler, key: str) -> dict[str, Column]:
+def _handle_column(task: ShardTask, handler: FeatureHandler, key: str) -> dict[str, Column]:
     """Return ``handler.handle_batch`` of the shard's values of `key`, errors located at a row."""
     try:
         values = []
@@ -337,11 +408,11 @@ def _count_label(
 
 
 def _run(
-    tasks: Iterable[_ShardTask],
+    tasks: Iterable[ShardTask],
     keys_to_handlers: Mapping[str, FeatureHandler],
     workers: int,
     tmp_paths: list[str],
-) -> Generator[tuple[_ShardTask, _ShardResult], None, None]:
+) -> Generator[tuple[ShardTask, StagedShard], None, None]:
     """Yield (task, result) in task order; record every temp path it hands out.
 
     At most ``2 * workers`` shards are in flight, so memory holds a few shards, never a split.
@@ -349,14 +420,14 @@ def _run(
     if workers <= 1:
         for task in tasks:
             tmp_paths.append(task.tmp_path)
-            yield task, _write_shard(task, keys_to_handlers)
+            yield task, write_shard(task, keys_to_handlers)
         return
     pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write_records")
-    in_flight: deque[tuple[_ShardTask, futures.Future]] = deque()
+    in_flight: deque[tuple[ShardTask, futures.Future]] = deque()
     try:
         for task in tasks:
             tmp_paths.append(task.tmp_path)
-            in_flight.append((task, pool.submit(_write_shard, task, keys_to_handlers)))
+            in_flight.append((task, pool.submit(write_shard, task, keys_to_handlers)))
             if len(in_flight) >= 2 * workers:
                 done_task, future = in_flight.popleft()
                 yield done_task, future.result()
@@ -372,17 +443,12 @@ def _run(
 # Manifest and commit.
 
 
-def _manifest(
-    record_pattern: str,
-    compression: str | None,
-    samples_per_record: int,
-    schema: dict[str, SchemaEntry],
-    staged: list[tuple[_ShardTask, _ShardResult]],
-    source: dict[str, Any],
-) -> Manifest:
+def build_manifest(spec: WriteSpec, staged: Sequence[StagedShard]) -> Manifest:
+    """Return the manifest of `staged` (in split order, then shard order) with its fingerprint."""
+    schema = spec.schema
     splits: dict[str, SplitInfo] = {}
-    for task, result in staged:
-        info = splits.setdefault(task.split, SplitInfo(num_examples=0, shards=[]))
+    for result in staged:
+        info = splits.setdefault(result.split, SplitInfo(num_examples=0, shards=[]))
         info.num_examples += result.shard.records
         info.shards.append(result.shard)
         for key, per_class in result.label_counts.items():
@@ -391,20 +457,18 @@ def _manifest(
             for name, count in zip(names, per_class, strict=True):
                 hist[name] += count
     manifest = Manifest(
-        record_pattern=record_pattern,
-        compression=compression,
-        samples_per_record=samples_per_record,
+        record_pattern=spec.record_pattern,
+        compression=spec.compression,
+        samples_per_record=spec.samples_per_record,
         schema=schema,
         splits=splits,
-        source=source,
+        source=spec.source,
     )
     manifest.fingerprint = manifest.compute_fingerprint()
     return manifest
 
 
-def _commit(
-    record_dir: Path, staged: list[tuple[_ShardTask, _ShardResult]], manifest: Manifest
-) -> None:
+def commit(record_dir: Path, staged: Sequence[StagedShard], manifest: Manifest) -> None:
     """Replace an earlier write by the staged one: no manifest until every shard is in place."""
     earlier: set[str] = set()
     if (record_dir / MANIFEST_NAME).exists():
@@ -415,11 +479,11 @@ def _commit(
         except RecordError:
             earlier = set()  # Not a readable manifest: it lists nothing that could be removed.
         (record_dir / MANIFEST_NAME).unlink()
-    new = {result.shard.file for _task, result in staged}
+    new = {result.shard.file for result in staged}
     renamed: list[Path] = []
     try:
-        for task, result in staged:
-            os.replace(task.tmp_path, record_dir / result.shard.file)
+        for result in staged:
+            os.replace(result.tmp_path, record_dir / result.shard.file)
             renamed.append(record_dir / result.shard.file)
     except BaseException:
         for path in renamed:
@@ -470,13 +534,17 @@ def _check_splits(splits: Sequence[str], split_to_size: Mapping[str, int]) -> tu
     return tuple(splits)
 
 
-def _plan(
+def plan_shards(
     record_pattern: str,
     samples_per_record: int,
     split_to_size: Mapping[str, int],
     splits: tuple[str, ...],
 ) -> dict[str, list[int]]:
-    """Return split -> shard sizes, after checking the names the pattern gives them."""
+    """Return split -> shard sizes (the shard assignment), checking the names the pattern gives.
+
+    Shard ``idx`` of a split holds its rows ``idx * samples_per_record`` to
+    ``(idx + 1) * samples_per_record - 1``; the last shard holds the remainder.
+    """
     try:
         parsed = string.Formatter().parse(record_pattern)
         fields = {f for _lit, f, _s, _c in parsed if f is not None}

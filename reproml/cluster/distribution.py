@@ -1,0 +1,179 @@
+"""Training on the cluster `TF_CONFIG` describes: the strategy, the RunConfig, the input shard.
+
+An Estimator experiment runs unchanged on one machine and on a cluster when it takes these three
+things from here::
+
+    config = run_config_for_cluster(model_dir, seed, strategy="auto")   # train_distribute
+    def train_input_fn(input_context=None):                            # the Estimator passes it
+        files = shard_files(all_shard_paths, input_context)            # this worker's shards
+        ...
+    tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)  # chief/worker/ps/evaluator
+
+Strategies (``strategy=``):
+
+* ``"collective"``: `tf.distribute.MultiWorkerMirroredStrategy`, synchronous all-reduce on the
+  chief and workers. Same seed, same cluster size, same shards -> bit-identical checkpoints.
+* ``"parameter_server"``: ``tf.compat.v1.distribute.experimental.ParameterServerStrategy``;
+  variables on the ps tasks, each worker updates them asynchronously.
+* ``"none"``: no strategy; with ps tasks in the cluster the Estimator places variables on them
+  itself (between-graph replication), also asynchronous.
+* ``"auto"``: ``"collective"`` for a cluster of several trainers without ps, ``"none"`` when
+  the cluster has ps tasks (the Estimator's own parameter-server training), and no strategy on
+  one machine.
+
+Asynchronous parameter-server training applies gradients in the order they arrive, which depends
+on timing, so two runs are never bit-identical (see `reproml.cluster.reproducibility`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from reproml.cluster.tf_config import ClusterTask, cluster_task
+from reproml.errors import ConfigError
+
+STRATEGIES = ("auto", "none", "collective", "parameter_server")
+T = TypeVar("T")
+
+
+def resolve_strategy(strategy: str = "auto", task: ClusterTask | None = None) -> str:
+    """Return the strategy `strategy` means for this cluster: "none", "collective" or "parameter_server".
+
+    Args:
+      strategy: one of `STRATEGIES`.
+      task: this process's task (default: read ``TF_CONFIG``).
+
+    Raises:
+      ConfigError: an unknown strategy, or "collective" on a cluster with ps tasks.
+    """
+    if strategy not in STRATEGIES:
+        raise ConfigError("strategy", f"one of {list(STRATEGIES)}", strategy)
+    task = cluster_task() if task is None else task
+    if task is None:
+        return "none"
+    if strategy == "auto":
+        return "none" if task.num_ps else ("collective" if task.num_trainers > 1 else "none")
+    if strategy == "collective" and task.num_ps:
+        raise ConfigError(
+            "strategy", "a cluster without ps tasks for 'collective' (all-reduce)", task.cluster
+        )
+    if strategy == "none" and task.num_trainers > 1 and not task.num_ps:
+        raise ConfigError(
+            "strategy",
+            "'collective' or ps tasks for several trainers (with 'none' each trains its own copy)",
+            strategy,
+        )
+    if strategy == "parameter_server" and not task.num_ps:
+        raise ConfigError("strategy", "ps tasks in TF_CONFIG for 'parameter_server'", task.cluster)
+    return strategy
+
+
+def strategy_for_cluster(strategy: str = "auto", task: ClusterTask | None = None) -> Any:
+    """Return the `tf.distribute` strategy for this task, or None (Estimator default).
+
+    The evaluator never gets one (it evaluates checkpoints on its own). Create the strategy
+    before any other TensorFlow op: ``MultiWorkerMirroredStrategy`` configures the runtime.
+
+    Raises:
+      ConfigError: see `resolve_strategy`.
+    """
+    task = cluster_task() if task is None else task
+    kind = resolve_strategy(strategy, task)
+    if task is None or kind == "none" or task.task_type == "evaluator":
+        return None
+    import tensorflow as tf
+
+    if kind == "collective":
+        return tf.distribute.MultiWorkerMirroredStrategy() if task.is_trainer else None
+    return tf.compat.v1.distribute.experimental.ParameterServerStrategy()
+
+
+def run_config_for_cluster(
+    model_dir: str | os.PathLike, seed: int, strategy: str = "auto", **kwargs: Any
+) -> Any:
+    """Return a seeded, deterministic `RunConfig` whose ``train_distribute`` fits ``TF_CONFIG``.
+
+    Args:
+      model_dir: the job's shared checkpoint directory (every task must reach it).
+      seed: the graph seed (`reproml.models.determinism.run_config`).
+      strategy: one of `STRATEGIES` (see the module docstring).
+      **kwargs: any other `tf.estimator.RunConfig` argument.
+
+    Raises:
+      ConfigError: see `resolve_strategy`, or `train_distribute` also given.
+    """
+    if "train_distribute" in kwargs:
+        raise ConfigError("train_distribute", "no value (pass strategy= instead)", "a strategy")
+    from reproml.models.determinism import run_config
+
+    distribute = strategy_for_cluster(strategy)
+    return run_config(model_dir, seed, train_distribute=distribute, **kwargs)
+
+
+def input_pipeline(input_context: Any = None, task: ClusterTask | None = None) -> tuple[int, int]:
+    """Return ``(number of input pipelines, this task's pipeline index)``.
+
+    From the `tf.distribute.InputContext` the Estimator passes to an input_fn that takes
+    ``input_context`` (under a strategy), else from ``TF_CONFIG`` (trainers in order: chief, then
+    workers), never from the top-level `RunConfig`, whose task fields hold placeholders when a
+    strategy is set. An evaluator, a ps task or a single process reads everything: ``(1, 0)``.
+    """
+    if input_context is not None:
+        return input_context.num_input_pipelines, input_context.input_pipeline_id
+    task = cluster_task() if task is None else task
+    if task is None or not task.is_trainer:
+        return 1, 0
+    return task.num_trainers, task.trainer_index
+
+
+def shard_files(
+    paths: Sequence[T], input_context: Any = None, task: ClusterTask | None = None
+) -> list[T]:
+    """Return this task's record shards: ``paths[index::num_pipelines]`` (deterministic).
+
+    Every trainer reads whole shard files, none is read twice, and which one reads which depends
+    only on the trainer's index and the manifest's shard order.
+
+    Raises:
+      ConfigError: fewer shard files than trainers (some trainer would have no data).
+    """
+    num, index = input_pipeline(input_context, task)
+    if len(paths) < num:
+        raise ConfigError(
+            "record shards",
+            f"at least one shard file per trainer ({num} trainers; write smaller shards)",
+            f"{len(paths)} shard file(s)",
+        )
+    return list(paths[index::num])
+
+
+def shard_for_task(dataset: Any, input_context: Any = None, task: ClusterTask | None = None) -> Any:
+    """Return ``dataset.shard(num_pipelines, index)`` for this task (the dataset itself for one).
+
+    Apply it to a dataset of shard file names before reading them, so each trainer reads whole
+    files (`shard_files` does the same on a Python list).
+    """
+    num, index = input_pipeline(input_context, task)
+    return dataset if num == 1 else dataset.shard(num, index)
+
+
+def cluster_info(strategy: str = "auto", task: ClusterTask | None = None) -> dict[str, Any] | None:
+    """Return what the chief's run records of the job (None on one machine).
+
+    ``{"cluster": {type: [addresses]}, "strategy": "collective" | "parameter_server" | "none",
+    "synchronous": bool, "num_trainers": int, "num_ps": int}``; `reproml.cluster.reproducibility`
+    reads it back to decide how a re-run is compared.
+    """
+    task = cluster_task() if task is None else task
+    if task is None:
+        return None
+    kind = resolve_strategy(strategy, task)
+    return {
+        "cluster": task.cluster,
+        "strategy": kind,
+        "synchronous": not task.num_ps,
+        "num_trainers": task.num_trainers,
+        "num_ps": task.num_ps,
+    }
