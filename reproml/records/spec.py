@@ -13,10 +13,12 @@ used eagerly, inside `tf.data.Dataset.map`, or after a batched `parse_example`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:  # TensorFlow is imported where a spec is used in a graph, not to read one
+    import tensorflow as tf
 
 # How the value is laid out in the tf.train.Example:
 #   tensor_bytes: one BytesList entry holding the raw C-order bytes of an array (little endian)
@@ -56,10 +58,14 @@ class FeatureSpec:
     @property
     def tf_dtype(self) -> tf.DType:
         """The decoded TensorFlow dtype."""
+        import tensorflow as tf
+
         return tf.string if self.dtype == "string" else tf.as_dtype(np.dtype(self.dtype))
 
     def parse_feature(self) -> tf.io.FixedLenFeature:
         """Returns the `tf.io.parse_example` spec of this feature."""
+        import tensorflow as tf
+
         if self.encoding == "tensor_bytes":
             return tf.io.FixedLenFeature([], tf.string)
         parsed = {"int64": tf.int64, "float32": tf.float32, "bytes": tf.string}[self.encoding]
@@ -67,6 +73,8 @@ class FeatureSpec:
 
     def decode(self, parsed: tf.Tensor) -> tf.Tensor:
         """Decodes the output of `parse_example`/`parse_single_example` for this feature."""
+        import tensorflow as tf
+
         if self.encoding == "tensor_bytes":
             raw = tf.io.decode_raw(parsed, self.tf_dtype, little_endian=True)
             shape = tf.concat([tf.shape(raw)[:-1], tf.constant(self.shape, tf.int32)], axis=0)

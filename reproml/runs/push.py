@@ -15,6 +15,9 @@ Ids are claimed the way MongoObserver claims them (insert, retry on a duplicate 
 metric or artifact refers to them, so concurrent pushes and live runs never share an id.
 ``keep_id=True`` asks for the file-store id instead (a private database, e.g. ``reproml board``).
 
+Tags and notes set with ``reproml tag`` (the run's ``omniboard.json``) become Omniboard's own
+``omniboard.tags`` / ``omniboard.notes`` fields.
+
 Idempotent: ``meta.pushed_from = {"run_id", "store", "key", "digest"}`` identifies the pushed run.
 `key` (experiment, start time, host, file-store id) finds it again; `digest` (sha256 of its
 files) is written last, so a push killed half-way leaves a document without it, which the next
@@ -34,10 +37,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from reproml.runs.annotations import omniboard_fields
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.record import CliError, RunRecord, parse_time
 
-RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt")
+RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt", "omniboard.json")
 OUTCOMES = ("added", "updated", "unchanged", "already recorded")
 
 
@@ -204,5 +208,8 @@ def push_run(db: Any, run: RunRecord, store_root: Path, *, keep_id: bool = False
         delete_run(db, run_id)
     pushed_from = {"run_id": run.run_id, "store": str(store_root.resolve()), "key": key}
     new_id = replay(db, run, store_root, run_id, pushed_from)
-    db.runs.update_one({"_id": new_id}, {"$set": {"meta.pushed_from.digest": digest}})
+    # Tags and notes (reproml tag) are Omniboard's own fields, not Sacred's: set them, then
+    # mark the push complete (the digest is written last).
+    fields = {**omniboard_fields(run.location), "meta.pushed_from.digest": digest}
+    db.runs.update_one({"_id": new_id}, {"$set": fields})
     return outcome, new_id

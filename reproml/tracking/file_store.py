@@ -8,12 +8,15 @@ of the whole file). `AtomicFileStorageObserver` overrides the observer's public 
 methods only: each file is written to a temp file in the same directory, flushed and renamed
 (`reproml.records.atomic_write`), so it is either the old whole file or the new whole file; a
 shared copy is reused only when its content still has the md5 its name says, else rewritten.
+A run whose start cannot be recorded (no room for its sources or run.json) leaves no run
+directory behind: it did not start, so nothing may list it as RUNNING (or, later, dead).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from sacred.dependencies import get_digest
@@ -27,6 +30,18 @@ RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json")
 
 class AtomicFileStorageObserver(FileStorageObserver):
     """A `FileStorageObserver` whose files are whole or absent (see the module docstring)."""
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):  # noqa: D102
+        self.dir = None
+        try:
+            return super().started_event(
+                ex_info, command, host_info, start_time, config, meta_info, _id
+            )
+        except BaseException:
+            # Sacred sets `dir` only once it made a new run directory: the one of this run.
+            if _id is None and self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def save_json(self, obj, filename):  # noqa: D102 - Sacred's method, written atomically
         text = json.dumps(flatten(obj), sort_keys=True, indent=2)

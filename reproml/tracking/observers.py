@@ -21,6 +21,7 @@ from typing import Any
 
 from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 
+from reproml.errors import RecordError, ReproMLError
 from reproml.runs.mongo import MongoTarget, connect, gridfs_of, ping
 from reproml.runs.scrub import redact_url, scrub, scrub_text
 from reproml.tracking.file_store import AtomicFileStorageObserver
@@ -136,7 +137,8 @@ class GuardedObserver(RunObserver):
         self.own_ids = own_ids
         self.priority = observer.priority
         self.failure: str | None = None
-        self.failed_event: str | None = None
+        self.failed_during: str | None = None  # the event it failed in (not `failed_event`:
+        # that is the observer method Sacred calls when the run fails)
         self.missing: list[str] = []  # what this store did not record, after the failure
 
     def __getattr__(self, item: str) -> Any:
@@ -148,10 +150,10 @@ class GuardedObserver(RunObserver):
     def _report(self, event: str, err: BaseException) -> None:
         if self.failure is None:
             self.failure = f"{type(err).__name__}: {redact_url(str(err))[:300]}"
-            self.failed_event = event
+            self.failed_during = event
             _log.warning(
                 "%s failed during %s (%s); the run goes on, but this store's record of it is "
-                "incomplete from here on (the other stores keep recording it)",
+                "incomplete from here on",
                 self.name,
                 event,
                 self.failure,
@@ -211,20 +213,40 @@ class GuardedObserver(RunObserver):
             _id=None if self.own_ids else _id,
         )
 
-    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):  # noqa: D102
-        return self.observer.started_event(
-            **scrub(
-                dict(
-                    ex_info=ex_info,
-                    command=command,
-                    host_info=host_info,
-                    config=config,
-                    meta_info=meta_info,
-                )
-            ),
-            start_time=start_time,
-            _id=None if self.own_ids else _id,
-        )
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """Record the start; a store that cannot do it stops the run with one line naming it.
+
+        Raises:
+          RecordError: the wrapped observer failed (e.g. no space left for the sources),
+            naming the store and where it writes. The store is then skipped for the
+            events Sacred still sends (the failed status of a run that never started).
+        """
+        try:
+            return self.observer.started_event(
+                **scrub(
+                    dict(
+                        ex_info=ex_info,
+                        command=command,
+                        host_info=host_info,
+                        config=config,
+                        meta_info=meta_info,
+                    )
+                ),
+                start_time=start_time,
+                _id=None if self.own_ids else _id,
+            )
+        except Exception as err:
+            self.failure = f"{type(err).__name__}: {redact_url(str(err))[:300]}"
+            self.failed_during = "started_event"
+            self.missing.append("the whole run (it did not start)")
+            if isinstance(err, ReproMLError):
+                raise
+            where = getattr(self.observer, "basedir", None) or self.location
+            raise RecordError(
+                where,
+                f"the {self.name} could not record the start of the run ({self.failure})",
+                "The run did not start; make room (or repair the store) and run it again",
+            ) from err
 
     def heartbeat_event(self, info, captured_out, beat_time, result):  # noqa: D102
         self._call(
@@ -267,8 +289,12 @@ class GuardedObserver(RunObserver):
                 self._report("log_metrics", err)
         self._note_missing("log_metrics", {})
 
-    def join(self):  # noqa: D102
-        self._call("join")
+    def join(self):  # noqa: D102 - waiting for queued writes; nothing is recorded by itself
+        if self.failure is None:
+            try:
+                self.observer.join()
+            except Exception as err:  # noqa: BLE001
+                self._report("join", err)
 
 
 def incomplete_records(run: Any) -> list[str]:
@@ -285,6 +311,6 @@ def incomplete_records(run: Any) -> list[str]:
             missing = ", ".join(observer.missing) or "the updates after that event"
             lines.append(
                 f"{observer.name} {observer.location} is incomplete: it failed during "
-                f"{observer.failed_event} ({observer.failure}) and is missing {missing}"
+                f"{observer.failed_during} ({observer.failure}) and is missing {missing}"
             )
     return lines

@@ -5,14 +5,15 @@ def test_runs_lists_one_line_per_run_with_status_and_result(world, cli):
     code, out, err = cli("--store", world.store, "runs")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["id", "experiment", "status", "start", "duration", "result"]
+    assert lines[0].split() == ["id", "experiment", "status", "start", "duration", "result", "tags"]
     body = [line.split() for line in lines[2:]]
     assert [row[0] for row in body] == ["1", "2", "3", "4"]
     assert [row[1] for row in body] == ["toy", "toy", "toy_gan", "toy"]
     assert [row[2] for row in body] == ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"]
-    result_1 = float(body[0][-1])
+    result_1 = float(body[0][-2])
     assert 0.0 <= result_1 <= 1.0
-    assert body[3][-1] == "-"  # a failed run has no result
+    assert body[3][-2] == "-"  # a failed run has no result
+    assert [row[-1] for row in body] == ["-", "-", "-", "-"]  # no tags yet
 
 
 def test_runs_filters_by_status_and_experiment(world, cli):
