@@ -11,11 +11,23 @@ import os
 import sys
 from collections.abc import Sequence
 
-from reproml.cli.commands import compare, leaderboard, push, reproduce, runs, show, verify
+from reproml.cli.commands import (
+    board,
+    compare,
+    launch,
+    leaderboard,
+    push,
+    reproduce,
+    runs,
+    show,
+    sweep,
+    tag,
+    verify,
+)
 from reproml.errors import ReproMLError
 from reproml.runs.stores import DEFAULT_STORE, MONGO_URL_ENV
 
-COMMANDS = (runs, show, leaderboard, compare, verify, push, reproduce)
+COMMANDS = (runs, show, leaderboard, compare, verify, push, reproduce, board, launch, sweep, tag)
 EXIT_ERROR = 2
 
 

@@ -1,4 +1,4 @@
-"""PNG renderers for Sacred artifacts: sample grids, confusion matrices, sample predictions.
+"""PNG renderers for Sacred artifacts: sample grids, confusion matrices, ROC/PR, predictions.
 
 Each function writes one PNG and returns its path; the experiments log it with
 ``run.add_artifact(path)``. matplotlib uses the non-interactive Agg backend (no display needed).
@@ -132,3 +132,73 @@ def save_sample_predictions(
     finally:
         plt.close(fig)
     return path
+
+
+def save_roc_pr_curves(
+    labels: Sequence[int],
+    probabilities: np.ndarray,
+    path: str | os.PathLike,
+    class_names: Sequence[str] | None = None,
+) -> tuple[Path, dict[str, dict[str, float]]]:
+    """Write one PNG with ROC (left) and precision-recall (right) curves, one curve per class.
+
+    Each class is scored one-vs-rest from its column of `probabilities` (scikit-learn's
+    `roc_curve` / `precision_recall_curve`); the legend gives its ROC AUC / average precision.
+
+    Args:
+      labels: the true class of each example, [N] ints in [0, C).
+      probabilities: the predicted probabilities, [N, C].
+      path: the PNG to write.
+      class_names: the C class names (default: the class indices).
+
+    Returns:
+      (the path, ``{class name: {"roc_auc": ..., "average_precision": ...}}``); a class absent
+      from `labels` has no curve and NaN scores.
+
+    Raises:
+      ValueError: `probabilities` is not [N, C] with N = len(labels), or a label is out of range.
+    """
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    probs = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if probs.ndim != 2 or len(probs) != len(labels) or len(labels) == 0:
+        raise ValueError(
+            f"probabilities: expected [N, C] with N = {len(labels)} labels, got {probs.shape}"
+        )
+    n = probs.shape[1]
+    if labels.min() < 0 or labels.max() >= n:
+        raise ValueError(f"labels: expected ints in [0, {n}), got {labels.min()}..{labels.max()}")
+    names = [str(i) for i in range(n)] if class_names is None else [str(c) for c in class_names]
+    if len(names) != n:
+        raise ValueError(f"class_names: expected {n} names, got {len(names)}")
+    scores: dict[str, dict[str, float]] = {}
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 5), dpi=100)
+    try:
+        colors = plt.get_cmap("tab10" if n <= 10 else "tab20")
+        for i, name in enumerate(names):
+            truth = labels == i
+            if not truth.any() or truth.all():
+                scores[name] = {"roc_auc": float("nan"), "average_precision": float("nan")}
+                continue
+            fpr, tpr, _ = roc_curve(truth, probs[:, i])
+            precision, recall, _ = precision_recall_curve(truth, probs[:, i])
+            roc_auc = float(auc(fpr, tpr))
+            ap = float(average_precision_score(truth, probs[:, i]))
+            scores[name] = {"roc_auc": roc_auc, "average_precision": ap}
+            color = colors(i % colors.N)
+            roc_ax.plot(fpr, tpr, color=color, lw=1.2, label=f"{name} (AUC {roc_auc:.3f})")
+            pr_ax.plot(recall, precision, color=color, lw=1.2, label=f"{name} (AP {ap:.3f})")
+        roc_ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+        pr_ax.set(xlabel="recall", ylabel="precision", title="precision-recall")
+        for ax in (roc_ax, pr_ax):
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.02)
+            ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
+    return path, scores

@@ -20,7 +20,9 @@ file, docstring and sources from there), handed to `track`::
   file store, keeps the MongoObserver Sacred's own ``-m`` flag made and adds one for
   ``REPROML_MONGO_URL``, pings every MongoDB (fails in seconds, naming the host), and wraps each
   observer in `GuardedObserver` (credentials scrubbed, a store lost mid-run named once);
-* a pre-run hook recording ``info["run_dir"]``, the code state and ``pip freeze``;
+* a pre-run hook recording ``info["run_dir"]``, the code state, ``pip freeze`` and, on a
+  ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing
+  (`reproml.cluster.is_chief`), so a distributed job is one run;
 * the modules of the project (the git checkout holding the experiment file) as sources, added
   with ``Experiment.add_source_file``, and Sacred's captured-output filter.
 
@@ -45,6 +47,7 @@ from sacred import SETTINGS, Experiment
 from sacred.commandline_options import cli_option
 from sacred.observers import MongoObserver
 
+from reproml.cluster.tf_config import cluster_task, is_chief
 from reproml.errors import ConfigError
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.scrub import install_log_scrubbing
@@ -84,6 +87,8 @@ def runs_dir_option(args: str, run: Any) -> None:
     reproml turns this option on for every run: it also pings MongoDB (-m or
     REPROML_MONGO_URL) before the run starts and guards every observer.
     """
+    if not is_chief():  # one distributed job is one run: the chief records it
+        run.unobserved = True
     if run.unobserved:
         return
     observers = []
@@ -168,6 +173,9 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
         stores = [obs for obs in _run.observers if is_file_store(obs)]
         if stores and getattr(stores[0], "dir", None):
             _run.info["run_dir"] = str(Path(stores[0].dir).resolve())
+        task = cluster_task()
+        if task is not None:
+            _run.info["cluster"] = task.to_json()
         if record_code_state:
             record_code(_run, ex.base_dir)
             record_environment(_run)
@@ -176,6 +184,14 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
 
 
 EXIT_INCOMPLETE_RECORD = 3
+
+
+def _print_incomplete(run: Any) -> bool:
+    """Print one ``error:`` line per store whose record of `run` is incomplete; say if any."""
+    lines = incomplete_records(run) if run is not None else []
+    for line in lines:
+        print(f"error: the record of this run is incomplete: {line}", file=sys.stderr)
+    return bool(lines)
 
 
 def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
@@ -187,12 +203,13 @@ def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
     `EXIT_INCOMPLETE_RECORD`, never with success. Otherwise it prints the run's summary
     (`print_run_summary`).
     """
-    with sigterm_as_interrupt():
-        run = ex.run_commandline(argv)
-    incomplete = incomplete_records(run)
-    if incomplete:
-        for line in incomplete:
-            print(f"error: the record of this run is incomplete: {line}", file=sys.stderr)
+    try:
+        with sigterm_as_interrupt():
+            run = ex.run_commandline(argv)
+    except SystemExit:  # the run FAILED or was INTERRUPTED: Sacred exits non-zero
+        _print_incomplete(ex.current_run)
+        raise
+    if _print_incomplete(run):
         sys.exit(EXIT_INCOMPLETE_RECORD)
     for line in getattr(run, "reproml_summary", []):
         print(line, flush=True)
@@ -266,14 +283,25 @@ def train_and_evaluate(
     eval_every: int,
     log_every: int,
     eval_steps: int | None = None,
-    after_evaluation: Callable[[int, dict], None] | None = None,
+    after_evaluation: Callable[[int, dict], bool | None] | None = None,
+    best_metric: str | None = None,
+    best_mode: str = "max",
+    patience: int | None = None,
 ) -> dict[str, Any]:
     """Train to `steps` (resuming from `estimator.model_dir`), evaluating every `eval_every`.
 
     Logs ``train.loss`` / ``train.steps_per_sec`` every `log_every` steps and every scalar
-    eval metric as ``eval.<name>``. Ctrl-C / SIGTERM stop after the current step; the
-    checkpoint of that step is saved and `TrainingInterrupted` is raised (Sacred records
-    INTERRUPTED). Running again with the same model_dir continues to `steps`.
+    eval metric as ``eval.<name>``; the whole history is added as the ``history.csv``
+    artifact. Ctrl-C / SIGTERM stop after the current step; the checkpoint of that step is
+    saved and `TrainingInterrupted` is raised (Sacred records INTERRUPTED). Running again with
+    the same model_dir continues to `steps`.
+
+    With `best_metric`, the checkpoint of the evaluation with the best value is kept in
+    ``<model_dir>/best/`` (`BestCheckpoint`) and recorded as ``info["best_checkpoint"]``
+    (metric, mode, step, value, path, and its scalar ``metrics``); with `patience` too,
+    training stops once that many evaluations in a row did not improve it
+    (``info["early_stopping"]``). The metrics returned are then those of the best checkpoint
+    (evaluated again if it is not the last one), so the run reports the model it exports.
 
     Args:
       _run: the Sacred run.
@@ -284,41 +312,95 @@ def train_and_evaluate(
       eval_every: train steps between evaluations.
       log_every: train steps between metric logs.
       eval_steps: evaluation batches (None: until `eval_input_fn` is exhausted).
-      after_evaluation: called with ``(step, metrics)`` after each evaluation.
+      after_evaluation: called with ``(step, metrics)`` after each evaluation; a true return
+        value stops training there (``info["stopped_early"]``, e.g. a pruned sweep trial).
+      best_metric: the eval metric choosing the best checkpoint (None: the last one counts).
+      best_mode: ``max`` or ``min``: which values of `best_metric` are better.
+      patience: evaluations without improvement before stopping (None: never stop early).
 
     Returns:
-      The metrics of the last evaluation.
+      The metrics of the best evaluation (`best_metric`), else of the last one.
+
+    Raises:
+      ConfigError: `best_metric`, `best_mode` or `patience` is invalid, or `best_metric` is not
+        an eval metric of the model.
     """
+    from reproml.tracking.best_checkpoint import (
+        BestCheckpoint,
+        check_early_stopping,
+        scalar_metrics,
+    )
+    from reproml.tracking.history import HISTORY_ARTIFACT, MetricHistory
+
+    check_early_stopping(best_metric, best_mode, patience)
     start = estimator.latest_checkpoint()
     done = 0 if start is None else int(start.rsplit("-", 1)[-1])
     if done:
         _log.info("resuming from %s (step %d of %d)", start, done, steps)
         _run.info["resumed_from_step"] = done
+    best = None
+    if best_metric is not None:
+        best = BestCheckpoint(estimator.model_dir, best_metric, best_mode, patience)
     targets = [t for t in range(eval_every, steps, eval_every) if t > done] + [steps]
     metrics: dict[str, Any] = {}
+    history = MetricHistory(_run)
     progress = ProgressBarHook(total=steps, initial=done)
     try:
         for target in targets:
+            if best is not None and best.should_stop():
+                break  # a resumed run that had already stopped early
             with stop_on_signals() as stopper:
                 if target > done:
                     estimator.train(
                         train_input_fn,
                         max_steps=target,
-                        hooks=[SacredMetricsHook(_run, log_every), stopper.hook, progress],
+                        hooks=[SacredMetricsHook(history, log_every), stopper.hook, progress],
                     )
             if stopper.received is not None:
                 _run.info["stopped_at_step"] = stopper.hook.last_step
                 raise TrainingInterrupted(
                     stopper.signal_name, stopper.hook.last_step, estimator.model_dir
                 )
+            checkpoint = estimator.latest_checkpoint()
             metrics = dict(estimator.evaluate(eval_input_fn, steps=eval_steps))
             step = int(metrics.get("global_step", target))
             done = step
-            log_eval_metrics(_run, metrics, step)
-            if after_evaluation is not None:
-                after_evaluation(step, metrics)
+            log_eval_metrics(history, metrics, step)
+            if best is not None:
+                best.update(step, metrics, checkpoint)
+            stop_asked = after_evaluation is not None and after_evaluation(step, metrics)
+            if stop_asked:
+                _run.info["stopped_early"] = {"step": step, "reason": "after_evaluation"}
+                break
+            if best is not None and best.should_stop() and step < steps:
+                _run.info["early_stopping"] = {
+                    "stopped_at_step": step,
+                    "metric": best_metric,
+                    "patience": patience,
+                    "best_step": best.step,
+                }
+                _log.info(
+                    "early stopping at step %d: %s has not improved for %d evaluations "
+                    "(best %.4g at step %d)",
+                    step,
+                    best_metric,
+                    patience,
+                    best.value,
+                    best.step,
+                )
+                break
     finally:
         progress.close()
+        if history.rows:
+            path = history.write_csv(new_artifact_path(_run, HISTORY_ARTIFACT))
+            add_file_artifact(_run, path)
+    if best is None or best.checkpoint is None:
+        return metrics
+    if best.step != int(metrics.get("global_step", -1)):
+        metrics = dict(
+            estimator.evaluate(eval_input_fn, steps=eval_steps, checkpoint_path=best.checkpoint)
+        )
+    _run.info["best_checkpoint"] = {**best.record(), "metrics": scalar_metrics(metrics)}
     return metrics
 
 
@@ -353,16 +435,8 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     if "tensorboard" in _run.info:
         lines.append(f"TensorBoard: {_run.info['tensorboard']}")
     mongo = [obs.name for obs in _run.observers if not is_file_store(obs)]
-    if mongo:
-        lines.append(
-            f"Omniboard: the run is in {', '.join(mongo)}; open it with "
-            "`omniboard -m HOST:PORT:DB` (see docs/omniboard.md)"
-        )
-    else:
-        lines.append(
-            "Omniboard: run with `-m HOST:PORT:DB` or REPROML_MONGO_URL to record in MongoDB, "
-            "then `omniboard -m HOST:PORT:DB` (see docs/omniboard.md)"
-        )
+    where = f"--mongo URL ({', '.join(mongo)})" if mongo else "the file store"
+    lines.append(f"Browser: `reproml board` shows the runs of {where} in Omniboard")
     _run.reproml_summary = lines
 
 

@@ -1,7 +1,10 @@
 """`reproml leaderboard`: one row per run — data, model, hyperparameters, results, commit.
 
 Columns come from the run info keys, config keys and ``eval.*`` metrics fixed in
-``docs/architecture.md``; a missing value shows as ``-`` and sorts last.
+``docs/architecture.md``; a missing value shows as ``-`` and sorts last. ``params`` and
+``size_mb`` (SavedModel, else checkpoint) come from ``info["model_summary"]``; accuracy,
+precision and recall are those of the checkpoint the run reports (``info["best_checkpoint"]``,
+step ``best_step``), else the last evaluation's.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reproml.cli.table import render_table, write_csv
+from reproml.runs.annotations import tags_of
 from reproml.runs.record import CliError, RunRecord
 from reproml.runs.stores import filter_runs, list_runs_warning, open_store
 
@@ -29,6 +33,56 @@ def _commit(run: RunRecord) -> str | None:
     return _short(commit) + ("+dirty" if run.code.get("dirty") else "")
 
 
+def _reported(run: RunRecord, name: str) -> Any:
+    """The value of eval metric `name` the run reports: its best checkpoint's, else the last."""
+    best = run.info.get("best_checkpoint")
+    if isinstance(best, dict) and name in (best.get("metrics") or {}):
+        return best["metrics"][name]
+    return run.final_metric(f"eval.{name}")
+
+
+def _summary(run: RunRecord, key: str) -> Any:
+    summary = run.info.get("model_summary")
+    return summary.get(key) if isinstance(summary, dict) else None
+
+
+def _size_mb(run: RunRecord) -> float | None:
+    size = _summary(run, "saved_model_bytes") or _summary(run, "checkpoint_bytes")
+    return None if size is None else round(size / 1e6, 3)
+
+
+def _best_step(run: RunRecord) -> Any:
+    best = run.info.get("best_checkpoint")
+    return best.get("step") if isinstance(best, dict) else None
+
+
+def _drifted(run: RunRecord) -> str | None:
+    """``flagged/windows`` of a drift run (``info["drift"]``), else None."""
+    drift = run.info.get("drift")
+    if not isinstance(drift, dict) or "num_windows" not in drift:
+        return None
+    return f"{len(drift.get('flagged_windows') or [])}/{drift['num_windows']}"
+
+
+def next_to_monitored(rows: list[list[Any]]) -> list[list[Any]]:
+    """Move every drift run's row right after the row of the run it monitors (when listed).
+
+    Drift runs of one training run keep their order; other rows keep the sorted order.
+    """
+    ids, monitors = HEADERS.index("id"), HEADERS.index("monitors")
+    listed = {str(row[ids]) for row in rows}
+    followers: dict[str, list[list[Any]]] = {}
+    for row in rows:
+        if row[monitors] is not None and str(row[monitors]) in listed:
+            followers.setdefault(str(row[monitors]), []).append(row)
+    moved = {id(row) for group in followers.values() for row in group}
+    ordered: list[list[Any]] = []
+    for row in rows:
+        if id(row) not in moved:
+            ordered += [row, *followers.get(str(row[ids]), [])]
+    return ordered
+
+
 # (column name, how to read it from a run), in display order.
 COLUMNS: tuple[tuple[str, Callable[[RunRecord], Any]], ...] = (
     ("id", lambda r: r.run_id),
@@ -37,16 +91,22 @@ COLUMNS: tuple[tuple[str, Callable[[RunRecord], Any]], ...] = (
     ("dataset", lambda r: r.dataset.get("name")),
     ("fingerprint", lambda r: _short(r.dataset.get("fingerprint"))),
     ("model", lambda r: r.model),
+    ("params", lambda r: _summary(r, "parameters")),
+    ("size_mb", _size_mb),
     ("lr", lambda r: r.config.get("lr")),
     ("optimizer", lambda r: r.config.get("optimizer")),
     ("batch", lambda r: r.config.get("batch_size")),
     ("steps", lambda r: r.config.get("steps")),
-    ("accuracy", lambda r: r.final_metric("eval.accuracy")),
-    ("precision", lambda r: r.final_metric("eval.mean_precision")),
-    ("recall", lambda r: r.final_metric("eval.mean_recall")),
+    ("best_step", _best_step),
+    ("accuracy", lambda r: _reported(r, "accuracy")),
+    ("precision", lambda r: _reported(r, "mean_precision")),
+    ("recall", lambda r: _reported(r, "mean_recall")),
     ("frechet", lambda r: r.final_metric("eval.frechet_distance")),
     ("duration", lambda r: r.duration),
     ("commit", _commit),
+    ("tags", lambda r: ",".join(tags_of(r)) or None),
+    ("monitors", lambda r: r.info.get("monitors")),
+    ("drifted", lambda r: _drifted(r)),
 )
 HEADERS = tuple(name for name, _ in COLUMNS)
 
@@ -61,6 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--experiment", help="only runs of this experiment")
     parser.add_argument("--status", help="only runs with this status (COMPLETED, FAILED, ...)")
     parser.add_argument("--csv", metavar="FILE", help="also write the table to FILE as CSV")
+    parser.add_argument("--tag", action="append", default=[], help="only runs with this tag")
     parser.set_defaults(func=run)
 
 
@@ -97,9 +158,10 @@ def sort_rows(rows: list[list[Any]], column: str, descending: bool = False) -> l
 def run(args: argparse.Namespace) -> int:
     """Print the leaderboard (and writes the CSV); returns 0."""
     runs = filter_runs(list_runs_warning(open_store(args)), args.experiment, args.status)
+    runs = [r for r in runs if set(args.tag) <= set(tags_of(r))]
     if not runs:
         raise CliError(f"no runs match --experiment {args.experiment!r} --status {args.status!r}")
-    rows = sort_rows(leaderboard_rows(runs), args.sort, args.desc)
+    rows = next_to_monitored(sort_rows(leaderboard_rows(runs), args.sort, args.desc))
     print(render_table(HEADERS, rows))
     if args.csv:
         write_csv(args.csv, HEADERS, rows)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
+from reproml.runs.annotations import notes_of, tags_of
 from reproml.runs.record import RunRecord, flatten_config
-from reproml.runs.stores import open_store
+from reproml.runs.stores import list_runs_warning, open_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +27,79 @@ def _metrics_table(run: RunRecord) -> str:
     )
 
 
-def describe(run: RunRecord) -> str:
-    """Return the text `show` prints for `run`."""
+def _model_pairs(run: RunRecord) -> list[tuple[str, Any]]:
+    """Parameters, sizes on disk and the reported checkpoint, when the run recorded them."""
+    from reproml.tracking.model_summary import format_bytes
+
+    pairs: list[tuple[str, Any]] = []
+    summary = run.info.get("model_summary")
+    if isinstance(summary, dict):
+        pairs.append(("parameters", summary.get("parameters")))
+        for key in ("checkpoint_bytes", "saved_model_bytes"):
+            if summary.get(key) is not None:
+                pairs.append((key.replace("_bytes", " size"), format_bytes(summary[key])))
+    best = run.info.get("best_checkpoint")
+    if isinstance(best, dict):
+        value = best.get("value")
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        pairs.append(("best checkpoint", f"step {best.get('step')} ({best.get('metric')} {shown})"))
+    stopped = run.info.get("early_stopping")
+    if isinstance(stopped, dict):
+        pairs.append(
+            (
+                "early stopping",
+                f"stopped at step {stopped.get('stopped_at_step')} "
+                f"(patience {stopped.get('patience')})",
+            )
+        )
+    return pairs
+
+
+def _layers_section(run: RunRecord) -> list[str]:
+    """The per-layer table (name, output shape, parameters), when the run recorded it."""
+    from reproml.tracking.model_summary import format_shape
+
+    summary = run.info.get("model_summary")
+    layers = summary.get("layers") if isinstance(summary, dict) else None
+    if not layers:
+        return []
+    rows = [
+        (layer["name"], format_shape(layer["output_shape"]), layer["parameters"])
+        for layer in layers
+    ]
+    table = render_table(("layer", "output shape", "parameters"), rows)
+    return ["layers", "\n".join("  " + line for line in table.splitlines())]
+
+
+def _drift_sections(run: RunRecord, monitored_by: list[RunRecord]) -> list[str]:
+    """The drift report of a drift run, and the drift runs that monitor `run`."""
+    sections = []
+    drift = run.info.get("drift")
+    if isinstance(drift, dict):
+        keys = ("windowing", "num_windows", "flagged_windows", "alpha", "test", "checkpoint")
+        pairs = [(k, drift.get(k)) for k in keys]
+        for side in ("baseline", "production"):
+            source = drift.get(side) or {}
+            where = source.get("record_dir") or source.get("npz")
+            pairs.append((side, f"{where} {source.get('split', '')}".strip()))
+        sections += ["drift", render_pairs(pairs)]
+    if monitored_by:
+        rows = [
+            (
+                r.run_id,
+                r.shown_status,
+                (r.info.get("drift") or {}).get("flagged_windows"),
+                (r.info.get("drift") or {}).get("num_windows"),
+            )
+            for r in monitored_by
+        ]
+        table = render_table(("drift run", "status", "flagged windows", "windows"), rows)
+        sections += ["monitored by", "\n".join("  " + line for line in table.splitlines())]
+    return sections
+
+
+def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str:
+    """Return the text `show` prints for `run` (`monitored_by`: drift runs that monitor it)."""
     host = run.raw.get("host") or {}
     header = [
         ("experiment", run.experiment),
@@ -40,8 +113,11 @@ def describe(run: RunRecord) -> str:
         ("seed", run.seed),
         ("location", run.location),
     ]
+    header += [("tags", ", ".join(tags_of(run)) or None), ("note", notes_of(run) or None)]
     if run.info.get("reproduces") is not None:
         header.append(("reproduces", run.info["reproduces"]))
+    if run.info.get("monitors") is not None:
+        header.append(("monitors", run.info["monitors"]))
     dataset, code = run.dataset, run.code
     sections = [
         f"run {run.run_id}",
@@ -56,8 +132,10 @@ def describe(run: RunRecord) -> str:
         "model",
         render_pairs(
             [("network", run.model)]
+            + _model_pairs(run)
             + [(k, run.info.get(k)) for k in ("model_dir", "export_dir", "tensorboard")]
         ),
+        *_layers_section(run),
         "code",
         render_pairs([(k, code.get(k)) for k in ("commit", "dirty", "diff_artifact")]),
         "final metrics",
@@ -65,6 +143,7 @@ def describe(run: RunRecord) -> str:
         "artifacts",
         render_pairs([(name, "") for name in run.artifacts]),
     ]
+    sections += _drift_sections(run, monitored_by or [])
     if run.status == "FAILED" and run.raw.get("fail_trace"):
         sections += ["failure", "  " + str(run.raw["fail_trace"][-1]).strip()]
     return "\n".join(sections)
@@ -72,5 +151,10 @@ def describe(run: RunRecord) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print one run; returns 0."""
-    print(describe(open_store(args).get_run(args.run_id)))
+    store = open_store(args)
+    shown = store.get_run(args.run_id)
+    monitored_by = [
+        r for r in list_runs_warning(store) if str(r.info.get("monitors")) == shown.run_id
+    ]
+    print(describe(shown, monitored_by))
     return 0

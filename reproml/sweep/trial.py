@@ -1,0 +1,69 @@
+"""Inside one trial's run: tag it with its sweep, and report each evaluation to the study.
+
+`reproml sweep` starts every trial as ``python -m EXPERIMENT with ...`` with three environment
+variables naming its study and trial. An experiment passes `sweep_trial_callback(_run)` as
+`train_and_evaluate`'s ``after_evaluation``; outside a sweep it is None and nothing changes.
+In a sweep it
+
+* records ``info["sweep"] = {"id", "trial", "params"}`` and tags the run ``sweep:<id>`` in every
+  store it records to (``omniboard.tags`` in MongoDB, ``omniboard.json`` in the file store);
+* tells the study where the run is (trial user attributes ``run_id`` and ``run_dir``);
+* reports the sweep's metric after each evaluation and stops training when the study's pruner
+  prunes the trial (``info["sweep"]["pruned_at_step"]``; the run still completes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+ENV_STORAGE = "REPROML_SWEEP_STORAGE"
+ENV_ID = "REPROML_SWEEP_ID"
+ENV_TRIAL = "REPROML_SWEEP_TRIAL_ID"
+
+
+def sweep_tag(sweep_id: str) -> str:
+    """Return the tag every run of sweep `sweep_id` carries."""
+    return f"sweep:{sweep_id}"
+
+
+def sweep_trial_callback(run: Any) -> Callable[[int, dict], bool] | None:
+    """Return the ``after_evaluation`` of a sweep trial's run, or None outside a sweep.
+
+    Raises:
+      ConfigError: the sweep's metric is not an eval metric of the run (at the first evaluation).
+    """
+    if not os.environ.get(ENV_ID):
+        return None
+    import optuna
+
+    from reproml.errors import ConfigError
+    from reproml.runs.annotations import tag_live_run
+    from reproml.sweep.study import load_sweep
+    from reproml.tracking.best_checkpoint import scalar_metrics
+
+    sweep_id = os.environ[ENV_ID]
+    spec, study = load_sweep(sweep_id, os.environ[ENV_STORAGE])
+    trial = optuna.Trial(study, int(os.environ[ENV_TRIAL]))
+    info = {"id": sweep_id, "trial": trial.number, "params": dict(trial.params)}
+    run.info["sweep"] = info
+    if not run.unobserved:
+        tag_live_run(run, [sweep_tag(sweep_id)])
+    trial.set_user_attr("run_id", str(run._id))
+    trial.set_user_attr("run_dir", run.info.get("run_dir"))
+
+    def report(step: int, metrics: dict) -> bool:
+        scalars = scalar_metrics(metrics)
+        if spec.metric not in scalars:
+            raise ConfigError(
+                "sweep --metric", f"one of the eval metrics {sorted(scalars)}", spec.metric
+            )
+        trial.report(scalars[spec.metric], step)
+        if trial.should_prune():
+            info["pruned_at_step"] = step
+            trial.set_user_attr("pruned_at_step", step)
+            return True
+        return False
+
+    return report
