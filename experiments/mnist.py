@@ -23,18 +23,28 @@ import numpy as np
 from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
+from reproml.drift.embeddings import embed_images, read_images, read_split, save_embeddings
+from reproml.drift.run import check_drift_config, drift_run
+from reproml.drift.scenario import build_scenario
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import latest_checkpoint
-from reproml.models.classifier import make_classifier
+from reproml.models.classifier import forward, make_classifier
 from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.models.export import export_classifier
 from reproml.models.frechet import images_input_fn
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
-from reproml.models.plots import save_confusion_matrix, save_sample_predictions
+from reproml.models.plots import (
+    save_confusion_matrix,
+    save_roc_pr_curves,
+    save_sample_predictions,
+)
 from reproml.records.reader import input_fn
+from reproml.sweep.trial import sweep_trial_callback
 from reproml.tracking import experiment as rx
+from reproml.tracking.best_checkpoint import check_early_stopping
 from reproml.tracking.hooks import log_eval_metrics
+from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.record import record_export
 
 ex = rx.track(Experiment("mnist", ingredients=[dataset]))
@@ -51,10 +61,43 @@ def config():
     steps = 2000  # global step to train to (a resumed run continues to it)
     eval_every = 1000  # training steps between evaluations on the test split
     log_every = 100  # training steps between train.loss / train.steps_per_sec logs
+    best_metric = "accuracy"  # eval metric choosing the checkpoint exported and reported
+    best_mode = "max"  # max or min: which values of best_metric are better
+    patience = None  # stop once best_metric has not improved for this many evaluations
     model_dir = None  # checkpoints + TensorBoard events; None: <run dir>/model. Reuse to resume
     export_savedmodel = True  # export a SavedModel (serving uint8 images) after training
     num_samples = 32  # test images in the sample-predictions grid
     seed = 42  # Sacred's seed; also the TF graph seed (RunConfig.tf_random_seed)
+    # embed / drift / scenario commands (docs/drift.md)
+    embed_from = None  # embed: a record dir or .npz; None: the dataset records
+    embed_split = "test"  # embed: the split read from a record dir
+    production = None  # drift: production images, a record dir (manifest.json) or .npz
+    production_split = "production"  # drift: the split read when production is a record dir
+    baseline = "test"  # drift: the baseline split (images held out from training)
+    baseline_dir = None  # drift: record dir holding the baseline split; None: the dataset records
+    window_size = None  # drift: images per window in record order; None: timestamp windows
+    window_seconds = 3600  # drift: length of a timestamp window (seconds)
+    alpha = 0.05  # drift: false-alarm rate of a whole report (Bonferroni over the windows)
+    num_permutations = 2000  # drift: permutations of each window's MMD test
+    max_baseline = 1000  # drift: baseline embeddings in each MMD test (all enter the mean)
+    num_farthest = 32  # drift: production images in the farthest-from-baseline grid
+    monitors = None  # drift: id of the training run of model_dir; None: found in the store
+    scenario = dict(  # scenario: a production stream from the test split, degraded windows
+        data_dir="data/mnist/drift-scenario",  # the scenario's records
+        split="test",  # the dataset split it is drawn from
+        baseline_size=2000,  # clean held-out images: the "baseline" split
+        window_size=500,  # images per production window
+        num_windows=12,  # production windows, one hour each
+        degradations=[  # [window, kind, strength(, label)]: kinds rotate/blur/noise/contrast
+            [3, "rotate", 30],
+            [5, "blur", 1.0],
+            [7, "noise", 0.25],
+            [8, "contrast", 0.4],
+            [10, "rotate", 180, 7],  # only the 7s, upside down
+        ],
+        seed=0,  # shuffle, window draws and noise
+        overwrite=False,  # True: build again into a data_dir that holds records
+    )
 
 
 @ex.named_config
@@ -66,6 +109,10 @@ def quick():
     eval_every = 15  # two evaluations
     log_every = 5  # a metric point every 5 steps
     num_samples = 8  # a small grid
+    scenario = dict(baseline_size=128, window_size=32, num_windows=4)  # of the 256 test digits
+    scenario["data_dir"] = "data/mnist/quick-drift-scenario"  # its own records
+    scenario["degradations"] = [[1, "rotate", 60], [3, "blur", 2.5]]  # two of four windows
+    num_permutations = 500  # enough for alpha / windows
 
 
 @ex.config_hook
@@ -79,8 +126,11 @@ def check_config(config, command_name, logger):
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
         raise ConfigError("dropout", "a rate in [0, 1)", dropout)  # NaN fails 0 <= NaN too
     rx.check_seed(config)
+    check_early_stopping(config["best_metric"], config["best_mode"], config["patience"])
+    check_drift_config(config, command_name)
     model_dir = config["model_dir"]
-    if command_name in ("evaluate", "export") and not (model_dir and latest_checkpoint(model_dir)):
+    reads_model = command_name in ("evaluate", "export", "embed", "drift")
+    if reads_model and not (model_dir and latest_checkpoint(model_dir)):
         raise ConfigError("model_dir", "the model_dir of a trained run (a checkpoint)", model_dir)
     return {}
 
@@ -100,32 +150,75 @@ def classifier(_run, manifest, model_dir, network, optimizer, lr, dropout, seed,
 
 
 @ex.capture
-def add_plots(_run, manifest, estimator, metrics, num_samples):
-    """Add the confusion matrix and a grid of test predictions as PNG artifacts."""
+def add_plots(_run, manifest, estimator, metrics, num_samples, batch_size, checkpoint=None):
+    """Add the confusion matrix, ROC/PR curves and a grid of test predictions as PNGs.
+
+    `checkpoint` is the one the run reports (the best); None: the latest.
+    """
     class_names = classifier_params_from_manifest(manifest)["class_names"]
     matrix = np.asarray(metrics["confusion_matrix"])
     path = rx.new_artifact_path(_run, "confusion_matrix.png")
     rx.add_file_artifact(_run, save_confusion_matrix(matrix, path, class_names))
+    test_fn = input_fn("test", batch_size, manifest, n_epochs=1, shuffle=False)
+    labels = np.concatenate([y for _, y in test_fn().as_numpy_iterator()])
+    probabilities = np.stack(
+        [p["probabilities"] for p in estimator.predict(test_fn, checkpoint_path=checkpoint)]
+    )
+    path = rx.new_artifact_path(_run, "roc_pr_curves.png")
+    path, scores = save_roc_pr_curves(labels, probabilities, path, class_names)
+    rx.add_file_artifact(_run, path)
+    _run.info["roc_pr"] = scores
     test_fn = input_fn("test", num_samples, manifest, n_epochs=1, shuffle=False)
     features, labels = rx.first_examples(test_fn, num_samples)
     images = features["image"]
-    predicted = [int(p["class_ids"]) for p in estimator.predict(images_input_fn(images))]
+    predictions = estimator.predict(images_input_fn(images), checkpoint_path=checkpoint)
+    predicted = [int(p["class_ids"]) for p in predictions]
     path = rx.new_artifact_path(_run, "sample_predictions.png")
     grid = save_sample_predictions(images, labels.tolist(), predicted, path, class_names)
     rx.add_file_artifact(_run, grid)
 
 
 @ex.capture
-def export_model(_run, estimator):
-    """Export the SavedModel (serving the records' uint8 images) and record it."""
-    path = export_classifier(estimator, Path(estimator.model_dir) / "export")
+def export_model(_run, estimator, checkpoint=None):
+    """Export the SavedModel of `checkpoint` (None: the latest) and record it."""
+    path = export_classifier(
+        estimator, Path(estimator.model_dir) / "export", checkpoint_path=checkpoint
+    )
     record_export(_run, path)
     return str(path)
 
 
+def record_model(_run, estimator, checkpoint=None, saved_model=None):
+    """Record the model's parameters, size on disk and layers (``info["model_summary"]``)."""
+    params = estimator.params
+    layers = graph_layer_summary(
+        lambda images: forward({"image": images}, params, training=False), params["image_shape"]
+    )
+    record_model_summary(
+        _run,
+        layers,
+        checkpoint=checkpoint or estimator.latest_checkpoint(),
+        saved_model=saved_model,
+    )
+
+
 @ex.main
-def main(_run, batch_size, steps, eval_every, log_every, export_savedmodel):
-    """Serialize the records if missing, train, evaluate, export; the result is test accuracy."""
+def main(
+    _run,
+    batch_size,
+    steps,
+    eval_every,
+    log_every,
+    export_savedmodel,
+    best_metric,
+    best_mode,
+    patience,
+):
+    """Serialize the records if missing, train, evaluate, export; the result is test accuracy.
+
+    The accuracy reported, the plots and the export are those of the best checkpoint
+    (`best_metric`); with `patience`, training stops early when it no longer improves.
+    """
     manifest = ensure_records()
     estimator, _ = classifier(manifest=manifest)
     metrics = rx.train_and_evaluate(
@@ -136,10 +229,15 @@ def main(_run, batch_size, steps, eval_every, log_every, export_savedmodel):
         steps=steps,
         eval_every=eval_every,
         log_every=log_every,
+        best_metric=best_metric,
+        best_mode=best_mode,
+        patience=patience,
+        after_evaluation=sweep_trial_callback(_run),  # a `reproml sweep` trial: report, prune
     )
-    add_plots(manifest=manifest, estimator=estimator, metrics=metrics)
-    if export_savedmodel:
-        export_model(estimator=estimator)
+    best = (_run.info.get("best_checkpoint") or {}).get("path")
+    add_plots(manifest=manifest, estimator=estimator, metrics=metrics, checkpoint=best)
+    saved_model = export_model(estimator=estimator, checkpoint=best) if export_savedmodel else None
+    record_model(_run, estimator, best, saved_model)
     accuracy = float(metrics["accuracy"])
     rx.print_run_summary(_run, "test accuracy", accuracy)
     return accuracy
@@ -159,6 +257,7 @@ def evaluate(_run, batch_size):
     metrics = dict(estimator.evaluate(input_fn("test", batch_size, manifest, n_epochs=1)))
     log_eval_metrics(_run, metrics)
     add_plots(manifest=manifest, estimator=estimator, metrics=metrics)
+    record_model(_run, estimator)
     accuracy = float(metrics["accuracy"])
     rx.print_run_summary(_run, "test accuracy", accuracy)
     return accuracy
@@ -169,6 +268,71 @@ def export():
     """Export the trained model in `model_dir` as a SavedModel; returns its path."""
     estimator, _ = classifier(manifest=ensure_records())
     return export_model(estimator=estimator)
+
+
+@ex.command
+def embed(_run, embed_from, embed_split):
+    """Save the embeddings of a record split or an .npz (embeddings.npz); returns their shape."""
+    manifest = ensure_records()
+    estimator, _ = classifier(manifest=manifest)
+    data = read_images(embed_from or manifest.record_dir, embed_split)
+    embeddings = embed_images(estimator, data)
+    path = save_embeddings(embeddings, rx.new_artifact_path(_run, "embeddings.npz"))
+    rx.add_file_artifact(_run, path)
+    shape = list(embeddings.embedding.shape)
+    _run.info["embeddings"] = {"source": data.source, "shape": shape}
+    rx.print_run_summary(_run, "embeddings", shape)
+    return shape
+
+
+@ex.command
+def drift(
+    _run,
+    production,
+    production_split,
+    baseline,
+    baseline_dir,
+    monitors,
+    window_size,
+    window_seconds,
+    alpha,
+    num_permutations,
+    max_baseline,
+    num_farthest,
+    seed,
+):
+    """Compare production with baseline embeddings per window; returns the flagged windows.
+
+    A tracked run linked to the training run of `model_dir` (docs/drift.md).
+    """
+    manifest = ensure_records()
+    estimator, _ = classifier(manifest=manifest)
+    return drift_run(
+        _run,
+        estimator,
+        classifier_params_from_manifest(manifest)["class_names"],
+        read_split(baseline_dir or manifest, baseline),
+        read_images(production, production_split),
+        monitors=monitors,
+        window_size=window_size,
+        window_seconds=window_seconds,
+        alpha=alpha,
+        num_permutations=num_permutations,
+        max_baseline=max_baseline,
+        num_farthest=num_farthest,
+        seed=seed,
+    )
+
+
+@ex.command
+def scenario(_run, scenario):
+    """Write the drift scenario's records from the dataset records; returns their directory."""
+    settings = dict(scenario)
+    out_dir = settings.pop("data_dir")
+    built = build_scenario(ensure_records(), out_dir, **settings)
+    _run.info["scenario"] = {"record_dir": str(Path(out_dir).resolve()), **built.source}
+    print(f"{out_dir}: {built.fingerprint}")
+    return str(out_dir)
 
 
 if __name__ == "__main__":
