@@ -12,12 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from reproml.cli.commands import (
+    archive,
     board,
     compare,
     launch,
     leaderboard,
     push,
     reproduce,
+    rm,
     runs,
     show,
     sweep,
@@ -27,7 +29,21 @@ from reproml.cli.commands import (
 from reproml.errors import ReproMLError
 from reproml.runs.stores import DEFAULT_STORE, MONGO_URL_ENV
 
-COMMANDS = (runs, show, leaderboard, compare, verify, push, reproduce, board, launch, sweep, tag)
+COMMANDS = (
+    runs,
+    show,
+    leaderboard,
+    compare,
+    verify,
+    push,
+    reproduce,
+    board,
+    launch,
+    sweep,
+    tag,
+    rm,
+    archive,
+)
 EXIT_ERROR = 2
 
 

@@ -150,8 +150,9 @@ def replay(
         run_id,
     )
     for filename, stored in run.raw.get("resources") or []:
-        path = Path(stored)
-        observer.run_entry["resources"].append([filename, _md5(path) if path.is_file() else None])
+        path = Path(stored) if stored else None  # None: imported from MongoDB (md5 only)
+        md5 = _md5(path) if path is not None and path.is_file() else None
+        observer.run_entry["resources"].append([filename, md5])
     info = {k: v for k, v in run.info.items() if k != "metrics"}  # ids of another database
     observer.log_metrics(_metrics_by_name(run), info)
     cout = Path(run.location) / "cout.txt"

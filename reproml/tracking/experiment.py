@@ -421,14 +421,27 @@ def record_tensorboard(_run: Any, model_dir: str) -> None:
 
 
 def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
-    """Print the result now; where the run is stored is printed once its record is complete.
+    """Print the result now; the dataset and the stores are printed once the record is complete.
 
+    The summary names the dataset the run trained on and, when it is a fallback (its recorded
+    source has a ``reason``, e.g. MNIST missing -> scikit-learn's digits), repeats the warning.
     The lines about the stores (where the run is, how to open TensorBoard and Omniboard) are
     kept on the run and printed by `run_commandline` after the final record was written, so
     they never claim a record that a store then failed to complete.
     """
     print(f"{result_name}: {result}", file=sys.stdout, flush=True)
     lines = []
+    dataset = _run.info.get("dataset")
+    dataset = dataset if isinstance(dataset, Mapping) else {}
+    if dataset.get("name"):
+        lines.append(f"dataset: {dataset['name']} ({dataset.get('record_dir', '?')})")
+    source = dataset.get("source") or {}
+    if isinstance(source, Mapping) and source.get("reason"):
+        # The fallback warning scrolled by long ago, among TensorFlow's lines: say it again.
+        lines.append(
+            f"WARNING: trained on the fallback {source.get('name', dataset.get('name'))}, not on "
+            f"the data asked for: {source['reason']}"
+        )
     run_dir = _run.info.get("run_dir")
     if run_dir:
         lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")

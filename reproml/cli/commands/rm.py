@@ -1,0 +1,61 @@
+"""`reproml rm RUN [RUN ...]`: delete runs with their artifacts, on either store, asking first.
+
+    reproml rm 12                 # delete run 12 (mnist, COMPLETED, 2026-11-21 11:25:17)? [y/N]
+    reproml rm 12 13 --yes        # no question (scripts)
+    reproml --mongo URL rm 12     # the same in MongoDB
+
+Every id is looked up before anything is deleted (an unknown id deletes nothing). Without
+``--yes`` each run is confirmed on the terminal; when stdin is not a terminal the command refuses
+in one line instead of guessing. What goes and what stays: `reproml.runs.delete`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reproml.runs.delete import check_deletable, delete_stored_run, describe
+from reproml.runs.record import CliError
+from reproml.runs.stores import open_store
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `rm`."""
+    parser = subparsers.add_parser("rm", help="delete runs with their artifacts (asks first)")
+    parser.add_argument("run_ids", nargs="+", metavar="RUN", help="run ids")
+    parser.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+    parser.set_defaults(func=run)
+
+
+def confirm(question: str) -> bool:
+    """Ask `question` on stderr, read one answer from stdin; only y/yes says yes (EOF: no)."""
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Delete the runs (after confirmation unless ``--yes``); returns 0.
+
+    Raises:
+      CliError: an id is unknown, a run is still running, or stdin is not a terminal and
+        ``--yes`` was not given.
+    """
+    store = open_store(args)
+    runs = [store.get_run(run_id) for run_id in dict.fromkeys(args.run_ids)]
+    for record in runs:
+        check_deletable(record)
+    if not args.yes and not sys.stdin.isatty():
+        ids = ", ".join(r.run_id for r in runs)
+        raise CliError(
+            f"stdin is not a terminal, so nobody can confirm: pass --yes to delete {ids}"
+        )
+    for record in runs:
+        if not args.yes and not confirm(f"delete {describe(record)}?"):
+            print(f"kept run {record.run_id}")
+            continue
+        deleted = delete_stored_run(store, record)
+        print(f"deleted {describe(record)} from {store.description}: {deleted.removed}")
+        for path in deleted.left:
+            print(f"  left in place (outside the store): {path}")
+    return 0
