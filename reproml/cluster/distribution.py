@@ -28,28 +28,67 @@ on timing, so two runs are never bit-identical (see `reproml.cluster.reproducibi
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from reproml.cluster.tf_config import ClusterTask, cluster_task
 from reproml.errors import ConfigError
 
 STRATEGIES = ("auto", "none", "collective", "parameter_server")
+# The strategy `reproml.models.determinism.run_config` uses on a cluster (default "auto"): an
+# experiment runs unchanged, the job chooses, e.g. ``REPROML_STRATEGY=parameter_server``.
+STRATEGY_ENV = "REPROML_STRATEGY"
 T = TypeVar("T")
 
 
-def resolve_strategy(strategy: str = "auto", task: ClusterTask | None = None) -> str:
+def strategy_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """Return the strategy ``$REPROML_STRATEGY`` asks for ("auto" when unset or empty).
+
+    Raises:
+      ConfigError: a value that is not one of `STRATEGIES` (the message names the variable).
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get(STRATEGY_ENV, "").strip() or "auto"
+    if value not in STRATEGIES:
+        raise ConfigError(STRATEGY_ENV, f"one of {list(STRATEGIES)}", value)
+    return value
+
+
+def strategy_name(distribute: Any) -> str:
+    """Return the `STRATEGIES` name of a RunConfig's ``train_distribute`` (None -> "none").
+
+    Raises:
+      ConfigError: a strategy reproml does not know how to record or compare.
+    """
+    if distribute is None:
+        return "none"
+    name = type(distribute).__name__
+    if name.startswith(("CollectiveAllReduceStrategy", "MultiWorkerMirroredStrategy")):
+        return "collective"
+    if name.startswith("ParameterServerStrategy"):
+        return "parameter_server"
+    raise ConfigError(
+        "train_distribute",
+        "MultiWorkerMirroredStrategy, ParameterServerStrategy (v1) or None on a TF_CONFIG cluster",
+        name,
+    )
+
+
+def resolve_strategy(
+    strategy: str = "auto", task: ClusterTask | None = None, entry: str = "strategy"
+) -> str:
     """Return the strategy `strategy` means for this cluster: "none", "collective" or "parameter_server".
 
     Args:
       strategy: one of `STRATEGIES`.
       task: this process's task (default: read ``TF_CONFIG``).
+      entry: the setting named in errors (e.g. ``REPROML_STRATEGY`` when read from there).
 
     Raises:
       ConfigError: an unknown strategy, or "collective" on a cluster with ps tasks.
     """
     if strategy not in STRATEGIES:
-        raise ConfigError("strategy", f"one of {list(STRATEGIES)}", strategy)
+        raise ConfigError(entry, f"one of {list(STRATEGIES)}", strategy)
     task = cluster_task() if task is None else task
     if task is None:
         return "none"
@@ -57,20 +96,22 @@ def resolve_strategy(strategy: str = "auto", task: ClusterTask | None = None) ->
         return "none" if task.num_ps else ("collective" if task.num_trainers > 1 else "none")
     if strategy == "collective" and task.num_ps:
         raise ConfigError(
-            "strategy", "a cluster without ps tasks for 'collective' (all-reduce)", task.cluster
+            entry, "a cluster without ps tasks for 'collective' (all-reduce)", task.cluster
         )
     if strategy == "none" and task.num_trainers > 1 and not task.num_ps:
         raise ConfigError(
-            "strategy",
+            entry,
             "'collective' or ps tasks for several trainers (with 'none' each trains its own copy)",
             strategy,
         )
     if strategy == "parameter_server" and not task.num_ps:
-        raise ConfigError("strategy", "ps tasks in TF_CONFIG for 'parameter_server'", task.cluster)
+        raise ConfigError(entry, "ps tasks in TF_CONFIG for 'parameter_server'", task.cluster)
     return strategy
 
 
-def strategy_for_cluster(strategy: str = "auto", task: ClusterTask | None = None) -> Any:
+def strategy_for_cluster(
+    strategy: str = "auto", task: ClusterTask | None = None, entry: str = "strategy"
+) -> Any:
     """Return the `tf.distribute` strategy for this task, or None (Estimator default).
 
     The evaluator never gets one (it evaluates checkpoints on its own). Create the strategy
@@ -80,7 +121,7 @@ def strategy_for_cluster(strategy: str = "auto", task: ClusterTask | None = None
       ConfigError: see `resolve_strategy`.
     """
     task = cluster_task() if task is None else task
-    kind = resolve_strategy(strategy, task)
+    kind = resolve_strategy(strategy, task, entry)
     if task is None or kind == "none" or task.task_type == "evaluator":
         return None
     import tensorflow as tf

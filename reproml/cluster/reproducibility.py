@@ -9,15 +9,20 @@
   within a tolerance that is printed with the result; never reported as "NOT reproduced" for
   differences inside it.
 
-`reproml reproduce` calls `expectation_for(recorded cluster info)` then `compare_metrics`.
+`reproml reproduce` calls `distributed_report(recorded info, re-run info, recorded metrics,
+re-run metrics)`, which checks the shape (`cluster_mismatch`), then `expectation_for` and
+`compare_metrics`; `relaunch` re-runs a recorded job on a local cluster of the same shape.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any
+import os
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from reproml.errors import ConfigError
 
 # Async PS: relative and absolute tolerance on final metrics. A stated default, not a law: the
 # spread between two async runs grows with the number of workers and the learning rate; a metric
@@ -132,3 +137,205 @@ def compare_metrics(
             ok = math.isclose(a, b, rel_tol=expectation.rtol, abs_tol=expectation.atol)
         out.append(MetricComparison(name, a, b, ok))
     return out
+
+
+# ------------------------------------------------------------------ what `reproml reproduce` calls
+
+VERDICT_EXACT = "reproduced exactly"
+VERDICT_WITHIN_TOLERANCE = "reproduced within tolerance"
+VERDICT_DIFFERS = "NOT reproduced"
+VERDICT_NOT_COMPARABLE = "not comparable"
+
+
+def recorded_distribution(info: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return the cluster shape a run recorded (None: one process).
+
+    Reads ``info["cluster"]``: the chief's `reproml.cluster.distribution.cluster_info` merged
+    with its ``TF_CONFIG`` (what `reproml.cluster.training` records), or the bare ``TF_CONFIG``
+    of a run that recorded only that (the strategy is then the one "auto" picks: all-reduce
+    without ps, parameter-server training with).
+    """
+    cluster = (info or {}).get("cluster")
+    if not cluster:
+        return None
+    if "strategy" in cluster:
+        return dict(cluster)
+    spec = cluster.get("cluster") or {}
+    trainers = sum(len(spec.get(kind, [])) for kind in ("chief", "master", "worker"))
+    ps = len(spec.get("ps", []))
+    strategy = "none" if ps else ("collective" if trainers > 1 else "none")
+    return {
+        "cluster": spec,
+        "strategy": strategy,
+        "synchronous": not ps,
+        "num_trainers": trainers,
+        "num_ps": ps,
+    }
+
+
+def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Return ``{name: last value}`` of Sacred's metrics (``{name: {"values": [...]}}``).
+
+    A mapping of plain numbers is returned as it is (as floats).
+    """
+    out = {}
+    for name, value in metrics.items():
+        if isinstance(value, Mapping):
+            values = value.get("values") or []
+            if not values:
+                continue
+            value = values[-1]
+        out[name] = float(value)
+    return out
+
+
+def _series(metric: Any) -> tuple[list, list] | None:
+    """``(steps, values)`` of a Sacred metric (not its timestamps); None for a plain number."""
+    if not isinstance(metric, Mapping):
+        return None
+    return list(metric.get("steps") or []), list(metric.get("values") or [])
+
+
+def distributed_report(
+    original_info: Mapping[str, Any] | None,
+    rerun_info: Mapping[str, Any] | None,
+    original_metrics: Mapping[str, Any],
+    rerun_metrics: Mapping[str, Any],
+) -> tuple[list[str], str]:
+    """Compare a re-run with the recorded run as the recorded strategy allows; say how and why.
+
+    Args:
+      original_info: the recorded run's ``info`` (its ``"cluster"`` entry decides; absent: one
+        process).
+      rerun_info: the re-run's ``info``.
+      original_metrics: the recorded run's metrics, Sacred's ``metrics.json`` form
+        (``{name: {"steps": [...], "values": [...]}}``: the last values are compared, and for
+        an exact comparison the whole series too) or
+        ``{name: value}`` (e.g. add ``"result"``). Timing metrics are not compared.
+      rerun_metrics: the re-run's, in the same form.
+
+    Returns:
+      ``(lines, verdict)``: lines to print (how the runs are compared and why, the tolerance
+      when there is one, then one line per metric), and one of `VERDICT_EXACT`,
+      `VERDICT_WITHIN_TOLERANCE`, `VERDICT_DIFFERS` or `VERDICT_NOT_COMPARABLE` (the re-run ran
+      on another cluster shape: no metric is compared).
+    """
+    recorded = recorded_distribution(original_info)
+    rerun = recorded_distribution(rerun_info)
+    mismatch = cluster_mismatch(recorded, rerun)
+    if mismatch is not None:
+        return [f"not comparable: {mismatch}"], VERDICT_NOT_COMPARABLE
+    from reproml.runs.record import TIMING_METRICS
+
+    expectation = expectation_for(recorded)
+    original, new = final_metrics(original_metrics), final_metrics(rerun_metrics)
+    timing = sorted(name for name in set(original) | set(new) if name in TIMING_METRICS)
+    for name in timing:
+        original.pop(name, None)
+        new.pop(name, None)
+    comparisons = compare_metrics(original, new, expectation)
+    lines = [expectation.describe(), *(c.describe() for c in comparisons)]
+    ok = all(c.ok for c in comparisons)
+    if expectation.exact:  # exact means every logged value, not only the last
+        for c in comparisons:
+            a, b = _series(original_metrics.get(c.name)), _series(rerun_metrics.get(c.name))
+            if c.ok and a is not None and b is not None and a != b:
+                lines.append(f"{c.name}: final value exact, earlier values DIFFER")
+                ok = False
+    lines += [f"{name}: timing, not compared" for name in timing]
+    if not ok:
+        verdict = VERDICT_DIFFERS
+    elif expectation.exact:
+        verdict = VERDICT_EXACT
+    else:
+        verdict = (
+            f"{VERDICT_WITHIN_TOLERANCE} (rtol={expectation.rtol:g}, atol={expectation.atol:g})"
+        )
+    return lines, verdict
+
+
+def relaunch(
+    original_info: Mapping[str, Any],
+    command: Sequence[str],
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    log_dir: str | os.PathLike | None = None,
+    out: IO[str] | None = None,
+) -> int:
+    """Re-run a recorded distributed job on a local cluster of the same shape (`launcher.launch`).
+
+    The job gets as many trainers and ps tasks as the recorded run had, and the recorded
+    strategy (``$REPROML_STRATEGY``), so `distributed_report` compares like with like. New
+    addresses (127.0.0.1, free ports) do not matter: only the shape does.
+
+    Args:
+      original_info: the recorded run's ``info`` (with ``"cluster"``).
+      command: the command every task runs, e.g. ``["python", "-m", "experiments.mnist",
+        "with", ...]`` rebuilt from the recorded run (`rerun_command`).
+      runs_dir: the file store the re-run's chief records in (``$REPROML_RUNS_DIR`` of the
+        tasks); None: the environment's.
+      env: the tasks' environment (default: this process's), ``REPROML_STRATEGY`` set.
+      timeout: seconds before the job is stopped and fails (exit 124).
+      log_dir: also write each task's output to ``log_dir/<type><index>.log``.
+      out: where the tasks' prefixed lines go (default: stdout).
+
+    Returns:
+      The launcher's exit code (0: the job succeeded).
+
+    Raises:
+      ConfigError: the run recorded no cluster (re-run it as one process).
+    """
+    from reproml.cluster.distribution import STRATEGY_ENV
+    from reproml.cluster.launcher import launch
+
+    shape = recorded_distribution(original_info)
+    if shape is None:
+        raise ConfigError("info.cluster", "the cluster a distributed run recorded", None)
+    task_env = dict(os.environ if env is None else env)
+    task_env[STRATEGY_ENV] = str(shape["strategy"])
+    if runs_dir is not None:
+        task_env["REPROML_RUNS_DIR"] = os.fspath(runs_dir)
+    return launch(
+        list(command),
+        int(shape["num_trainers"]),
+        int(shape["num_ps"]),
+        timeout=timeout,
+        log_dir=log_dir,
+        env=task_env,
+        out=out,
+    )
+
+
+def rerun_command(
+    module: str,
+    config: Mapping[str, Any],
+    config_file: str | os.PathLike,
+    *,
+    command_name: str | None = None,
+    python: str | None = None,
+) -> list[str]:
+    """Return the command every task of a re-run runs: the recorded config (seed included).
+
+    Writes `config` (the run's recorded ``config.json``) to `config_file`, which Sacred's
+    ``with FILE.json`` applies as it is: ``python -m MODULE [COMMAND] with FILE.json``
+    (`relaunch` chooses the store with ``$REPROML_RUNS_DIR``).
+
+    Args:
+      module: the experiment's module, e.g. ``experiments.mnist``.
+      config: the recorded config (with ``seed``).
+      config_file: where to write it (every task must read it: a shared path on a cluster).
+      command_name: the recorded command (None or "main": the main function).
+      python: the interpreter (default: this one).
+    """
+    import json
+    import sys
+
+    path = os.fspath(config_file)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(dict(config), f, indent=2, sort_keys=True)
+    command = [python or sys.executable, "-m", module]
+    if command_name and command_name != "main":
+        command.append(command_name)
+    return [*command, "with", path]

@@ -23,12 +23,15 @@ Damaged data is caught in two places:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tensorflow as tf
 
+from reproml.cluster.distribution import input_pipeline, shard_files
+from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
@@ -39,6 +42,7 @@ from reproml.records.verify import FIX, verify_shards
 DEFAULT_CYCLE_LENGTH = 8
 # Records per chunk when a shard's reader counts its records (see `_counted_shard`).
 _COUNT_CHUNK = 128
+_log = logging.getLogger("reproml.records")
 
 
 def _counted_shard(
@@ -103,15 +107,21 @@ def _serialized_records(
     shuffle_files_seed: int | None = None,
     shuffle_files: bool = False,
     as_chunks: bool = False,
+    shard_indices: Sequence[int] | None = None,
 ) -> tf.data.Dataset:
     """Interleave the shards' serialized records (each shard's reader is counted).
 
+    `shard_indices` picks shards of the split (positions in the manifest, e.g. one trainer's
+    `shard_files`); `paths` is then the whole split's, and each picked path keeps its count.
     Shards are interleaved in chunks of `_COUNT_CHUNK` records. With `as_chunks` the elements
     are those chunks (1-D string tensors), for callers that regroup them into batches with
     `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
     (docs/performance.md). Otherwise the elements are single records, in the same order.
     """
     counts = [shard.records for shard in manifest.splits[split].shards]
+    if shard_indices is not None:
+        paths = [paths[i] for i in shard_indices]
+        counts = [counts[i] for i in shard_indices]
     files = tf.data.Dataset.from_tensor_slices(
         ([str(p) for p in paths], tf.constant(counts, tf.int64))
     )
@@ -266,7 +276,13 @@ def input_fn(
     drop_remainder: bool = False,
     verify: str | None = "size",
 ) -> Callable[[], tf.data.Dataset]:
-    """Return the zero-argument input function `Estimator.train/evaluate/predict` take.
+    """Return the input function `Estimator.train/evaluate/predict` take (or call it with no arguments).
+
+    On a ``TF_CONFIG`` cluster, every trainer reads only its own shard files while training:
+    the Estimator passes ``mode`` and, under a strategy, an ``input_context`` to the returned
+    function, and `train_shards` picks ``shards[index::num_trainers]`` from them (or from
+    ``TF_CONFIG`` without a strategy). Called without ``mode=TRAIN`` (evaluate, predict, by
+    hand) or on one machine, it reads the whole split.
 
     The manifest is read and the shards verified now, so a damaged dataset fails before
     training starts; the dataset itself is built when the Estimator calls the function
@@ -316,7 +332,8 @@ def input_fn(
             return features
         return features, tf.cast(decoded[label_key], tf.int64)
 
-    def make_dataset() -> tf.data.Dataset:
+    def make_dataset(mode: str | None = None, input_context: object = None) -> tf.data.Dataset:
+        shards = train_shards(manifest, split, mode, input_context)
         records = _serialized_records(
             manifest,
             paths,
@@ -326,6 +343,7 @@ def input_fn(
             shuffle_files=shuffle,
             shuffle_files_seed=random_seed,
             as_chunks=not shuffle,
+            shard_indices=shards,
         )
         if shuffle:  # shuffle single serialized records (cheap strings), then batch them
             records = shuffle_repeat_prefetch(records, shuffle_buffer, n_epochs, random_seed)
@@ -336,6 +354,39 @@ def input_fn(
         return batches.prefetch(tf.data.AUTOTUNE)
 
     return make_dataset
+
+
+def train_shards(
+    manifest: Manifest, split: str, mode: str | None, input_context: object = None
+) -> list[int] | None:
+    """Return the positions of the shards of `split` this task trains on (None: all of them).
+
+    On one machine, or outside training (`mode` is not ``TRAIN`` and there is no
+    `input_context`), every shard. On a ``TF_CONFIG`` cluster, whole shard files per trainer
+    (`reproml.cluster.distribution.shard_files`): by the strategy's `input_context` when the
+    Estimator passes one, else by the trainer's index in ``TF_CONFIG`` (parameter-server
+    training without a strategy). The choice is logged, so each task's log says what it read.
+
+    Raises:
+      ConfigError: fewer shard files than trainers (write smaller shards).
+    """
+    if input_context is None and (mode != tf.estimator.ModeKeys.TRAIN or cluster_task() is None):
+        return None
+    positions = list(range(len(manifest.splits[split].shards)))
+    mine = shard_files(positions, input_context)
+    num, index = input_pipeline(input_context)
+    if num > 1:
+        files = [manifest.splits[split].shards[i].file for i in mine]
+        _log.info(
+            "input pipeline %d of %d reads %d of %d %r shards: %s",
+            index,
+            num,
+            len(mine),
+            len(positions),
+            split,
+            ", ".join(files),
+        )
+    return mine
 
 
 def _check_positive_int(entry: str, value: object) -> None:

@@ -155,7 +155,10 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
     install_log_scrubbing()
     ex.captured_out_filter = filter_captured_output
     if runs_dir_option not in ex.additional_cli_options:
+        # Sacred applies `additional_cli_options` to runs and parses the command line with
+        # `all_cli_options` (both filled from the constructor's argument): add it to both.
         ex.additional_cli_options.append(runs_dir_option)
+        ex.all_cli_options.append(runs_dir_option)
 
     @ex.option_hook
     def record_everywhere(options: dict) -> None:
@@ -325,6 +328,23 @@ def train_and_evaluate(
       ConfigError: `best_metric`, `best_mode` or `patience` is invalid, or `best_metric` is not
         an eval metric of the model.
     """
+    if cluster_task() is not None:  # a TF_CONFIG job: tf.estimator.train_and_evaluate's roles
+        from reproml.cluster.training import train_and_evaluate_on_cluster
+
+        return train_and_evaluate_on_cluster(
+            _run,
+            estimator,
+            train_input_fn,
+            eval_input_fn,
+            steps=steps,
+            eval_every=eval_every,
+            log_every=log_every,
+            eval_steps=eval_steps,
+            after_evaluation=after_evaluation,
+            best_metric=best_metric,
+            best_mode=best_mode,
+            patience=patience,
+        )
     from reproml.tracking.best_checkpoint import (
         BestCheckpoint,
         check_early_stopping,

@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,66 @@ def _verdict(original: Any, new: Any) -> str:
     return "DIFFERS"
 
 
+def reproduce_distributed(original: RunRecord, store: RunStore, repo: Path) -> int:
+    """Re-launch a recorded TF_CONFIG job on a local cluster of the same shape and compare it.
+
+    Synchronous all-reduce jobs are compared exactly; asynchronous parameter-server jobs within
+    the tolerance `reproml.cluster.reproducibility` states (and prints). Returns 0 when the
+    verdict is exact or within tolerance, else `EXIT_DIFFERS`.
+    """
+    from reproml.cluster.reproducibility import (
+        VERDICT_EXACT,
+        VERDICT_WITHIN_TOLERANCE,
+        distributed_report,
+        relaunch,
+        rerun_command,
+    )
+
+    if not isinstance(store, FileStore):
+        raise CliError(
+            f"run {original.run_id} is a distributed job: its re-run is recorded by the chief in "
+            "a file store; pass --store DIR"
+        )
+    before = {p.name for p in store.run_dirs()}
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
+    )
+    env.pop(MONGO_URL_ENV, None)
+    with tempfile.TemporaryDirectory(prefix="reproml-reproduce-") as tmp:
+        command = rerun_command(
+            f"experiments.{original.experiment}",
+            original.config,
+            Path(tmp) / "config.json",
+            command_name=original.raw.get("command"),
+        )
+        code = relaunch(original.info, command, runs_dir=store.root, env=env, out=sys.stderr)
+    if code != 0:
+        raise CliError(f"the re-run of distributed run {original.run_id} failed (exit {code})")
+    new_ids = [p.name for p in store.run_dirs() if p.name not in before]
+    if len(new_ids) != 1:
+        raise CliError(
+            f"the re-run of distributed run {original.run_id} left {len(new_ids)} new runs in "
+            f"{store.description}, expected the chief's one"
+        )
+    new = store.get_run(new_ids[0])
+    lines, verdict = distributed_report(
+        original.info,
+        new.info,
+        {**original.metrics, "result": original.result},
+        {**new.metrics, "result": new.result},
+    )
+    print(
+        f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) as run "
+        f"{new.run_id} on a local cluster of the recorded shape"
+    )
+    print(f"code: the checkout {repo}")
+    print("\n".join(lines))
+    print(f"run {original.run_id} {verdict}")
+    ok = verdict == VERDICT_EXACT or verdict.startswith(VERDICT_WITHIN_TOLERANCE)
+    return 0 if ok else EXIT_DIFFERS
+
+
 def run(args: argparse.Namespace) -> int:
     """Check, re-run and reports; returns 0 if every metric reproduced exactly, else 1."""
     store = open_store(args)
@@ -322,6 +383,10 @@ def run(args: argparse.Namespace) -> int:
         )
     for problem in problems:
         print(f"warning: --force: {problem}", file=sys.stderr)
+    from reproml.cluster.reproducibility import recorded_distribution
+
+    if recorded_distribution(original.info) is not None:
+        return reproduce_distributed(original, store, repo)
     up_to = reached_step(original)
     if up_to is not None:
         print(
