@@ -304,10 +304,15 @@ def incomplete_records(run: Any) -> list[str]:
     missing, e.g. ``file store runs/3 is incomplete: it failed during artifact_event (OSError:
     [Errno 28] No space left on device) and is missing artifact saved_model.zip, the final
     status COMPLETED and result``.
+
+    A store that could not record the start is not listed: the run did not start, and that
+    failure was already raised as its own one-line error.
     """
     lines = []
     for observer in getattr(run, "observers", []):
-        if isinstance(observer, GuardedObserver) and observer.failure is not None:
+        if not isinstance(observer, GuardedObserver) or observer.failure is None:
+            continue
+        if observer.failed_during != "started_event":
             missing = ", ".join(observer.missing) or "the updates after that event"
             lines.append(
                 f"{observer.name} {observer.location} is incomplete: it failed during "
