@@ -10,16 +10,25 @@ from reproml.errors import ConfigError
 
 _train = tf.compat.v1.train
 
-OPTIMIZERS: dict[str, Callable[[float], tf.compat.v1.train.Optimizer]] = {
-    "adam": lambda lr: _train.AdamOptimizer(lr),
+OPTIMIZERS: dict[str, Callable[..., tf.compat.v1.train.Optimizer]] = {
+    "adam": lambda lr, beta1=0.9, beta2=0.999: _train.AdamOptimizer(lr, beta1, beta2),
     "sgd": lambda lr: _train.GradientDescentOptimizer(lr),
-    "rmsprop": lambda lr: _train.RMSPropOptimizer(lr),
+    "rmsprop": lambda lr, decay=0.9: _train.RMSPropOptimizer(lr, decay=decay),
     "adagrad": lambda lr: _train.AdagradOptimizer(lr),
 }
+# Settings each optimizer takes besides the learning rate. Settings of other optimizers are
+# ignored (one config can name Adam's betas and still choose RMSProp); None means the default.
+OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "adam": ("beta1", "beta2"),
+    "sgd": (),
+    "rmsprop": ("decay",),
+    "adagrad": (),
+}
+KNOWN_OPTIONS = frozenset(o for options in OPTIMIZER_OPTIONS.values() for o in options)
 
 
 def make_optimizer(
-    name: str, lr: float, entry: str = "optimizer", lr_entry: str = "lr"
+    name: str, lr: float, entry: str = "optimizer", lr_entry: str = "lr", **options: float | None
 ) -> tf.compat.v1.train.Optimizer:
     """Return the `tf.compat.v1` optimizer called `name` with learning rate `lr`.
 
@@ -28,12 +37,27 @@ def make_optimizer(
       lr: the learning rate (> 0).
       entry: the config entry `name` came from, named in errors.
       lr_entry: the config entry `lr` came from, named in errors.
+      **options: Adam's `beta1`, `beta2` (in [0, 1)) and RMSProp's `decay` (in [0, 1)); those
+        the chosen optimizer does not take, and None values, are ignored.
 
     Raises:
-      ConfigError: unknown optimizer name, or a learning rate that is not a positive number.
+      ConfigError: unknown optimizer name or option, a learning rate that is not a positive
+        number, or an option outside [0, 1).
     """
     if name not in OPTIMIZERS:
         raise ConfigError(entry, f"one of {sorted(OPTIMIZERS)}", name)
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
         raise ConfigError(lr_entry, "a positive learning rate", lr)
-    return OPTIMIZERS[name](float(lr))
+    for key, value in options.items():
+        if key not in KNOWN_OPTIONS:
+            raise ConfigError(key, f"one of the optimizer options {sorted(KNOWN_OPTIONS)}", key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1
+        ):
+            raise ConfigError(key, "a number in [0, 1)", value)
+    kwargs = {
+        key: float(value)
+        for key, value in options.items()
+        if key in OPTIMIZER_OPTIONS[name] and value is not None
+    }
+    return OPTIMIZERS[name](float(lr), **kwargs)

@@ -51,13 +51,18 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "network": "dcgan",  # module in reproml/models/networks/ defining generator() and critic()
     "noise_dims": 64,  # length of the generator's noise vector
     "gen_dense_units": 1024,  # generator: first dense layer
-    "gen_channels": 256,  # generator: channels of the (H/4, W/4) map after the second dense
+    "gen_channels": 128,  # generator: channels of the (H/4, W/4) map after the second dense
     "gen_filters": [64, 32],  # generator: the two stride-2 conv-transpose layers
+    "gen_batch_norm": True,  # generator: batch norm before each hidden ReLU (else it ignores noise)
     "critic_filters": [64, 128],  # critic: the two stride-2 conv layers
+    "leaky_relu_alpha": 0.2,  # critic: slope of its leaky ReLUs
     "generator_optimizer": "rmsprop",  # adam, sgd, rmsprop or adagrad
     "critic_optimizer": "rmsprop",  # adam, sgd, rmsprop or adagrad
     "generator_lr": 5e-5,  # generator learning rate
     "critic_lr": 5e-5,  # critic learning rate
+    "adam_beta1": 0.5,  # Adam's beta1, both networks (the WGAN-GP paper's 0.5)
+    "adam_beta2": 0.9,  # Adam's beta2, both networks (the WGAN-GP paper's 0.9)
+    "rmsprop_decay": 0.9,  # RMSProp's decay, both networks (TensorFlow's default)
     "critic_steps": 5,  # critic updates per generator update
     "clip_value": 0.01,  # "wgan": critic weights are clipped to [-clip_value, clip_value]
     "gradient_penalty_weight": 10.0,  # "wgan_gp": weight of the gradient penalty
@@ -100,13 +105,43 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for entry in ("clip_value", "gradient_penalty_weight"):
         if not isinstance(merged[entry], int | float) or not merged[entry] > 0:
             raise ConfigError(entry, "a positive number", merged[entry])
+    for entry in ("adam_beta1", "adam_beta2", "rmsprop_decay"):
+        value = merged[entry]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ConfigError(entry, "a number in [0, 1)", value)
     return merged
 
 
-def generator_fn(params: Mapping[str, Any]) -> Callable[[tf.Tensor], tf.Tensor]:
-    """Return TF-GAN's `generator_fn(noise)` for the configured network."""
+def generator_fn(params: Mapping[str, Any]) -> Callable[..., tf.Tensor]:
+    """Return TF-GAN's `generator_fn(noise, mode)` for the configured network.
+
+    TF-GAN passes the Estimator's mode to a generator_fn that takes `mode`; the network uses
+    batch statistics only in TRAIN mode (moving averages when evaluating and generating).
+    """
     network = get_network(params["network"], "generator")
-    return lambda noise: network(noise, dict(params))
+
+    def fn(noise: tf.Tensor, mode: str = tf.estimator.ModeKeys.TRAIN) -> tf.Tensor:
+        return network(noise, dict(params), training=mode == tf.estimator.ModeKeys.TRAIN)
+
+    return fn
+
+
+def make_gan_optimizer(params: Mapping[str, Any], role: str) -> tf.compat.v1.train.Optimizer:
+    """Return the optimizer of `role` ("generator" or "critic") with the configured settings.
+
+    Raises:
+      ConfigError: an unknown optimizer or a bad learning rate (named ``<role>_optimizer`` /
+        ``<role>_lr``).
+    """
+    return make_optimizer(
+        params[f"{role}_optimizer"],
+        params[f"{role}_lr"],
+        f"{role}_optimizer",
+        f"{role}_lr",
+        beta1=params["adam_beta1"],
+        beta2=params["adam_beta2"],
+        decay=params["rmsprop_decay"],
+    )
 
 
 def critic_fn(params: Mapping[str, Any]) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
@@ -125,9 +160,7 @@ def critic_optimizer_fn(params: Mapping[str, Any]) -> Callable[[], tf.compat.v1.
     """
 
     def build() -> tf.compat.v1.train.Optimizer:
-        optimizer = make_optimizer(
-            params["critic_optimizer"], params["critic_lr"], "critic_optimizer", "critic_lr"
-        )
+        optimizer = make_gan_optimizer(params, "critic")
         if params["gan_type"] != "wgan":
             return optimizer
         variables = tf.compat.v1.get_collection(
@@ -161,10 +194,8 @@ def make_gan_estimator(
     params = resolve_params(params)
     get_network(params["network"], "generator")
     get_network(params["network"], "critic")
-    make_optimizer(
-        params["generator_optimizer"], params["generator_lr"], "generator_optimizer", "generator_lr"
-    )
-    make_optimizer(params["critic_optimizer"], params["critic_lr"], "critic_optimizer", "critic_lr")
+    make_gan_optimizer(params, "generator")
+    make_gan_optimizer(params, "critic")
     check_gan_checkpoint(model_dir, params)
     # TF-GAN passes Estimator params named like `gan_loss` arguments on to `gan_loss`:
     # `gradient_penalty_weight` switches the penalty on; None switches it off.
@@ -176,9 +207,7 @@ def make_gan_estimator(
         discriminator_fn=critic_fn(params),
         generator_loss_fn=tfgan.losses.wasserstein_generator_loss,
         discriminator_loss_fn=tfgan.losses.wasserstein_discriminator_loss,
-        generator_optimizer=lambda: make_optimizer(
-            params["generator_optimizer"], params["generator_lr"]
-        ),
+        generator_optimizer=lambda: make_gan_optimizer(params, "generator"),
         discriminator_optimizer=critic_optimizer_fn(params),
         get_hooks_fn=tfgan.get_sequential_train_hooks(
             tfgan.GANTrainSteps(1, params["critic_steps"])

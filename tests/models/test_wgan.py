@@ -127,6 +127,9 @@ def test_same_seed_same_gan_different_seed_different(digits_records, tmp_path):
         ({"critic_optimizer": "lion"}, "critic_optimizer"),
         ({"generator_optimizer": "lion"}, "generator_optimizer"),
         ({"generator_lr": -1.0}, "generator_lr"),
+        ({"adam_beta1": 1.0}, "adam_beta1"),
+        ({"adam_beta2": -0.1}, "adam_beta2"),
+        ({"rmsprop_decay": "0.9"}, "rmsprop_decay"),
         ({"network": "cnn"}, "network"),  # cnn has no generator()
         ({"noise_dim": 3}, "noise_dim"),
         ({"image_shape": None}, "image_shape"),
@@ -145,3 +148,25 @@ def test_a_missing_image_shape_is_a_config_error_not_a_default(tmp_path):
     with pytest.raises(ConfigError, match="gan_params_from_manifest") as err:
         wgan.make_gan_estimator(tmp_path, params, seed=0)
     assert err.value.entry == "image_shape"
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes"),
+    [("adam", {"_beta1": 0.5, "_beta2": 0.9, "_lr": 3e-4}), ("rmsprop", {"_decay": 0.8})],
+)
+def test_gan_optimizers_take_adam_betas_and_rmsprop_decay(name, attributes):
+    params = wgan.resolve_params(
+        {**TINY_GAN, "critic_optimizer": name, "critic_lr": 3e-4, "rmsprop_decay": 0.8}
+    )
+    optimizer = wgan.make_gan_optimizer(params, "critic")
+    for attribute, value in attributes.items():
+        assert getattr(optimizer, attribute) == pytest.approx(value), attribute
+
+
+def test_training_updates_the_generator_batch_norm_statistics(digits_records, tmp_path):
+    params = {**TINY_GAN, "gan_type": "wgan_gp", "gen_batch_norm": True}
+    estimator = wgan.make_gan_estimator(tmp_path, params, seed=3)
+    real = input_fn("train", 16, digits_records, random_seed=0)
+    estimator.train(wgan.gan_input_fn(real, NOISE), steps=2)
+    moving_mean = estimator.get_variable_value("Generator/fc0_bn/moving_mean")
+    assert np.abs(moving_mean).max() > 0  # TF-GAN's train op ran the UPDATE_OPS

@@ -81,10 +81,40 @@ def _describe_diff(diff: bytes | None) -> str:
     return "not recorded" if diff is None else summarize_diff(diff.decode("utf-8", "replace"))
 
 
+def _evaluator(run: RunRecord) -> tuple[str | None, Any]:
+    evaluator = run.info.get("evaluator")
+    if not isinstance(evaluator, dict):
+        return None, None
+    return evaluator.get("fingerprint"), evaluator.get("num_samples")
+
+
+def evaluator_note(a: RunRecord, b: RunRecord) -> str | None:
+    """Return why the GAN scores (``eval.frechet_distance``, ...) of A and B are not comparable.
+
+    None when neither run has GAN scores, or both were scored by the same evaluator
+    (``info["evaluator"]["fingerprint"]``) over the same number of samples.
+    """
+    gan = ("eval.frechet_distance", "eval.mnist_score")
+    if not any(name in run.final_metrics() for run in (a, b) for name in gan):
+        return None
+    (fa, na), (fb, nb) = _evaluator(a), _evaluator(b)
+    if fa is None and fb is None:
+        return "not comparable: no evaluator recorded in either run (GAN scores)"
+    if fa != fb:
+        name_a, name_b = (str(f)[:12] if f else "not recorded" for f in (fa, fb))
+        return f"not comparable: evaluator {name_a} vs {name_b} (GAN scores)"
+    if na != nb:
+        return f"not comparable: GAN scores over {na} vs {nb} samples (evaluator {fa[:12]})"
+    return None
+
+
 def describe(a: RunRecord, b: RunRecord, store: RunStore) -> str:
     """Return the text `compare` prints."""
     head_a, head_b = f"run {a.run_id}", f"run {b.run_id}"
     sections = []
+    note = evaluator_note(a, b)
+    if note:
+        sections.append(note)
     for title, rows, headers in (
         ("dataset and code", provenance_diff(a, b, store), ("", head_a, head_b)),
         ("config", config_diff(a, b), ("key", head_a, head_b)),

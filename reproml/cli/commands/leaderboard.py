@@ -5,6 +5,12 @@ Columns come from the run info keys, config keys and ``eval.*`` metrics fixed in
 ``size_mb`` (SavedModel, else checkpoint) come from ``info["model_summary"]``; accuracy,
 precision and recall are those of the checkpoint the run reports (``info["best_checkpoint"]``,
 step ``best_step``), else the last evaluation's.
+
+GAN scores (``frechet``, ``mnist_score``) are only comparable between runs scored by the same
+evaluation classifier over the same number of samples (``info["evaluator"]``, shown in the
+``evaluator`` column as ``<fingerprint[:8]>/N<samples>``). Sorting by a GAN score never ranks
+runs of different evaluators together: they are sorted within each evaluator group, and one
+line names the groups.
 """
 
 from __future__ import annotations
@@ -64,6 +70,14 @@ def _drifted(run: RunRecord) -> str | None:
     return f"{len(drift.get('flagged_windows') or [])}/{drift['num_windows']}"
 
 
+def evaluator_key(run: RunRecord) -> str | None:
+    """``<evaluator fingerprint[:8]>/N<samples>`` of a run scored by a fixed evaluator, else None."""
+    evaluator = run.info.get("evaluator")
+    if not isinstance(evaluator, dict) or not evaluator.get("fingerprint"):
+        return None
+    return f"{_short(evaluator['fingerprint'])}/N{evaluator.get('num_samples')}"
+
+
 def next_to_monitored(rows: list[list[Any]]) -> list[list[Any]]:
     """Move every drift run's row right after the row of the run it monitors (when listed).
 
@@ -102,6 +116,8 @@ COLUMNS: tuple[tuple[str, Callable[[RunRecord], Any]], ...] = (
     ("precision", lambda r: _reported(r, "mean_precision")),
     ("recall", lambda r: _reported(r, "mean_recall")),
     ("frechet", lambda r: r.final_metric("eval.frechet_distance")),
+    ("mnist_score", lambda r: r.final_metric("eval.mnist_score")),
+    ("evaluator", evaluator_key),
     ("duration", lambda r: r.duration),
     ("commit", _commit),
     ("tags", lambda r: ",".join(tags_of(r)) or None),
@@ -109,6 +125,7 @@ COLUMNS: tuple[tuple[str, Callable[[RunRecord], Any]], ...] = (
     ("drifted", lambda r: _drifted(r)),
 )
 HEADERS = tuple(name for name, _ in COLUMNS)
+GAN_SCORE_COLUMNS = ("frechet", "mnist_score")  # comparable only within one evaluator
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -155,13 +172,45 @@ def sort_rows(rows: list[list[Any]], column: str, descending: bool = False) -> l
     return sorted(present, key=key, reverse=descending) + missing
 
 
+def sort_within_evaluators(
+    rows: list[list[Any]], column: str, descending: bool = False
+) -> tuple[list[list[Any]], str | None]:
+    """Sort rows by a GAN score `column` within each evaluator group, never across groups.
+
+    Returns:
+      (the rows: groups in order of first appearance, each sorted by `sort_rows`; rows without
+      the score last), and a one-line note naming the groups when there is more than one (else
+      None). Runs with a score but no recorded evaluator form their own group ("none").
+    """
+    index, key_index = HEADERS.index(column.lower()), HEADERS.index("evaluator")
+    scored = [r for r in rows if r[index] is not None]
+    groups: dict[str, list[list[Any]]] = {}
+    for row in scored:
+        groups.setdefault(str(row[key_index] or "none"), []).append(row)
+    ordered = [r for group in groups.values() for r in sort_rows(group, column, descending)]
+    ordered += [r for r in rows if r[index] is None]
+    if len(groups) < 2:
+        return ordered, None
+    note = (
+        f"{column}: not comparable across evaluators {', '.join(groups)}: "
+        "sorted within each evaluator group, never across"
+    )
+    return ordered, note
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the leaderboard (and writes the CSV); returns 0."""
     runs = filter_runs(list_runs_warning(open_store(args)), args.experiment, args.status)
     runs = [r for r in runs if set(args.tag) <= set(tags_of(r))]
     if not runs:
         raise CliError(f"no runs match --experiment {args.experiment!r} --status {args.status!r}")
-    rows = next_to_monitored(sort_rows(leaderboard_rows(runs), args.sort, args.desc))
+    rows = sort_rows(leaderboard_rows(runs), args.sort, args.desc)
+    note = None
+    if args.sort.lower() in GAN_SCORE_COLUMNS:
+        rows, note = sort_within_evaluators(rows, args.sort, args.desc)
+    rows = next_to_monitored(rows)
+    if note:
+        print(note)
     print(render_table(HEADERS, rows))
     if args.csv:
         write_csv(args.csv, HEADERS, rows)
