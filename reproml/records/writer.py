@@ -38,6 +38,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from reproml.errors import ConfigError, HandlerError, RecordError
+from reproml.pids import pid_alive
 from reproml.records import example_codec, tfrecord_io
 from reproml.records.example_codec import Column
 from reproml.records.handler import FeatureHandler
@@ -281,7 +282,7 @@ def remove_stale_temp_files(record_dir: str | os.PathLike) -> list[Path]:
     removed = []
     for path in sorted(Path(record_dir).iterdir()):
         match = TMP_NAME_RE.match(path.name)
-        stale = bool(match) and not _pid_alive(int(match["pid"]))
+        stale = bool(match) and not pid_alive(int(match["pid"]))
         if stale or _MANIFEST_TMP_RE.match(path.name):
             path.unlink(missing_ok=True)
             removed.append(path)
@@ -643,15 +644,3 @@ def _num_workers(num_workers: int | None, num_shards: int) -> int:
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ConfigError("num_workers", "None or an int >= 0", num_workers)
     return min(num_workers, max(num_shards, 1))
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

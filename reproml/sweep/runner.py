@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from reproml.errors import ReproMLError
+from reproml.pids import pid_alive
 from reproml.runs.file_store import load_run_dir
 from reproml.runs.record import CliError, RunRecord
 from reproml.sweep.space import parse_space
@@ -56,16 +57,6 @@ def _die_with_parent() -> None:  # pragma: no cover (runs in the child before ex
         pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def finished_trials(study: Any) -> list[Any]:
     """Return the complete and pruned trials of `study`."""
     from optuna.trial import TrialState
@@ -88,7 +79,7 @@ def requeue_cut_short(study: Any, storage: Any) -> list[int]:
     for trial in trials:
         worker = trial.user_attrs.get("worker") or {}
         if trial.state == TrialState.RUNNING:
-            if worker.get("host") != host or _pid_alive(int(worker.get("pid", -1))):
+            if worker.get("host") != host or pid_alive(int(worker.get("pid", -1))):
                 continue  # another machine's, or a live sweep's
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         elif not (trial.state == TrialState.FAIL and trial.user_attrs.get("interrupted")):

@@ -198,8 +198,9 @@ class GuardedObserver(RunObserver):
                 self._report(event, err)
         self._call(event, **kwargs)
 
-    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):  # noqa: D102
-        return self.observer.queued_event(
+    def _scrubbed_start(self, ex_info, command, host_info, config, meta_info, _id) -> dict:
+        """The arguments of a queued or started event, scrubbed, with this store's id choice."""
+        return {
             **scrub(
                 dict(
                     ex_info=ex_info,
@@ -209,9 +210,12 @@ class GuardedObserver(RunObserver):
                     meta_info=meta_info,
                 )
             ),
-            queue_time=queue_time,
-            _id=None if self.own_ids else _id,
-        )
+            "_id": None if self.own_ids else _id,
+        }
+
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):  # noqa: D102
+        arguments = self._scrubbed_start(ex_info, command, host_info, config, meta_info, _id)
+        return self.observer.queued_event(queue_time=queue_time, **arguments)
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         """Record the start; a store that cannot do it stops the run with one line naming it.
@@ -222,19 +226,8 @@ class GuardedObserver(RunObserver):
             events Sacred still sends (the failed status of a run that never started).
         """
         try:
-            return self.observer.started_event(
-                **scrub(
-                    dict(
-                        ex_info=ex_info,
-                        command=command,
-                        host_info=host_info,
-                        config=config,
-                        meta_info=meta_info,
-                    )
-                ),
-                start_time=start_time,
-                _id=None if self.own_ids else _id,
-            )
+            arguments = self._scrubbed_start(ex_info, command, host_info, config, meta_info, _id)
+            return self.observer.started_event(start_time=start_time, **arguments)
         except Exception as err:
             self.failure = f"{type(err).__name__}: {redact_url(str(err))[:300]}"
             self.failed_during = "started_event"
