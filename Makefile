@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: demo test bench lint format install constraints clean omniboard screenshots
+.PHONY: demo test bench lint format install constraints clean omniboard screenshots demo-screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: install omniboard
 # docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
 screenshots: install omniboard
 	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py
+
+# docs/img/board_demo.png: `reproml board` on the runs of `make demo` (the main job, own runs dir).
+demo-screenshot: install omniboard
+	rm -rf build/demo-runs
+	REPROML_RUNS_DIR=build/demo-runs $(BIN)/python -m experiments.mnist
+	$(BIN)/python -m tests.board.demo_screenshot build/demo-runs docs/img/board_demo.png
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -9,6 +9,7 @@
     python -m experiments.mnist print_config             # every entry with its comment
     python -m experiments.mnist serialize | evaluate with model_dir=... | export with model_dir=...
     python -m experiments.mnist -m localhost:27017:reproml   # also record in MongoDB
+    python -m experiments.mnist drift with model_dir=... drift.production=...  # docs/drift.md
 
 Runs land in ``runs/`` (``$REPROML_RUNS_DIR``); see docs/experiments.md.
 """
@@ -23,9 +24,9 @@ import numpy as np
 from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
-from reproml.drift.embeddings import embed_images, read_images, read_split, save_embeddings
-from reproml.drift.run import check_drift_config, drift_run
-from reproml.drift.scenario import build_scenario
+from reproml.drift.ingredient import QUICK as QUICK_DRIFT
+from reproml.drift.ingredient import drift as drift_ingredient
+from reproml.drift.ingredient import drift_command, embed_command, scenario_command
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import latest_checkpoint
 from reproml.models.classifier import forward, make_classifier
@@ -47,7 +48,7 @@ from reproml.tracking.hooks import log_eval_metrics
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.record import record_export
 
-ex = rx.track(Experiment("mnist", ingredients=[dataset]))
+ex = rx.track(Experiment("mnist", ingredients=[dataset, drift_ingredient]))
 
 
 @ex.config
@@ -68,36 +69,6 @@ def config():
     export_savedmodel = True  # export a SavedModel (serving uint8 images) after training
     num_samples = 32  # test images in the sample-predictions grid
     seed = 42  # Sacred's seed; also the TF graph seed (RunConfig.tf_random_seed)
-    # embed / drift / scenario commands (docs/drift.md)
-    embed_from = None  # embed: a record dir or .npz; None: the dataset records
-    embed_split = "test"  # embed: the split read from a record dir
-    production = None  # drift: production images, a record dir (manifest.json) or .npz
-    production_split = "production"  # drift: the split read when production is a record dir
-    baseline = "test"  # drift: the baseline split (images held out from training)
-    baseline_dir = None  # drift: record dir holding the baseline split; None: the dataset records
-    window_size = None  # drift: images per window in record order; None: timestamp windows
-    window_seconds = 3600  # drift: length of a timestamp window (seconds)
-    alpha = 0.05  # drift: false-alarm rate of a whole report (Bonferroni over the windows)
-    num_permutations = 2000  # drift: permutations of each window's MMD test
-    max_baseline = 1000  # drift: baseline embeddings in each MMD test (all enter the mean)
-    num_farthest = 32  # drift: production images in the farthest-from-baseline grid
-    monitors = None  # drift: id of the training run of model_dir; None: found in the store
-    scenario = dict(  # scenario: a production stream from the test split, degraded windows
-        data_dir="data/mnist/drift-scenario",  # the scenario's records
-        split="test",  # the dataset split it is drawn from
-        baseline_size=2000,  # clean held-out images: the "baseline" split
-        window_size=500,  # images per production window
-        num_windows=12,  # production windows, one hour each
-        degradations=[  # [window, kind, strength(, label)]: kinds rotate/blur/noise/contrast
-            [3, "rotate", 30],
-            [5, "blur", 1.0],
-            [7, "noise", 0.25],
-            [8, "contrast", 0.4],
-            [10, "rotate", 180, 7],  # only the 7s, upside down
-        ],
-        seed=0,  # shuffle, window draws and noise
-        overwrite=False,  # True: build again into a data_dir that holds records
-    )
 
 
 @ex.named_config
@@ -109,10 +80,7 @@ def quick():
     eval_every = 15  # two evaluations
     log_every = 5  # a metric point every 5 steps
     num_samples = 8  # a small grid
-    scenario = dict(baseline_size=128, window_size=32, num_windows=4)  # of the 256 test digits
-    scenario["data_dir"] = "data/mnist/quick-drift-scenario"  # its own records
-    scenario["degradations"] = [[1, "rotate", 60], [3, "blur", 2.5]]  # two of four windows
-    num_permutations = 500  # enough for alpha / windows
+    drift = dict(QUICK_DRIFT)  # a 4-window drift scenario of the 256 test digits
 
 
 @ex.config_hook
@@ -127,7 +95,6 @@ def check_config(config, command_name, logger):
         raise ConfigError("dropout", "a rate in [0, 1)", dropout)  # NaN fails 0 <= NaN too
     rx.check_seed(config)
     check_early_stopping(config["best_metric"], config["best_mode"], config["patience"])
-    check_drift_config(config, command_name)
     model_dir = config["model_dir"]
     reads_model = command_name in ("evaluate", "export", "embed", "drift")
     if reads_model and not (model_dir and latest_checkpoint(model_dir)):
@@ -271,68 +238,25 @@ def export():
 
 
 @ex.command
-def embed(_run, embed_from, embed_split):
-    """Save the embeddings of a record split or an .npz (embeddings.npz); returns their shape."""
+def embed():
+    """Save the embeddings of ``drift.embed_from`` (embeddings.npz); returns their shape."""
     manifest = ensure_records()
     estimator, _ = classifier(manifest=manifest)
-    data = read_images(embed_from or manifest.record_dir, embed_split)
-    embeddings = embed_images(estimator, data)
-    path = save_embeddings(embeddings, rx.new_artifact_path(_run, "embeddings.npz"))
-    rx.add_file_artifact(_run, path)
-    shape = list(embeddings.embedding.shape)
-    _run.info["embeddings"] = {"source": data.source, "shape": shape}
-    rx.print_run_summary(_run, "embeddings", shape)
-    return shape
+    return embed_command(estimator=estimator, manifest=manifest)
 
 
 @ex.command
-def drift(
-    _run,
-    production,
-    production_split,
-    baseline,
-    baseline_dir,
-    monitors,
-    window_size,
-    window_seconds,
-    alpha,
-    num_permutations,
-    max_baseline,
-    num_farthest,
-    seed,
-):
-    """Compare production with baseline embeddings per window; returns the flagged windows.
-
-    A tracked run linked to the training run of `model_dir` (docs/drift.md).
-    """
+def drift(seed):
+    """Report the drift of ``drift.production`` per window, linked to the run of `model_dir`."""
     manifest = ensure_records()
     estimator, _ = classifier(manifest=manifest)
-    return drift_run(
-        _run,
-        estimator,
-        classifier_params_from_manifest(manifest)["class_names"],
-        read_split(baseline_dir or manifest, baseline),
-        read_images(production, production_split),
-        monitors=monitors,
-        window_size=window_size,
-        window_seconds=window_seconds,
-        alpha=alpha,
-        num_permutations=num_permutations,
-        max_baseline=max_baseline,
-        num_farthest=num_farthest,
-        seed=seed,
-    )
+    return drift_command(estimator=estimator, manifest=manifest, seed=seed)
 
 
 @ex.command
-def scenario(_run, scenario):
-    """Write the drift scenario's records from the dataset records; returns their directory."""
-    settings = dict(scenario)
-    out_dir = settings.pop("data_dir")
-    built = build_scenario(ensure_records(), out_dir, **settings)
-    _run.info["scenario"] = {"record_dir": str(Path(out_dir).resolve()), **built.source}
-    print(f"{out_dir}: {built.fingerprint}")
-    return str(out_dir)
+def scenario():
+    """Write the ``drift.scenario`` records from the dataset records; returns their directory."""
+    return scenario_command(manifest=ensure_records())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ A file per idea::
     monitor.py     windows of the production stream and the drift report of every window
     report.py      the PNGs: PCA projection, drift curve, farthest production images
     scenario.py    a reproducible production stream with degradation in known windows
+    run.py         what a drift run records, and the training run it monitors
+    ingredient.py  the Sacred ingredient ``drift``: the ``drift.*`` entries, their checks, and
+                   the work of an experiment's embed / drift / scenario commands
 
-``python -m experiments.mnist drift with model_dir=... production=...`` records a report as a
-Sacred run linked to the training run it monitors (docs/drift.md).
+``python -m experiments.mnist drift with model_dir=... drift.production=...`` records a report
+as a Sacred run linked to the training run it monitors (docs/drift.md).
 """

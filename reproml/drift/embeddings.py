@@ -204,11 +204,12 @@ def read_npz(path: str | os.PathLike) -> ImageBatch:
     return ImageBatch(images, extra[LABEL_KEY], extra[TIMESTAMP_KEY], source)
 
 
-def read_images(location: str | os.PathLike, split: str) -> ImageBatch:
+def read_images(location: str | os.PathLike, split: str, entry: str = "production") -> ImageBatch:
     """Read `location`: an ``.npz`` file (`read_npz`) or a record directory (`read_split`).
 
     Raises:
-      ConfigError: `location` is neither an existing .npz file nor a directory.
+      ConfigError: `location` is neither an existing .npz file nor a directory (the message
+        names the config `entry` it came from).
     """
     path = Path(location).expanduser()
     if path.is_file() and path.suffix == ".npz":
@@ -216,7 +217,7 @@ def read_images(location: str | os.PathLike, split: str) -> ImageBatch:
     if path.is_dir():
         return read_split(path, split)
     raise ConfigError(
-        "production", "an existing record directory (manifest.json) or .npz file", str(location)
+        entry, "an existing record directory (manifest.json) or .npz file", str(location)
     )
 
 

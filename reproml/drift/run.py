@@ -1,4 +1,4 @@
-"""What a drift run records: the training run it monitors, its config checks, metrics per window.
+"""What a drift run records: the training run it monitors, its metrics per window.
 
 A drift run is a Sacred run of an experiment's ``drift`` command. It records::
 
@@ -18,7 +18,6 @@ A drift run is a Sacred run of an experiment's ``drift`` command. It records::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,45 +26,6 @@ from reproml.errors import ConfigError, RecordError
 
 # The commands of a training run: a drift run monitors the last one that trained model_dir.
 TRAINING_COMMANDS = ("main",)
-
-
-def check_drift_config(config: Mapping[str, Any], command_name: str) -> None:
-    """Refuse bad drift entries before a ``drift`` command runs (a config hook calls this).
-
-    Raises:
-      ConfigError: ``production`` missing or not an existing path; ``window_size`` not None or
-        an int >= 1; ``window_seconds`` not > 0; ``alpha`` not in (0, 1); ``num_permutations``,
-        ``max_baseline`` or ``num_farthest`` not an int >= 1; ``baseline_dir`` not None or a
-        directory; ``monitors`` not None or a run id.
-    """
-    if command_name != "drift":
-        return
-    production = config["production"]
-    if production is None or not Path(str(production)).expanduser().exists():
-        raise ConfigError(
-            "production", "an existing record directory (manifest.json) or .npz file", production
-        )
-    for entry in ("num_permutations", "max_baseline", "num_farthest"):
-        value = config[entry]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(entry, "an int >= 1", value)
-    size = config["window_size"]
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError("window_size", "None (timestamp windows) or an int >= 1", size)
-    seconds = config["window_seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ConfigError("window_seconds", "a number of seconds > 0", seconds)
-    alpha = config["alpha"]
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ConfigError("alpha", "a false-alarm rate in (0, 1)", alpha)
-    baseline_dir = config["baseline_dir"]
-    if baseline_dir is not None and not Path(str(baseline_dir)).expanduser().is_dir():
-        raise ConfigError(
-            "baseline_dir", "None (the dataset records) or a record directory", baseline_dir
-        )
-    monitors = config["monitors"]
-    if monitors is not None and not (isinstance(monitors, str | int) and str(monitors).strip()):
-        raise ConfigError("monitors", "None (found by model_dir) or a training run id", monitors)
 
 
 def monitored_run(
@@ -91,7 +51,7 @@ def monitored_run(
     if monitors is not None:
         path = store / str(monitors)
         if not (path / "run.json").is_file():
-            raise ConfigError("monitors", f"the id of a run in {store}", monitors)
+            raise ConfigError("drift.monitors", f"the id of a run in {store}", monitors)
         record = load_run_dir(path)
         trained = record.info.get("model_dir")
         command = record.raw.get("command")
@@ -101,7 +61,7 @@ def monitored_run(
             or str(Path(trained).resolve()) != wanted
         ):
             raise ConfigError(
-                "monitors",
+                "drift.monitors",
                 f"a run that trained model_dir {wanted} (command {' or '.join(TRAINING_COMMANDS)})",
                 f"run {monitors} (command {command}, model_dir {trained})",
             )
@@ -123,9 +83,9 @@ def monitored_run(
             found = record.run_id
     if found is None:
         raise ConfigError(
-            "monitors",
+            "drift.monitors",
             f"the id of the training run of model_dir {wanted} (no run in {store} trained it; "
-            "pass monitors=ID, or -R the store that holds it)",
+            "pass drift.monitors=ID, or -R the store that holds it)",
             None,
         )
     return found

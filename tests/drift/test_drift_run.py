@@ -38,16 +38,19 @@ def drift_result(training_run, tmp_path_factory):
     scenario_dir = tmp_path_factory.mktemp("scenario") / "records"
     mp = pytest.MonkeyPatch()
     try:
-        settings = {f"scenario.{k}": v for k, v in SCENARIO.items()}
-        _run("scenario", training_run, mp, **settings, **{"scenario.data_dir": str(scenario_dir)})
+        settings = {f"drift.scenario.{k}": v for k, v in SCENARIO.items()}
+        settings["drift.scenario.data_dir"] = str(scenario_dir)
+        _run("scenario", training_run, mp, **settings)
         run = _run(
             "drift",
             training_run,
             mp,
             model_dir=train.info["model_dir"],
-            production=str(scenario_dir),
-            baseline_dir=str(scenario_dir),
-            baseline="baseline",
+            **{
+                "drift.production": str(scenario_dir),
+                "drift.baseline_dir": str(scenario_dir),
+                "drift.baseline": "baseline",
+            },
         )
     finally:
         mp.undo()
@@ -165,7 +168,9 @@ def test_show_and_leaderboard_put_the_drift_run_next_to_its_training_run(
 
 def test_drift_without_production_is_refused_before_it_runs(training_run, monkeypatch):
     train, _, _ = training_run
-    with pytest.raises(ConfigError, match="'production': expected an existing record directory"):
+    with pytest.raises(
+        ConfigError, match="'drift.production': expected an existing record directory"
+    ):
         _run("drift", training_run, monkeypatch, model_dir=train.info["model_dir"])
 
 
@@ -174,14 +179,13 @@ def test_drift_refuses_a_monitors_id_that_did_not_train_model_dir(
 ):
     run, scenario_dir = drift_result
     train, _, _ = training_run
-    with pytest.raises(ConfigError, match="'monitors': expected a run that trained model_dir"):
+    with pytest.raises(ConfigError, match="'drift.monitors': expected a run that trained"):
         _run(
             "drift",
             training_run,
             monkeypatch,
             model_dir=train.info["model_dir"],
-            production=str(scenario_dir),
-            monitors=str(run._id),
+            **{"drift.production": str(scenario_dir), "drift.monitors": str(run._id)},
         )
 
 
@@ -194,7 +198,11 @@ def test_embed_command_saves_the_embeddings_of_an_npz(
     path = tmp_path / "production.npz"
     np.savez(path, image=production.images[..., 0], timestamp=production.timestamps)
     embedded = _run(
-        "embed", training_run, monkeypatch, model_dir=train.info["model_dir"], embed_from=str(path)
+        "embed",
+        training_run,
+        monkeypatch,
+        model_dir=train.info["model_dir"],
+        **{"drift.embed_from": str(path)},
     )
     assert embedded.result == [320, 128]  # the dense layer of the default cnn
     with (

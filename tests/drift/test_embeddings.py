@@ -56,6 +56,8 @@ def test_read_images_refuses_what_is_neither_npz_nor_records(tmp_path):
     (tmp_path / "images.txt").write_text("no")
     with pytest.raises(ConfigError, match="'production': expected an existing record directory"):
         read_images(tmp_path / "images.txt", "production")
+    with pytest.raises(ConfigError, match="'drift.embed_from': expected an existing record"):
+        read_images(tmp_path / "missing.npz", "test", "drift.embed_from")
 
 
 @pytest.mark.parametrize(
