@@ -14,11 +14,26 @@ def _op_determinism_off():
     determinism on for the whole process, after which unseeded random ops raise. Tests run in
     one process, so every test starts and ends with the switch off (a session-scoped fixture may
     have turned it on before this fixture runs): the order tests run in must not change what they
-    see. A test that needs determinism gets it from `run_config`, as users do.
+    see. A test that needs determinism gets it from `run_config`, as users do. TensorFlow's eager
+    global seed is unset likewise.
     """
     tf_config.disable_op_determinism()
+    _no_global_seed()
     yield
     tf_config.disable_op_determinism()
+    _no_global_seed()
+
+
+def _no_global_seed() -> None:
+    """Unset TensorFlow's eager global seed, as in a fresh process.
+
+    Sacred sets it (`tf.random.set_seed(seed)`) when a run starts in-process; ops given their own
+    seed (e.g. ``input_fn(random_seed=0)``) would then draw another sequence than in a fresh
+    process, so what a test sees would depend on which tests ran before it.
+    """
+    import tensorflow as tf
+
+    tf.random.set_seed(None)
 
 
 @pytest.fixture(scope="session")
