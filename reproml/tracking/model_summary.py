@@ -105,14 +105,17 @@ def record_model_summary(
 
 
 def format_bytes(size: int | None) -> str | None:
-    """Format a byte count as ``812 B``, ``3.4 KB``, ``2.5 MB`` (None stays None)."""
+    """Format a byte count as ``812 B``, ``3.4 KB``, ``2.5 MB`` (None stays None).
+
+    Decimal units, as the leaderboard's ``size_mb``.
+    """
     if size is None:
         return None
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
+        if value < 1000 or unit == "GB":
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
+        value /= 1000
     return None
 
 

@@ -76,6 +76,11 @@ def test_leaderboard_and_show_read_a_real_mnist_run(mnist_store, cli):
     assert code == 0
     assert ["fingerprint", manifest["fingerprint"]] in [line.split() for line in out.splitlines()]
     assert "  confusion_matrix.png" in out.splitlines() and "  code.diff" in out.splitlines()
+    code_lines = [line.split(None, 1) for line in out.splitlines() if line.startswith("  ")]
+    assert ["repo", str(REPO)] in code_lines  # the checkout reproduce checks and re-runs
+    files = json.loads((store / "1" / "info.json").read_text())["code"]["files"]
+    assert "experiments/mnist.py" in files and "reproml/records/reader.py" in files
+    assert ["files", f"{len(files)} files (sha256 recorded; reproduce checks them)"] in code_lines
 
 
 def test_a_quick_mnist_run_reproduces_exactly(mnist_store, cli, pinned_code):

@@ -43,7 +43,14 @@ def test_show_prints_config_dataset_code_metrics_and_artifacts(world, cli):
     assert dataset["record_dir"] == str(world.record_dir)
     assert dataset["source.kind"] == "toy"
     code_section = _section(out, "code")
-    assert code_section == {"commit": COMMIT, "dirty": "yes", "diff_artifact": "code.diff"}
+    assert code_section == {
+        "commit": COMMIT,
+        "dirty": "yes",
+        "diff_artifact": "code.diff",
+        "repo": "-",  # the toy experiments record no checkout, no file hashes
+        "files": "-",
+        "untracked": "-",
+    }
     metrics = json.loads((world.store / "2" / "metrics.json").read_text())
     final = {row[0]: row[1:] for row in (line.split() for line in _block(out, "final metrics")[2:])}
     last_accuracy = metrics["eval.accuracy"]["values"][-1]

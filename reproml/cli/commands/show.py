@@ -98,6 +98,12 @@ def _drift_sections(run: RunRecord, monitored_by: list[RunRecord]) -> list[str]:
     return sections
 
 
+def _files_line(code: dict) -> str | None:
+    """``N files (sha256 recorded)``: the sources the run depended on, as `reproduce` checks."""
+    files = code.get("files")
+    return f"{len(files)} files (sha256 recorded; reproduce checks them)" if files else None
+
+
 def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str:
     """Return the text `show` prints for `run` (`monitored_by`: drift runs that monitor it)."""
     host = run.raw.get("host") or {}
@@ -137,7 +143,13 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
         ),
         *_layers_section(run),
         "code",
-        render_pairs([(k, code.get(k)) for k in ("commit", "dirty", "diff_artifact")]),
+        render_pairs(
+            [(k, code.get(k)) for k in ("repo", "commit", "dirty", "diff_artifact")]
+            + [
+                ("files", _files_line(code)),
+                ("untracked", ", ".join(code.get("untracked") or []) or None),
+            ]
+        ),
         "final metrics",
         _metrics_table(run),
         "artifacts",
