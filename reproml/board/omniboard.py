@@ -172,7 +172,8 @@ def start_omniboard(script: Path, uri: str, port: int, log_dir: Path) -> tuple[C
     """
     node = find_node()
     log_dir.mkdir(parents=True, exist_ok=True)
-    preload = log_dir / "omniboard-localhost.js"
+    # Absolute: node reads a relative --require as a package name, not a file.
+    preload = (log_dir / "omniboard-localhost.js").resolve()
     preload.write_text(LOCALHOST_JS, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "OMNIBOARD_CONFIG"}
     env.update(PORT=str(port), MONGO_URI=uri, NODE_ENV="production")

@@ -20,7 +20,9 @@ START_TIMEOUT = 180.0  # includes Omniboard's npm ci when the cache is cold
 class BoardProcess:
     """A running ``reproml ... board``: its URL, its child pids, and how to stop it."""
 
-    def __init__(self, args: list[str], log: Path, env: dict | None = None) -> None:
+    def __init__(
+        self, args: list[str], log: Path, env: dict | None = None, cwd: Path | None = None
+    ) -> None:
         self.log = log
         self.err = open(log, "wb")
         self.proc = subprocess.Popen(
@@ -29,6 +31,7 @@ class BoardProcess:
             stderr=self.err,
             env={**os.environ, **(env or {})},
             text=True,
+            cwd=cwd,
         )
         self.url = self.database = ""
         self.port = 0
@@ -94,12 +97,14 @@ def wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
 
 
 @contextlib.contextmanager
-def running_board(args: list[str], log: Path, env: dict | None = None) -> Iterator[BoardProcess]:
+def running_board(
+    args: list[str], log: Path, env: dict | None = None, cwd: Path | None = None
+) -> Iterator[BoardProcess]:
     """Start ``reproml ARGS`` (a board command), yield it once ready, SIGTERM it at exit.
 
     At exit it also checks that every process it started is gone.
     """
-    board = BoardProcess(args, log, env)
+    board = BoardProcess(args, log, env, cwd)
     try:
         board.wait_ready()
         children = board.child_pids()

@@ -176,9 +176,12 @@ def test_children_die_with_a_killed_board(toys, omniboard_script, tmp_path):
 
 
 def test_second_start_finds_the_runs_unchanged(toys, omniboard_script, tmp_path):
-    """A second board on the same store finds its runs unchanged (idempotent push)."""
+    """A second board on the same store finds its runs unchanged (idempotent push).
+
+    The second start names the store by a relative path, as `make demo-screenshot` does.
+    """
     with running_board(["--store", str(toys), "board"], tmp_path / "1"):
         pass
-    with running_board(["--store", str(toys), "board"], tmp_path / "2"):
+    with running_board(["--store", toys.name, "board"], tmp_path / "2", cwd=toys.parent):
         assert os.path.exists(toys / ".board" / "db")
     assert "(2 unchanged)" in (tmp_path / "2").read_text()
