@@ -8,6 +8,10 @@ imports it: it only runs its console script ``secantusd-py`` (installed by the o
 `sync_store` makes that database hold exactly the file store's readable runs, under their
 file-store ids: runs that left the store (or were replaced under the same id) are deleted, the
 others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs.
+
+Tags and notes edited in Omniboard land in that database; `pull_annotations` writes them back
+into the runs' ``omniboard.json`` (when the board stops, and before each sync), so the file
+store stays the record ``reproml runs --tag`` / ``show`` read.
 """
 
 from __future__ import annotations
@@ -16,13 +20,21 @@ import contextlib
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reproml.board import BoardError
 from reproml.board.processes import Child
+from reproml.runs.annotations import (
+    ANNOTATIONS_FILE,
+    as_annotations,
+    read_annotations_file,
+    write_annotations_file,
+)
 from reproml.runs.file_store import FileStore
-from reproml.runs.push import delete_run, push_run, run_key
+from reproml.runs.push import delete_run, push_run, run_digest, run_key
+from reproml.runs.record import CliError
 
 SERVER_SCRIPT = "secantusd-py"
 READY = r"secantus listening on 127\.0\.0\.1:(\d+)"
@@ -75,8 +87,58 @@ def start_server(storage: Path, log_dir: Path) -> tuple[Child, str]:
     return child, f"mongodb://127.0.0.1:{port}/{DB_NAME}"
 
 
-def sync_store(db: Any, store: FileStore) -> tuple[Counter, list[str]]:
+def pull_annotations(db: Any, store: FileStore) -> list[str]:
+    """Write the tags and notes edited in the board back into the runs' ``omniboard.json``.
+
+    A document's ``omniboard`` differs from ``meta.pushed_from.annotations`` (what was pushed)
+    only when someone edited it in Omniboard. It is written into the run's ``omniboard.json``
+    unless that file changed since the push too (``reproml tag`` meanwhile): then the store's
+    tags and note are kept, and the line says what the board had. A run no longer in the store,
+    or another run under its id, is left to `sync_store`.
+
+    Returns:
+      one line per run whose tags/note were written back or kept.
+    """
+    lines = []
+    for doc in db.runs.find({"meta.pushed_from.annotations": {"$exists": True}}):
+        pushed_from = doc["meta"]["pushed_from"]
+        shown, pushed = as_annotations(doc.get("omniboard")), pushed_from["annotations"]
+        if shown == pushed or "digest" not in pushed_from:
+            continue
+        try:
+            run = store.get_run(pushed_from["run_id"])
+        except CliError:
+            continue  # gone from the store: sync_store removes it
+        if run_key(run) != pushed_from["key"]:
+            continue  # another run under that id
+        run_dir = Path(run.location)
+        on_disk = as_annotations(read_annotations_file(run_dir))
+        if on_disk != pushed:
+            lines.append(
+                f"run {run.run_id}: tags/note changed both in the board ({shown}) and in "
+                f"{run_dir / ANNOTATIONS_FILE} ({on_disk}); kept the store's"
+            )
+            continue
+        unchanged = run_digest(run) == pushed_from["digest"]
+        write_annotations_file(run_dir, shown["tags"], shown["notes"])
+        fields: dict[str, Any] = {"meta.pushed_from.annotations": shown}
+        if unchanged:  # else the run changed since the push: sync_store pushes it again
+            fields["meta.pushed_from.digest"] = run_digest(run)
+        db.runs.update_one({"_id": doc["_id"]}, {"$set": fields})
+        lines.append(
+            f"run {run.run_id}: tags {', '.join(shown['tags']) or '-'}, note "
+            f"{shown['notes'] or '-'} (edited in the board) saved to {run_dir / ANNOTATIONS_FILE}"
+        )
+    return lines
+
+
+def sync_store(
+    db: Any, store: FileStore, say: Callable[[str], None] = lambda line: None
+) -> tuple[Counter, list[str]]:
     """Make `db` hold exactly the readable runs of `store`, under their file-store ids.
+
+    Tags and notes edited in the board since the last sync are first written back
+    (`pull_annotations`; its lines go to `say`).
 
     Returns:
       (how many runs had each outcome: added, updated, unchanged, removed; the store's warnings).
@@ -84,6 +146,8 @@ def sync_store(db: Any, store: FileStore) -> tuple[Counter, list[str]]:
     Raises:
       CliError: the store is missing or empty, or a run's source or artifact file is missing.
     """
+    for line in pull_annotations(db, store):
+        say(line)
     runs, warnings = store.list_runs()
     keys = {run_key(run) for run in runs}
     counts: Counter = Counter()

@@ -3,13 +3,15 @@
 * ``--mongo URL`` (or ``$REPROML_MONGO_URL``): ping that database, start the dashboard on it.
 * else the file store (``--store``, default ``runs/``): start ``secantusd-py`` on
   ``<store>/.board/db``, sync the store's runs into it (`reproml.board.database.sync_store`),
-  start the dashboard on it.
+  start the dashboard on it. Stopping first writes the tags and notes edited in Omniboard back
+  into the file store (`reproml.board.database.pull_annotations`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,15 +39,20 @@ class Board:
     url: str
     children: list[Child]
     database: str
+    before_stop: Callable[[], None] | None = None
 
     def dead_child(self) -> Child | None:
         """Return a child that has exited, if any (the dashboard no longer works)."""
         return next((child for child in self.children if not child.running()), None)
 
     def stop(self) -> None:
-        """Stop every child, last started first; returns once all are gone."""
-        for child in reversed(self.children):
-            child.stop()
+        """Run `before_stop`, then stop every child, last started first; returns once all are gone."""
+        try:
+            if self.before_stop is not None:
+                self.before_stop()
+        finally:
+            for child in reversed(self.children):
+                child.stop()
 
 
 def start_board(
@@ -89,9 +96,10 @@ def start_board(
             server, url = board_db.start_server(log_dir / "db", log_dir)
             children.append(server)
             db_name = board_db.DB_NAME
-            db = connect(MongoTarget(url, db_name, "reproml board"))
+            target = MongoTarget(url, db_name, "reproml board")
+            db = connect(target)
             try:
-                counts, warnings = board_db.sync_store(db, FileStore(root))
+                counts, warnings = board_db.sync_store(db, FileStore(root), say)
             finally:
                 db.client.close()
             for line in warnings:
@@ -99,9 +107,11 @@ def start_board(
             summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
             say(f"runs of {root} in the board's database ({summary})")
             shown = url
+            before_stop = functools.partial(_pull_annotations, target, FileStore(root), say)
         else:
             log_dir = cache_root() / "board" / f"port-{port}"
             url, db_name, shown = target.url, target.db_name, target.display
+            before_stop = None
         if sacredboard:
             child, board_url = start_sacredboard(script, url, db_name, port, log_dir)
         else:
@@ -112,4 +122,24 @@ def start_board(
             with contextlib.suppress(Exception):
                 child.stop()
         raise
-    return Board(board_url, children, shown)
+    return Board(board_url, children, shown, before_stop)
+
+
+def _pull_annotations(target: MongoTarget, store: FileStore, say: Callable[[str], None]) -> None:
+    """Write the tags and notes edited in the board back into `store` (before it stops).
+
+    When that fails (e.g. the database server died) it says so: the edits stay in the board's
+    database, and the next ``reproml board`` on the store writes them back before its sync.
+    """
+    try:
+        db = connect(target)
+        try:
+            for line in board_db.pull_annotations(db, store):
+                say(line)
+        finally:
+            db.client.close()
+    except Exception as err:  # noqa: BLE001 (said, and retried by the next start)
+        say(
+            f"warning: tags/notes edited in the board were not saved to {store.root} ({err}); "
+            f"the next `reproml --store {store.root} board` saves them"
+        )

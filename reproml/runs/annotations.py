@@ -52,9 +52,13 @@ def notes_of(run: RunRecord) -> str:
 def annotations_of(run: RunRecord) -> dict[str, Any]:
     """Return ``{"tags": [...], "notes": str}`` as stored for `run` (either store)."""
     if is_mongo_run(run):
-        stored = run.raw.get("omniboard") or {}
-    else:
-        stored = read_annotations_file(Path(run.location))
+        return as_annotations(run.raw.get("omniboard"))
+    return as_annotations(read_annotations_file(Path(run.location)))
+
+
+def as_annotations(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ``{"tags": [...], "notes": str}`` of a stored ``omniboard`` object (or None)."""
+    stored = stored or {}
     return {"tags": list(stored.get("tags") or []), "notes": str(stored.get("notes") or "")}
 
 

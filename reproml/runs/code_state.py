@@ -44,7 +44,9 @@ class CodeState:
 def _git(args: list[str], cwd: Path) -> bytes:
     result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False, timeout=60)
     if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {result.stderr.decode(errors='replace')}")
+        raise RuntimeError(
+            f"git {' '.join(args)} in {cwd}: {result.stderr.decode(errors='replace')}"
+        )
     return result.stdout
 
 

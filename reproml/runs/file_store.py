@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
 from reproml.errors import RecordError
+from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
 
 REPAIR_HINT = "Repair or move away that run directory"
 

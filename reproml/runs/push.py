@@ -18,7 +18,8 @@ metric or artifact refers to them, so concurrent pushes and live runs never shar
 Tags and notes set with ``reproml tag`` (the run's ``omniboard.json``) become Omniboard's own
 ``omniboard.tags`` / ``omniboard.notes`` fields.
 
-Idempotent: ``meta.pushed_from = {"run_id", "store", "key", "digest"}`` identifies the pushed run.
+Idempotent: ``meta.pushed_from = {"run_id", "store", "key", "annotations", "digest"}``
+identifies the pushed run (``annotations``: the tags and note as pushed).
 `key` (experiment, start time, host, file-store id) finds it again; `digest` (sha256 of its
 files) is written last, so a push killed half-way leaves a document without it, which the next
 push deletes with everything it refers to (metrics, and every GridFS file named after the run,
@@ -37,7 +38,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reproml.runs.annotations import omniboard_fields
+from reproml.runs.annotations import as_annotations, omniboard_fields, read_annotations_file
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.record import CliError, RunRecord, parse_time
 
@@ -174,7 +175,9 @@ def replay(
     return new_id
 
 
-def push_run(db: Any, run: RunRecord, store_root: Path, *, keep_id: bool = False) -> tuple[str, Any]:
+def push_run(
+    db: Any, run: RunRecord, store_root: Path, *, keep_id: bool = False
+) -> tuple[str, Any]:
     """Push one file-store run into `db` (see the module docstring).
 
     Args:
@@ -209,8 +212,13 @@ def push_run(db: Any, run: RunRecord, store_root: Path, *, keep_id: bool = False
         delete_run(db, run_id)
     pushed_from = {"run_id": run.run_id, "store": str(store_root.resolve()), "key": key}
     new_id = replay(db, run, store_root, run_id, pushed_from)
-    # Tags and notes (reproml tag) are Omniboard's own fields, not Sacred's: set them, then
-    # mark the push complete (the digest is written last).
-    fields = {**omniboard_fields(run.location), "meta.pushed_from.digest": digest}
+    # Tags and notes (reproml tag) are Omniboard's own fields, not Sacred's: set them, record
+    # them as pushed (so edits made later in Omniboard can be told apart, see
+    # reproml.board.database.pull_annotations), then mark the push complete (digest last).
+    fields = {
+        **omniboard_fields(run.location),
+        "meta.pushed_from.annotations": as_annotations(read_annotations_file(Path(run.location))),
+        "meta.pushed_from.digest": digest,
+    }
     db.runs.update_one({"_id": new_id}, {"$set": fields})
     return outcome, new_id

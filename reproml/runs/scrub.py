@@ -14,7 +14,6 @@ Replaced by ``***`` wherever they appear in a string:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Mapping
@@ -52,7 +51,6 @@ def secrets_from_url(url: str) -> None:
     except ValueError:
         password = None
     add_secret(password)
-
 
 
 def redact_url(url: str) -> str:
