@@ -192,3 +192,18 @@ def test_exact_means_the_whole_series_not_only_the_final_value():
         record("1", [3.0, 2.0, 1.0], 0.5), record("3", [3.0, 2.0, 1.0], 0.5)
     )
     assert exact is True
+
+
+def test_tolerance_flags_are_refused_for_a_run_compared_exactly(store_copy, cli, code_now):
+    code, out, err = cli("--store", store_copy, "reproduce", "1", "--atol", "0.1")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "reproml reproduce: error: --rtol/--atol apply to asynchronous parameter-server jobs only; run 1 is "
+        "compared exactly: one process with seeded graphs and deterministic ops"
+    ]
+    code, out, err = cli("--store", store_copy, "reproduce", "1", "--rtol", "-0.5")
+    assert (
+        code == 2
+        and err.strip() == "reproml reproduce: error: --rtol must be a finite number >= 0, got -0.5"
+    )
+    assert sorted(p.name for p in store_copy.iterdir() if p.name.isdigit()) == ["1", "2", "3", "4"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import os
 import sys
 import tempfile
@@ -94,7 +95,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="git checkout holding the code (default: the one the run recorded)",
     )
+    parser.add_argument(
+        "--rtol",
+        type=float,
+        default=None,
+        help="asynchronous parameter-server job: relative tolerance for every metric "
+        "(default: the measured per-metric table; see docs/distributed.md)",
+    )
+    parser.add_argument(
+        "--atol",
+        type=float,
+        default=None,
+        help="asynchronous parameter-server job: absolute tolerance for every metric",
+    )
     parser.set_defaults(func=run)
+
+
+def tolerances_from(args: argparse.Namespace) -> list | None:
+    """Return one tolerance for every metric from ``--rtol``/``--atol`` (None: the table).
+
+    Raises:
+      CliError: a negative or non-finite value.
+    """
+    rtol, atol = getattr(args, "rtol", None), getattr(args, "atol", None)
+    if rtol is None and atol is None:
+        return None
+    for flag, value in (("--rtol", rtol), ("--atol", atol)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise CliError(f"{flag} must be a finite number >= 0, got {value}")
+    from reproml.cluster.reproducibility import Tolerance
+
+    return [Tolerance("*", rtol or 0.0, atol or 0.0, measured="")]
 
 
 def dataset_problems(original: RunRecord) -> list[str]:
@@ -308,12 +339,14 @@ def _verdict(original: Any, new: Any) -> str:
     return "DIFFERS"
 
 
-def reproduce_distributed(original: RunRecord, store: RunStore, repo: Path) -> int:
+def reproduce_distributed(
+    original: RunRecord, store: RunStore, repo: Path, tolerances: list | None = None
+) -> int:
     """Re-launch a recorded TF_CONFIG job on a local cluster of the same shape and compare it.
 
     Synchronous all-reduce jobs are compared exactly; asynchronous parameter-server jobs within
-    the tolerance `reproml.cluster.reproducibility` states (and prints). Returns 0 when the
-    verdict is exact or within tolerance, else `EXIT_DIFFERS`.
+    the tolerances `reproml.cluster.reproducibility` states (or `tolerances`), printed per
+    metric. Returns 0 when the verdict is exact or within tolerance, else `EXIT_DIFFERS`.
     """
     from reproml.cluster.reproducibility import (
         VERDICT_EXACT,
@@ -356,6 +389,7 @@ def reproduce_distributed(original: RunRecord, store: RunStore, repo: Path) -> i
         new.info,
         {**original.metrics, "result": original.result},
         {**new.metrics, "result": new.result},
+        tolerances,
     )
     print(
         f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) as run "
@@ -370,8 +404,18 @@ def reproduce_distributed(original: RunRecord, store: RunStore, repo: Path) -> i
 
 def run(args: argparse.Namespace) -> int:
     """Check, re-run and reports; returns 0 if every metric reproduced exactly, else 1."""
+    from reproml.cluster.reproducibility import expectation_for, recorded_distribution
+
     store = open_store(args)
     original = store.get_run(args.run_id)
+    tolerances = tolerances_from(args)
+    if tolerances is not None:
+        expectation = expectation_for(recorded_distribution(original.info))
+        if expectation.exact:
+            raise CliError(
+                f"--rtol/--atol apply to asynchronous parameter-server jobs only; run "
+                f"{original.run_id} is {expectation.describe()}"
+            )
     repo = recorded_repo(original, args.repo)
     problems = dataset_problems(original) + code_problems(original, store, repo)
     ex = experiment_loader(original.experiment, repo)
@@ -383,10 +427,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for problem in problems:
         print(f"warning: --force: {problem}", file=sys.stderr)
-    from reproml.cluster.reproducibility import recorded_distribution
-
     if recorded_distribution(original.info) is not None:
-        return reproduce_distributed(original, store, repo)
+        return reproduce_distributed(original, store, repo, tolerances)
     up_to = reached_step(original)
     if up_to is not None:
         print(
