@@ -18,9 +18,6 @@ Runs land in ``runs/`` (``$REPROML_RUNS_DIR``); see docs/experiments.md.
 # ruff: noqa: F841
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
@@ -29,24 +26,17 @@ from reproml.drift.ingredient import drift as drift_ingredient
 from reproml.drift.ingredient import drift_command, embed_command, scenario_command
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import latest_checkpoint
-from reproml.models.classifier import forward, make_classifier
-from reproml.models.data_contract import classifier_params_from_manifest
-from reproml.models.export import export_classifier
-from reproml.models.frechet import images_input_fn
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
-from reproml.models.plots import (
-    save_confusion_matrix,
-    save_roc_pr_curves,
-    save_sample_predictions,
-)
 from reproml.records.reader import input_fn
 from reproml.sweep.trial import sweep_trial_callback
 from reproml.tracking import experiment as rx
 from reproml.tracking.best_checkpoint import check_early_stopping
-from reproml.tracking.hooks import log_eval_metrics
-from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
-from reproml.tracking.record import record_export
+from reproml.tracking.classifier_run import (
+    classifier_estimator,
+    export_classifier,
+    report_classifier,
+)
 
 ex = rx.track(Experiment("mnist", ingredients=[dataset, drift_ingredient]))
 
@@ -104,69 +94,9 @@ def check_config(config, command_name, logger):
 
 @ex.capture
 def classifier(_run, manifest, model_dir, network, optimizer, lr, dropout, seed, log_every):
-    """Return the seeded classifier for the records of `manifest`, and its model_dir."""
-    model_dir = rx.model_dir_for(_run, model_dir)
-    _run.info["model"] = network
-    rx.record_tensorboard(_run, model_dir)
-    params = classifier_params_from_manifest(manifest)  # image shape and classes of the records
-    params.update(network=network, optimizer=optimizer, lr=lr, dropout=dropout)
-    estimator = make_classifier(
-        model_dir, params, seed, save_summary_steps=log_every, log_step_count_steps=None
-    )
-    return estimator, model_dir
-
-
-@ex.capture
-def add_plots(_run, manifest, estimator, metrics, num_samples, batch_size, checkpoint=None):
-    """Add the confusion matrix, ROC/PR curves and a grid of test predictions as PNGs.
-
-    `checkpoint` is the one the run reports (the best); None: the latest.
-    """
-    class_names = classifier_params_from_manifest(manifest)["class_names"]
-    matrix = np.asarray(metrics["confusion_matrix"])
-    path = rx.new_artifact_path(_run, "confusion_matrix.png")
-    rx.add_file_artifact(_run, save_confusion_matrix(matrix, path, class_names))
-    test_fn = input_fn("test", batch_size, manifest, n_epochs=1, shuffle=False)
-    labels = np.concatenate([y for _, y in test_fn().as_numpy_iterator()])
-    probabilities = np.stack(
-        [p["probabilities"] for p in estimator.predict(test_fn, checkpoint_path=checkpoint)]
-    )
-    path = rx.new_artifact_path(_run, "roc_pr_curves.png")
-    path, scores = save_roc_pr_curves(labels, probabilities, path, class_names)
-    rx.add_file_artifact(_run, path)
-    _run.info["roc_pr"] = scores
-    test_fn = input_fn("test", num_samples, manifest, n_epochs=1, shuffle=False)
-    features, labels = rx.first_examples(test_fn, num_samples)
-    images = features["image"]
-    predictions = estimator.predict(images_input_fn(images), checkpoint_path=checkpoint)
-    predicted = [int(p["class_ids"]) for p in predictions]
-    path = rx.new_artifact_path(_run, "sample_predictions.png")
-    grid = save_sample_predictions(images, labels.tolist(), predicted, path, class_names)
-    rx.add_file_artifact(_run, grid)
-
-
-@ex.capture
-def export_model(_run, estimator, checkpoint=None):
-    """Export the SavedModel of `checkpoint` (None: the latest) and record it."""
-    path = export_classifier(
-        estimator, Path(estimator.model_dir) / "export", checkpoint_path=checkpoint
-    )
-    record_export(_run, path)
-    return str(path)
-
-
-def record_model(_run, estimator, checkpoint=None, saved_model=None):
-    """Record the model's parameters, size on disk and layers (``info["model_summary"]``)."""
-    params = estimator.params
-    layers = graph_layer_summary(
-        lambda images: forward({"image": images}, params, training=False), params["image_shape"]
-    )
-    record_model_summary(
-        _run,
-        layers,
-        checkpoint=checkpoint or estimator.latest_checkpoint(),
-        saved_model=saved_model,
-    )
+    """Return the seeded classifier for the records of `manifest`."""
+    params = dict(network=network, optimizer=optimizer, lr=lr, dropout=dropout)
+    return classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
 
 
 @ex.main
@@ -176,10 +106,10 @@ def main(
     steps,
     eval_every,
     log_every,
-    export_savedmodel,
     best_metric,
     best_mode,
     patience,
+    export_savedmodel,
 ):
     """Serialize the records if missing, train, evaluate, export; the result is test accuracy.
 
@@ -187,7 +117,7 @@ def main(
     (`best_metric`); with `patience`, training stops early when it no longer improves.
     """
     manifest = ensure_records()
-    estimator, _ = classifier(manifest=manifest)
+    estimator = classifier(manifest=manifest)
     metrics = rx.train_and_evaluate(
         _run,
         estimator,
@@ -202,12 +132,20 @@ def main(
         after_evaluation=sweep_trial_callback(_run),  # a `reproml sweep` trial: report, prune
     )
     best = (_run.info.get("best_checkpoint") or {}).get("path")
-    add_plots(manifest=manifest, estimator=estimator, metrics=metrics, checkpoint=best)
-    saved_model = export_model(estimator=estimator, checkpoint=best) if export_savedmodel else None
-    record_model(_run, estimator, best, saved_model)
-    accuracy = float(metrics["accuracy"])
-    rx.print_run_summary(_run, "test accuracy", accuracy)
-    return accuracy
+    return report(
+        manifest=manifest,
+        estimator=estimator,
+        metrics=metrics,
+        checkpoint=best,
+        export=export_savedmodel,
+    )
+
+
+@ex.capture
+def report(_run, manifest, estimator, metrics, batch_size, num_samples, checkpoint, export):
+    """Record the plots, the SavedModel (`export`) and the model summary; return the accuracy."""
+    kwargs = dict(batch_size=batch_size, num_samples=num_samples, checkpoint=checkpoint)
+    return report_classifier(_run, estimator, manifest, metrics, **kwargs, export=export)
 
 
 @ex.command
@@ -220,28 +158,24 @@ def serialize():
 def evaluate(_run, batch_size):
     """Evaluate the trained model in `model_dir` on the test split; returns its accuracy."""
     manifest = ensure_records()
-    estimator, _ = classifier(manifest=manifest)
-    metrics = dict(estimator.evaluate(input_fn("test", batch_size, manifest, n_epochs=1)))
-    log_eval_metrics(_run, metrics)
-    add_plots(manifest=manifest, estimator=estimator, metrics=metrics)
-    record_model(_run, estimator)
-    accuracy = float(metrics["accuracy"])
-    rx.print_run_summary(_run, "test accuracy", accuracy)
-    return accuracy
+    estimator = classifier(manifest=manifest)
+    metrics = rx.evaluate(_run, estimator, input_fn("test", batch_size, manifest, n_epochs=1))
+    return report(
+        manifest=manifest, estimator=estimator, metrics=metrics, checkpoint=None, export=False
+    )
 
 
 @ex.command
-def export():
+def export(_run):
     """Export the trained model in `model_dir` as a SavedModel; returns its path."""
-    estimator, _ = classifier(manifest=ensure_records())
-    return export_model(estimator=estimator)
+    return export_classifier(_run, classifier(manifest=ensure_records()))
 
 
 @ex.command
 def embed():
     """Save the embeddings of ``drift.embed_from`` (embeddings.npz); returns their shape."""
     manifest = ensure_records()
-    estimator, _ = classifier(manifest=manifest)
+    estimator = classifier(manifest=manifest)
     return embed_command(estimator=estimator, manifest=manifest)
 
 
@@ -249,7 +183,7 @@ def embed():
 def drift(seed):
     """Report the drift of ``drift.production`` per window, linked to the run of `model_dir`."""
     manifest = ensure_records()
-    estimator, _ = classifier(manifest=manifest)
+    estimator = classifier(manifest=manifest)
     return drift_command(estimator=estimator, manifest=manifest, seed=seed)
 
 

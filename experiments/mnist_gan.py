@@ -25,19 +25,13 @@ from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
 from reproml.errors import ConfigError
-from reproml.models.data_contract import gan_params_from_manifest
-from reproml.models.evaluator import (
-    SCORE_NAMES,
-    evaluator_config,
-    load_or_train_evaluator,
-    save_scored_grid,
-)
-from reproml.models.frechet import to_uint8_images
+from reproml.lazy import lazy_import
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
-from reproml.models.wgan import GAN_TYPES, gan_input_fn, generate, make_gan_estimator
-from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
+from reproml.tracking.gan_run import fixed_evaluator, gan_estimator, gan_input_fns, scorer
+
+wgan_model = lazy_import("reproml.models.wgan")  # GAN_TYPES (the module imports TensorFlow)
 
 ex = rx.track(Experiment("mnist_gan", ingredients=[dataset]))
 
@@ -124,7 +118,7 @@ def check_config(config, command_name, logger):
     rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every")
     rx.check_positive_int(config, "num_samples", "noise_dims", "critic_steps", "evaluator_steps")
     rx.check_positive_number(config, "lr", "clip_value", "gradient_penalty_weight")
-    rx.check_choice(config, "gan_type", GAN_TYPES)
+    rx.check_choice(config, "gan_type", wgan_model.GAN_TYPES)
     rx.check_choice(config, "optimizer", sorted(OPTIMIZERS))
     rx.check_choice(config, "network", available_networks("generator"))
     rx.check_choice(config, "gen_batch_norm", [True, False])
@@ -143,98 +137,38 @@ def check_config(config, command_name, logger):
     return {}
 
 
-@ex.capture
-def gan_estimator(
-    _run,
-    manifest,
-    model_dir,
-    gan_type,
-    network,
-    gen_batch_norm,
-    optimizer,
-    lr,
-    adam_beta1,
-    adam_beta2,
-    rmsprop_decay,
-    critic_steps,
-    clip_value,
-    gradient_penalty_weight,
-    noise_dims,
-    seed,
-    log_every,
-):
-    """Return the seeded GANEstimator for the images of `manifest`, and its model_dir."""
-    model_dir = rx.model_dir_for(_run, model_dir)
-    _run.info["model"] = network
-    rx.record_tensorboard(_run, model_dir)
-    params = gan_params_from_manifest(manifest, network=network)  # the records' image shape
-    params.update(gan_type=gan_type, network=network, critic_steps=critic_steps)
-    params.update(generator_optimizer=optimizer, critic_optimizer=optimizer)
-    params.update(generator_lr=lr, critic_lr=lr, clip_value=clip_value, noise_dims=noise_dims)
-    params.update(gradient_penalty_weight=gradient_penalty_weight, gen_batch_norm=gen_batch_norm)
-    params.update(adam_beta1=adam_beta1, adam_beta2=adam_beta2, rmsprop_decay=rmsprop_decay)
-    estimator = make_gan_estimator(model_dir, params, seed, save_summary_steps=log_every)
-    return estimator, model_dir
-
-
-@ex.capture
-def fixed_evaluator(_run, manifest, evaluator_dir, evaluator_steps, num_fid_samples):
-    """Return the dataset's evaluation classifier (trained once, then reused) and the real reference."""
-    evaluator = load_or_train_evaluator(
-        manifest, evaluator_dir, evaluator_config(steps=evaluator_steps)
-    )
-    reference = evaluator.reference(manifest, num_fid_samples)
-    _run.info["evaluator"] = {**evaluator.info(num_fid_samples), "real": reference["scores"]}
-    return evaluator, reference
-
-
 @ex.main
-def main(
-    _run,
-    batch_size,
-    noise_dims,
-    steps,
-    eval_every,
-    eval_batches,
-    log_every,
-    num_fid_samples,
-    num_samples,
-    seed,
-):
+def main(_run, _config, batch_size, noise_dims, steps, eval_every, eval_batches, log_every, seed):
     """Serialize the records if missing, train the GAN; the result is the last Fréchet distance."""
     manifest = ensure_records()
-    evaluator, reference = fixed_evaluator(manifest=manifest)
-    estimator, model_dir = gan_estimator(manifest=manifest)
-
-    def after_evaluation(step, metrics):
-        generated = to_uint8_images(generate(estimator, num_fid_samples, noise_dims, seed))
-        scores = evaluator.scores(generated, reference)
-        for name in SCORE_NAMES:
-            metrics[name] = scores[name]
-            _run.log_scalar(f"eval.{name}", scores[name], step)
-        title = (
-            f"run {_run._id} step {step}: FD {scores['frechet_distance']:.1f}, "
-            f"MNIST score {scores['mnist_score']:.2f}\nclass entropy "
-            f"{scores['class_entropy']:.2f}, pairwise L2 {scores['pairwise_distance']:.2f} "
-            f"(evaluator {evaluator.fingerprint[:8]}, N={num_fid_samples})"
-        )
-        path = rx.new_artifact_path(_run, f"samples_step_{step:06d}.png")
-        rx.add_file_artifact(_run, save_scored_grid(generated[:num_samples], path, title))
-
+    evaluator, reference = evaluate_with(manifest=manifest)
+    estimator = gan_estimator(_run, manifest, _config)
     metrics = rx.train_and_evaluate(
         _run,
         estimator,
-        gan_input_fn(input_fn("train", batch_size, manifest), noise_dims, seed),
-        gan_input_fn(input_fn("test", batch_size, manifest, n_epochs=1), noise_dims, seed + 1),
+        *gan_input_fns(manifest, batch_size, noise_dims, seed),
         steps=steps,
         eval_every=eval_every,
         log_every=log_every,
         eval_steps=eval_batches,
-        after_evaluation=after_evaluation,
+        after_evaluation=score(estimator=estimator, evaluator=evaluator, reference=reference),
     )
     distance = float(metrics["frechet_distance"])
     rx.print_run_summary(_run, "Fréchet distance", distance)
     return distance
+
+
+@ex.capture
+def evaluate_with(_run, manifest, evaluator_dir, evaluator_steps, num_fid_samples):
+    """Return the dataset's evaluation classifier (trained once, then reused) and the real reference."""
+    return fixed_evaluator(_run, manifest, evaluator_dir, evaluator_steps, num_fid_samples)
+
+
+@ex.capture
+def score(_run, estimator, evaluator, reference, num_fid_samples, num_samples, noise_dims, seed):
+    """Return the after-evaluation step: score generated images, log them, add a sample grid."""
+    kwargs = dict(num_fid_samples=num_fid_samples, num_samples=num_samples, noise_dims=noise_dims)
+    return scorer(_run, estimator, evaluator, reference, **kwargs, seed=seed)
 
 
 @ex.command

@@ -31,9 +31,7 @@ from reproml.tracking.record import record_dataset
 
 SERIALIZATION_KEY = "serialization"
 # Sacred's own commands only print or save the config: they never read the records.
-CONFIG_ONLY_COMMANDS = frozenset(
-    {"print_config", "print_dependencies", "save_config", "print_named_configs"}
-)
+CONFIG_ONLY_COMMANDS = rx.CONFIG_ONLY_COMMANDS
 _log = logging.getLogger("reproml")
 
 

@@ -23,16 +23,13 @@ from typing import Any
 from sacred import Ingredient
 
 from reproml.datasets import ingredient as records
-from reproml.datasets.mnist import (
-    load_mnist,
-    mnist_keys_to_handlers,
-    mnist_rows,
-    mnist_split_sizes,
-)
 from reproml.errors import ConfigError
+from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
-from reproml.records.writer import write_records
 from reproml.tracking import experiment as rx
+
+mnist = lazy_import("reproml.datasets.mnist")  # loading MNIST: handlers, TensorFlow
+writer = lazy_import("reproml.records.writer")  # write_records: TensorFlow
 
 dataset = Ingredient("dataset")
 
@@ -92,18 +89,18 @@ def write_mnist_records(data_dir: str, chosen: dict[str, Any]) -> Manifest:
       chosen: the serialization entries (`SERIALIZATION_ENTRIES`); stored in the manifest's source
         under ``"serialization"`` next to what `load_mnist` says it loaded (file, sha256).
     """
-    arrays, source = load_mnist(
+    arrays, source = mnist.load_mnist(
         chosen["data_path"],
         pin_sha256=chosen["data_sha256"],
         allow_download=chosen["allow_download"],
     )
-    return write_records(
+    return writer.write_records(
         data_dir,
         "{split}-{idx:05d}.tfrecord",
-        mnist_keys_to_handlers(),
+        mnist.mnist_keys_to_handlers(),
         chosen["samples_per_record"],
-        rx.split_sizes_limited(mnist_split_sizes(arrays), chosen["max_examples"]),
-        lambda split: mnist_rows(arrays, split),
+        rx.split_sizes_limited(mnist.mnist_split_sizes(arrays), chosen["max_examples"]),
+        lambda split: mnist.mnist_rows(arrays, split),
         compression=chosen["compression"],
         source={**source, records.SERIALIZATION_KEY: chosen},
         splits=("train", "test"),

@@ -29,12 +29,14 @@ from typing import Any
 from sacred import Ingredient
 
 from reproml.drift.embeddings import embed_images, read_images, read_split, save_embeddings
-from reproml.drift.run import drift_run
-from reproml.drift.scenario import build_scenario
 from reproml.errors import ConfigError
+from reproml.lazy import lazy_import
 from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
+
+drift_runs = lazy_import("reproml.drift.run")  # drift_run: the MMD tests (SciPy, scikit-learn)
+scenarios = lazy_import("reproml.drift.scenario")  # build_scenario: degradations (SciPy)
 
 drift = Ingredient("drift")
 
@@ -212,7 +214,7 @@ def drift_command(
     Returns:
       ``{"flagged_windows": [...], "windows": W}`` (the command's result).
     """
-    return drift_run(
+    return drift_runs.drift_run(
         _run,
         estimator,
         classifier_params_from_manifest(manifest)["class_names"],
@@ -242,7 +244,7 @@ def scenario_command(manifest: Manifest, _run: Any, scenario: dict[str, Any]) ->
     """
     settings = dict(scenario)
     out_dir = settings.pop("data_dir")
-    built = build_scenario(manifest, out_dir, **settings)
+    built = scenarios.build_scenario(manifest, out_dir, **settings)
     _run.info["scenario"] = {"record_dir": str(Path(out_dir).resolve()), **built.source}
     print(f"{out_dir}: {built.fingerprint}")
     return str(out_dir)

@@ -14,9 +14,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import tensorflow as tf
-
 from reproml.errors import RecordError
+from reproml.lazy import lazy_import
+
+tf = lazy_import("tensorflow")
 
 _FRESH_START = (
     "Use another model_dir to train from scratch, or restore the checkpoint files from a backup"

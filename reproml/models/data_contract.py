@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from reproml.errors import RecordError
-from reproml.models.networks import image_shape_problem
+from reproml.lazy import lazy_import
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.spec import FeatureSpec
+
+networks = lazy_import("reproml.models.networks")  # image_shape_problem: TensorFlow
 
 CHANNELS = (1, 3)  # grayscale or RGB: what the models, the plots and the serving signature take
 IMAGE_DTYPE = "uint8"  # the models scale uint8 [0, 255] themselves, so SavedModels serve raw images
@@ -207,7 +209,7 @@ def gan_params_from_manifest(
     """
     manifest, path = _manifest_and_path(manifest)
     image = _image_input(manifest, path, image_key, "GAN")
-    problem = image_shape_problem(network, image.shape)
+    problem = networks.image_shape_problem(network, image.shape)
     if problem is not None:
         raise DataContractError(
             image_key,

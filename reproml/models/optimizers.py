@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import tensorflow as tf
-
 from reproml.errors import ConfigError
+from reproml.lazy import lazy_import
 
-_train = tf.compat.v1.train
+tf = lazy_import("tensorflow")
 
 OPTIMIZERS: dict[str, Callable[..., tf.compat.v1.train.Optimizer]] = {
-    "adam": lambda lr, beta1=0.9, beta2=0.999: _train.AdamOptimizer(lr, beta1, beta2),
-    "sgd": lambda lr: _train.GradientDescentOptimizer(lr),
-    "rmsprop": lambda lr, decay=0.9: _train.RMSPropOptimizer(lr, decay=decay),
-    "adagrad": lambda lr: _train.AdagradOptimizer(lr),
+    "adam": lambda lr, beta1=0.9, beta2=0.999: tf.compat.v1.train.AdamOptimizer(lr, beta1, beta2),
+    "sgd": lambda lr: tf.compat.v1.train.GradientDescentOptimizer(lr),
+    "rmsprop": lambda lr, decay=0.9: tf.compat.v1.train.RMSPropOptimizer(lr, decay=decay),
+    "adagrad": lambda lr: tf.compat.v1.train.AdagradOptimizer(lr),
 }
 # Settings each optimizer takes besides the learning rate. Settings of other optimizers are
 # ignored (one config can name Adam's betas and still choose RMSProp); None means the default.

@@ -28,14 +28,15 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import tensorflow as tf
-
 from reproml.cluster.distribution import input_pipeline, shard_files
 from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
+from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
-from reproml.records.verify import FIX, verify_shards
+
+tf = lazy_import("tensorflow")
+shard_check = lazy_import("reproml.records.verify")  # verify_shards, FIX (imports the writer)
 
 # Shards read at once when `num_parallel_reads` is AUTOTUNE. A fixed number (not the machine's
 # core count, which is what AUTOTUNE would use) keeps the interleaved order the same everywhere.
@@ -62,7 +63,7 @@ def _counted_shard(
     if check_exists:
         found = tf.size(tf.io.matching_files(path)) > 0
         message = tf.strings.join(
-            [path, ": is missing (it was there when reading started). " + FIX]
+            [path, ": is missing (it was there when reading started). " + shard_check.FIX]
         )
         with tf.control_dependencies([tf.debugging.Assert(found, [message], summarize=1)]):
             path = tf.identity(path)
@@ -84,7 +85,7 @@ def _counted_shard(
                     tf.strings.as_string(expected),
                     " records the manifest lists (the shard is truncated, corrupted or missing, or"
                     " the manifest is stale; run `reproml verify` or read with verify=sha256 to"
-                    " find it). " + FIX,
+                    " find it). " + shard_check.FIX,
                 ]
             )
             ok = tf.debugging.Assert(tf.equal(seen, expected), [message], summarize=1)
@@ -103,7 +104,7 @@ def _serialized_records(
     split: str,
     *,
     deterministic: bool,
-    num_parallel_reads: int,
+    num_parallel_reads: int | None,
     shuffle_files_seed: int | None = None,
     shuffle_files: bool = False,
     as_chunks: bool = False,
@@ -127,13 +128,13 @@ def _serialized_records(
     )
     if shuffle_files:
         files = files.shuffle(len(paths), seed=shuffle_files_seed, reshuffle_each_iteration=True)
-    if num_parallel_reads == tf.data.AUTOTUNE:
+    if num_parallel_reads is None or num_parallel_reads == tf.data.AUTOTUNE:
         cycle_length = min(len(paths), DEFAULT_CYCLE_LENGTH)
     elif isinstance(num_parallel_reads, int) and num_parallel_reads >= 1:
         cycle_length = min(len(paths), num_parallel_reads)
     else:
         raise ConfigError(
-            "num_parallel_reads", "a positive int or tf.data.AUTOTUNE", num_parallel_reads
+            "num_parallel_reads", "None, a positive int or tf.data.AUTOTUNE", num_parallel_reads
         )
     compression = manifest.compression or ""
     check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
@@ -185,7 +186,7 @@ def dataset_from_records(
     batch_size: int | None = None,
     deterministic: bool = True,
     verify: str | None = "size",
-    num_parallel_reads: int = tf.data.AUTOTUNE,
+    num_parallel_reads: int | None = None,
 ) -> tf.data.Dataset:
     """Return a dataset of dicts of decoded tensors read from `split`'s shards.
 
@@ -199,7 +200,7 @@ def dataset_from_records(
       deterministic: keep the same element order on every run and machine.
       verify: check the shards before reading: "size" (default), "sha256" or None
         (see `verify_shards`).
-      num_parallel_reads: shards read at once (AUTOTUNE: up to `DEFAULT_CYCLE_LENGTH`).
+      num_parallel_reads: shards read at once (None or AUTOTUNE: up to `DEFAULT_CYCLE_LENGTH`).
 
     Returns:
       Elements ``{key: tensor}`` of the manifest's dtype and shape (with a leading batch
@@ -214,7 +215,7 @@ def dataset_from_records(
     specs = _checked_specs(manifest, list(manifest.schema) if keys is None else keys, "keys")
     if batch_size is not None:
         _check_positive_int("batch_size", batch_size)
-    paths = verify_shards(manifest, record_dir, split, verify)
+    paths = shard_check.verify_shards(manifest, record_dir, split, verify)
     dataset = _serialized_records(
         manifest,
         paths,
@@ -320,7 +321,7 @@ def input_fn(
     _check_positive_int("shuffle_buffer", shuffle_buffer)
     if n_epochs is not None:
         _check_positive_int("n_epochs", n_epochs)
-    paths = verify_shards(manifest, record_dir, split, verify)
+    paths = shard_check.verify_shards(manifest, record_dir, split, verify)
     shuffle = split == "train" if shuffle is None else shuffle
     parse = _parser(specs, batched=True)
     feature_keys = tuple(feature_keys)
@@ -339,7 +340,7 @@ def input_fn(
             paths,
             split,
             deterministic=True,
-            num_parallel_reads=tf.data.AUTOTUNE,
+            num_parallel_reads=None,
             shuffle_files=shuffle,
             shuffle_files_seed=random_seed,
             as_chunks=not shuffle,

@@ -3,6 +3,7 @@
 `experiment` (track(Experiment), run_commandline, the steps of a command), `observers` (file
 store + fail-fast MongoDB, guarded; incomplete_records), `file_store` (atomic
 FileStorageObserver), `record` (code state, pip freeze, dataset, export), `hooks` (Estimator
-metrics to Sacred), `output` (captured stdout filter), `signals` (SIGINT / SIGTERM ->
-INTERRUPTED, resumable).
+hooks: metrics to Sacred, progress bar, stop on a signal), `output` (captured stdout filter),
+`signals` (SIGINT / SIGTERM -> INTERRUPTED, resumable), `classifier_run` and `gan_run` (the steps
+of a classifier / GAN run: Estimator, plots, export, scores).
 """

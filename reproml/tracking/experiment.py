@@ -24,7 +24,12 @@ file, docstring and sources from there), handed to `track`::
   ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing
   (`reproml.cluster.is_chief`), so a distributed job is one run;
 * the modules of the project (the git checkout holding the experiment file) as sources, added
-  with ``Experiment.add_source_file``, and Sacred's captured-output filter.
+  with ``Experiment.add_source_file``, and Sacred's captured-output filter;
+* a last config hook that, for every command but Sacred's own (`CONFIG_ONLY_COMMANDS`),
+  imports what modules deferred with `reproml.lazy.lazy_import` (TensorFlow, the models) once
+  the config is valid and before the run is created. ``print_config`` and a config error never
+  load TensorFlow; a run records the same sources, and Sacred seeds TensorFlow, as if
+  everything had been imported at the top.
 
 `ReproMLError` is a `SacredError` without traceback, so every user error raised by a hook, a
 command or a run prints as one line. The helpers below are the steps of a command:
@@ -49,9 +54,9 @@ from sacred.observers import MongoObserver
 
 from reproml.cluster.tf_config import cluster_task, is_chief
 from reproml.errors import ConfigError
+from reproml.lazy import import_deferred, lazy_import
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.scrub import install_log_scrubbing
-from reproml.tracking.hooks import ProgressBarHook, SacredMetricsHook, log_eval_metrics
 from reproml.tracking.observers import (
     GuardedObserver,
     file_store_observer,
@@ -69,11 +74,20 @@ from reproml.tracking.record import (
 )
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
 
+np = lazy_import("numpy")
+tf = lazy_import("tensorflow")
+estimator_hooks = lazy_import("reproml.tracking.hooks")  # Estimator hooks: metrics, progress bar
+
 # "sys" capture: Python-level stdout/stderr only. "fd" capture runs `tee` subprocesses that
 # also get Ctrl-C and would take TensorFlow's C++ log lines too.
 SETTINGS.CAPTURE_MODE = "sys"
 RUNS_DIR_FLAG = "--runs_dir"
 MONGO_FLAG = "--mongo_db"
+# Sacred's own commands only print or save the config: they never read records or load a model
+# (nor TensorFlow, `reproml.lazy`).
+CONFIG_ONLY_COMMANDS = frozenset(
+    {"print_config", "print_dependencies", "save_config", "print_named_configs"}
+)
 _log = logging.getLogger("reproml")
 
 
@@ -160,6 +174,12 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
         ex.additional_cli_options.append(runs_dir_option)
         ex.all_cli_options.append(runs_dir_option)
 
+    def load_run_modules(config: dict, command_name: str, logger: Any) -> dict:
+        if command_name not in CONFIG_ONLY_COMMANDS:
+            import_deferred()  # TensorFlow & co. (`reproml.lazy`): sources and seed as always
+            _add_project_sources(ex)
+        return {}
+
     @ex.option_hook
     def record_everywhere(options: dict) -> None:
         flag = options.get(MONGO_FLAG)
@@ -168,6 +188,8 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
         if not options.get(RUNS_DIR_FLAG):
             options[RUNS_DIR_FLAG] = runs_dir()
         _add_project_sources(ex)  # modules imported since (cheap: only new files)
+        if load_run_modules not in ex.config_hooks:
+            ex.config_hook(load_run_modules)  # the last config hook: after every validator
 
     @ex.pre_run_hook
     def record_run(_run: Any) -> None:
@@ -364,7 +386,7 @@ def train_and_evaluate(
     targets = [t for t in range(eval_every, steps, eval_every) if t > done] + [steps]
     metrics: dict[str, Any] = {}
     history = MetricHistory(_run)
-    progress = ProgressBarHook(total=steps, initial=done)
+    progress = estimator_hooks.ProgressBarHook(total=steps, initial=done)
     try:
         for target in targets:
             if best is not None and best.should_stop():
@@ -374,7 +396,11 @@ def train_and_evaluate(
                     estimator.train(
                         train_input_fn,
                         max_steps=target,
-                        hooks=[SacredMetricsHook(history, log_every), stopper.hook, progress],
+                        hooks=[
+                            estimator_hooks.SacredMetricsHook(history, log_every),
+                            stopper.hook,
+                            progress,
+                        ],
                     )
             if stopper.received is not None:
                 _run.info["stopped_at_step"] = stopper.hook.last_step
@@ -385,7 +411,7 @@ def train_and_evaluate(
             metrics = dict(estimator.evaluate(eval_input_fn, steps=eval_steps))
             step = int(metrics.get("global_step", target))
             done = step
-            log_eval_metrics(history, metrics, step)
+            estimator_hooks.log_eval_metrics(history, metrics, step)
             if best is not None:
                 best.update(step, metrics, checkpoint)
             stop_asked = after_evaluation is not None and after_evaluation(step, metrics)
@@ -421,6 +447,17 @@ def train_and_evaluate(
             estimator.evaluate(eval_input_fn, steps=eval_steps, checkpoint_path=best.checkpoint)
         )
     _run.info["best_checkpoint"] = {**best.record(), "metrics": scalar_metrics(metrics)}
+    return metrics
+
+
+def evaluate(_run: Any, estimator: Any, eval_input_fn: Callable) -> dict[str, Any]:
+    """Evaluate `estimator`'s latest checkpoint once; log every scalar as ``eval.<name>``.
+
+    Returns:
+      The metrics `Estimator.evaluate` returned (with ``global_step``, the step logged at).
+    """
+    metrics = dict(estimator.evaluate(eval_input_fn))
+    estimator_hooks.log_eval_metrics(_run, metrics)
     return metrics
 
 
@@ -475,9 +512,6 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
 
 def first_examples(input_fn: Callable, count: int) -> tuple[Any, Any]:
     """Return the first `count` (features, labels) of `input_fn`'s dataset as NumPy arrays."""
-    import numpy as np
-    import tensorflow as tf
-
     dataset = input_fn().unbatch().take(count).batch(count)
     for features, labels in tf.data.Dataset.as_numpy_iterator(dataset):
         return features, np.asarray(labels)
@@ -498,6 +532,7 @@ __all__: Sequence[str] = (
     "check_positive_int",
     "check_positive_number",
     "check_seed",
+    "evaluate",
     "first_examples",
     "model_dir_for",
     "new_artifact_path",

@@ -1,4 +1,4 @@
-"""Estimator hooks that log metrics to the Sacred run.
+"""Estimator hooks: metrics to the Sacred run, a progress bar, and stopping on a signal.
 
 Metric names follow docs/architecture.md: ``train.loss`` and ``train.steps_per_sec`` every
 `every_n_steps` training steps, ``eval.<name>`` for every scalar evaluation metric.
@@ -144,3 +144,28 @@ class ProgressBarHook(tf.compat.v1.train.SessionRunHook):
     def close(self) -> None:
         """Close the bar."""
         self.bar.close()
+
+
+class StopOnSignalHook(tf.compat.v1.train.SessionRunHook):
+    """Requests the Estimator to stop after the step during which a signal arrived.
+
+    Args:
+      stopper: the `reproml.tracking.signals.SignalStopper` whose ``received`` is checked.
+    """
+
+    def __init__(self, stopper: Any) -> None:
+        self.stopper = stopper
+        self.last_step: int | None = None
+
+    def begin(self) -> None:  # noqa: D102
+        self._global_step = tf.compat.v1.train.get_global_step()
+
+    def before_run(self, run_context: Any) -> tf.compat.v1.train.SessionRunArgs:  # noqa: D102
+        if self.stopper.received is not None:
+            run_context.request_stop()
+        return tf.compat.v1.train.SessionRunArgs(self._global_step)
+
+    def after_run(self, run_context: Any, run_values: Any) -> None:  # noqa: D102
+        self.last_step = int(run_values.results) + 1
+        if self.stopper.received is not None:
+            run_context.request_stop()

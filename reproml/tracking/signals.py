@@ -1,7 +1,8 @@
 """Ctrl-C / SIGTERM during training: stop cleanly, save the checkpoint, record INTERRUPTED.
 
-`stop_on_signals` installs handlers for SIGINT and SIGTERM that only set a flag; its
-`StopOnSignalHook` asks the Estimator to stop after the current step, so `Estimator.train`
+`stop_on_signals` installs handlers for SIGINT and SIGTERM that only set a flag; its hook
+(`reproml.tracking.hooks.StopOnSignalHook`) asks the Estimator to stop after the current step,
+so `Estimator.train`
 returns normally and its checkpoint saver writes the last step. The caller then raises
 `TrainingInterrupted` (a Sacred interrupt), and Sacred records the run as ``INTERRUPTED``.
 Training again with the same ``model_dir`` resumes from that checkpoint.
@@ -20,8 +21,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import tensorflow as tf
 from sacred.utils import SacredError, SacredInterrupt
+
+from reproml.lazy import lazy_import
+
+estimator_hooks = lazy_import("reproml.tracking.hooks")  # Estimator hooks: TensorFlow
 
 _log = logging.getLogger("reproml.tracking")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -46,7 +50,7 @@ class SignalStopper:
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self.hook = StopOnSignalHook(self)
+        self.hook = estimator_hooks.StopOnSignalHook(self)
 
     @property
     def signal_name(self) -> str | None:
@@ -79,27 +83,6 @@ class SignalStopper:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous = {}
-
-
-class StopOnSignalHook(tf.compat.v1.train.SessionRunHook):
-    """Requests the Estimator to stop after the step during which a signal arrived."""
-
-    def __init__(self, stopper: SignalStopper) -> None:
-        self.stopper = stopper
-        self.last_step: int | None = None
-
-    def begin(self) -> None:  # noqa: D102
-        self._global_step = tf.compat.v1.train.get_global_step()
-
-    def before_run(self, run_context: Any) -> tf.compat.v1.train.SessionRunArgs:  # noqa: D102
-        if self.stopper.received is not None:
-            run_context.request_stop()
-        return tf.compat.v1.train.SessionRunArgs(self._global_step)
-
-    def after_run(self, run_context: Any, run_values: Any) -> None:  # noqa: D102
-        self.last_step = int(run_values.results) + 1
-        if self.stopper.received is not None:
-            run_context.request_stop()
 
 
 @contextlib.contextmanager

@@ -20,15 +20,18 @@ determinism tests would catch a network that does not.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-import tensorflow as tf
-
 from reproml.errors import ConfigError
+from reproml.lazy import lazy_import
+
+tf = lazy_import("tensorflow")
 
 # The networks use tf.compat.v1 layers on purpose (the Estimator builds graphs); each call would
 # otherwise warn that `tf.layers.*` is deprecated, drowning the training log.
@@ -40,12 +43,22 @@ def glorot_uniform() -> tf.compat.v1.keras.initializers.Initializer:
     return tf.compat.v1.glorot_uniform_initializer()
 
 
+def _defined_functions(name: str) -> set[str]:
+    """The functions network module `name` defines at top level, read without importing it."""
+    source = Path(__path__[0], f"{name}.py").read_text(encoding="utf-8")
+    return {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+
+
 def available_networks(role: str | None = None) -> list[str]:
-    """Return the names of the network modules in this folder (those defining `role`, if given)."""
+    """Return the names of the network modules in this folder (those defining `role`, if given).
+
+    Roles are read from the modules' source (``def classifier(...)`` at top level), so a config
+    is checked without importing TensorFlow.
+    """
     names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
     if role is None:
         return names
-    return [n for n in names if hasattr(importlib.import_module(f"{__name__}.{n}"), role)]
+    return [n for n in names if role in _defined_functions(n)]
 
 
 def get_network(name: str, role: str, entry: str = "network") -> Callable[..., Any]:

@@ -1,0 +1,187 @@
+"""The steps of a classifier run on records: its Estimator, and what it reports at the end.
+
+    estimator = classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
+    metrics = rx.train_and_evaluate(_run, estimator, ...)
+    accuracy = report_classifier(_run, estimator, manifest, metrics, batch_size=100,
+                                 num_samples=32, checkpoint=best, export=True)
+
+`report_classifier` records, in this order: the PNG artifacts ``confusion_matrix.png``,
+``roc_pr_curves.png`` (and ``info["roc_pr"]``) and ``sample_predictions.png``; the SavedModel
+(``info["export_dir"]``, ``saved_model.zip``); ``info["model_summary"]``; then it prints the
+run's summary with the test accuracy. TensorFlow and the models are imported on first use
+(`reproml.lazy`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reproml.lazy import lazy_import
+from reproml.records.manifest import Manifest
+from reproml.tracking import experiment as rx
+from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
+from reproml.tracking.record import record_export
+
+np = lazy_import("numpy")
+classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forward
+data_contract = lazy_import("reproml.models.data_contract")
+exports = lazy_import("reproml.models.export")  # export_classifier
+frechet = lazy_import("reproml.models.frechet")  # images_input_fn
+plots = lazy_import("reproml.models.plots")  # matplotlib
+reader = lazy_import("reproml.records.reader")  # input_fn
+
+
+def classifier_estimator(
+    _run: Any,
+    manifest: Manifest,
+    model_dir: str | None,
+    params: dict[str, Any],
+    seed: int,
+    log_every: int,
+) -> Any:
+    """Return the seeded classifier Estimator for the records of `manifest`.
+
+    Records ``info["model"]`` (the network), ``info["model_dir"]`` and ``info["tensorboard"]``.
+
+    Args:
+      _run: the Sacred run.
+      manifest: the records; the image shape and classes are read from it.
+      model_dir: checkpoints and events; None: ``<run dir>/model`` (`rx.model_dir_for`).
+      params: the model's ``network``, ``optimizer``, ``lr`` and ``dropout``.
+      seed: the graph seed (``RunConfig.tf_random_seed``).
+      log_every: steps between TensorBoard summaries.
+    """
+    model_dir = rx.model_dir_for(_run, model_dir)
+    _run.info["model"] = params["network"]
+    rx.record_tensorboard(_run, model_dir)
+    model_params = data_contract.classifier_params_from_manifest(manifest)
+    model_params.update(params)
+    return classifiers.make_classifier(
+        model_dir, model_params, seed, save_summary_steps=log_every, log_step_count_steps=None
+    )
+
+
+def add_classifier_plots(
+    _run: Any,
+    estimator: Any,
+    manifest: Manifest,
+    metrics: dict[str, Any],
+    *,
+    batch_size: int,
+    num_samples: int,
+    checkpoint: str | None = None,
+) -> None:
+    """Add the confusion matrix, ROC/PR curves (``info["roc_pr"]``) and a prediction grid.
+
+    Args:
+      _run: the Sacred run.
+      estimator: the classifier.
+      manifest: the records; the test split is plotted, with the manifest's class names.
+      metrics: the evaluation, with its ``confusion_matrix``.
+      batch_size: test examples per prediction batch.
+      num_samples: test images in the ``sample_predictions.png`` grid.
+      checkpoint: the checkpoint the run reports (the best); None: the latest.
+    """
+    class_names = data_contract.classifier_params_from_manifest(manifest)["class_names"]
+    matrix = np.asarray(metrics["confusion_matrix"])
+    path = rx.new_artifact_path(_run, "confusion_matrix.png")
+    rx.add_file_artifact(_run, plots.save_confusion_matrix(matrix, path, class_names))
+    test_fn = reader.input_fn("test", batch_size, manifest, n_epochs=1, shuffle=False)
+    labels = np.concatenate([y for _, y in test_fn().as_numpy_iterator()])
+    probabilities = np.stack(
+        [p["probabilities"] for p in estimator.predict(test_fn, checkpoint_path=checkpoint)]
+    )
+    path = rx.new_artifact_path(_run, "roc_pr_curves.png")
+    path, scores = plots.save_roc_pr_curves(labels, probabilities, path, class_names)
+    rx.add_file_artifact(_run, path)
+    _run.info["roc_pr"] = scores
+    test_fn = reader.input_fn("test", num_samples, manifest, n_epochs=1, shuffle=False)
+    features, labels = rx.first_examples(test_fn, num_samples)
+    images = features["image"]
+    predictions = estimator.predict(frechet.images_input_fn(images), checkpoint_path=checkpoint)
+    predicted = [int(p["class_ids"]) for p in predictions]
+    path = rx.new_artifact_path(_run, "sample_predictions.png")
+    grid = plots.save_sample_predictions(images, labels.tolist(), predicted, path, class_names)
+    rx.add_file_artifact(_run, grid)
+
+
+def export_classifier(_run: Any, estimator: Any, checkpoint: str | None = None) -> str:
+    """Export the SavedModel of `checkpoint` (None: the latest) to ``<model_dir>/export``.
+
+    Records ``info["export_dir"]`` and ``saved_model.zip`` (`record_export`).
+
+    Returns:
+      The SavedModel's directory.
+    """
+    path = exports.export_classifier(
+        estimator, Path(estimator.model_dir) / "export", checkpoint_path=checkpoint
+    )
+    record_export(_run, path)
+    return str(path)
+
+
+def record_classifier_summary(
+    _run: Any, estimator: Any, checkpoint: str | None = None, saved_model: str | None = None
+) -> None:
+    """Record the classifier's parameters, size on disk and layers (``info["model_summary"]``).
+
+    Args:
+      _run: the Sacred run.
+      estimator: the classifier (its ``params`` build the network once more, in a graph apart).
+      checkpoint: the checkpoint measured; None: the latest.
+      saved_model: the exported SavedModel measured, if any.
+    """
+    params = estimator.params
+    layers = graph_layer_summary(
+        lambda images: classifiers.forward({"image": images}, params, training=False),
+        params["image_shape"],
+    )
+    record_model_summary(
+        _run,
+        layers,
+        checkpoint=checkpoint or estimator.latest_checkpoint(),
+        saved_model=saved_model,
+    )
+
+
+def report_classifier(
+    _run: Any,
+    estimator: Any,
+    manifest: Manifest,
+    metrics: dict[str, Any],
+    *,
+    batch_size: int,
+    num_samples: int,
+    checkpoint: str | None = None,
+    export: bool = False,
+) -> float:
+    """Record the plots, the SavedModel (with `export`) and the summary; print the accuracy.
+
+    Args:
+      _run: the Sacred run.
+      estimator: the classifier.
+      manifest: the records it was evaluated on.
+      metrics: the evaluation reported (of `checkpoint`).
+      batch_size: test examples per prediction batch.
+      num_samples: test images in the prediction grid.
+      checkpoint: the checkpoint reported and exported (the best); None: the latest.
+      export: export the SavedModel of `checkpoint` and record it.
+
+    Returns:
+      The test accuracy (the run's result).
+    """
+    add_classifier_plots(
+        _run,
+        estimator,
+        manifest,
+        metrics,
+        batch_size=batch_size,
+        num_samples=num_samples,
+        checkpoint=checkpoint,
+    )
+    saved_model = export_classifier(_run, estimator, checkpoint) if export else None
+    record_classifier_summary(_run, estimator, checkpoint, saved_model)
+    accuracy = float(metrics["accuracy"])
+    rx.print_run_summary(_run, "test accuracy", accuracy)
+    return accuracy
