@@ -6,8 +6,10 @@ A run records (`reproml.tracking.record.record_code`) and ``reproml reproduce`` 
 * ``commit``: ``git rev-parse HEAD`` of the checkout holding the experiment (``repo``);
 * ``diff``: ``git diff HEAD`` as bytes (the artifact ``code.diff``, kept byte for byte, so a file
   that is not UTF-8 is recorded as it is);
-* ``files``: ``{path relative to repo: sha256}`` of every file the run depends on, i.e. Sacred's
-  sources of the run (every imported module of the project, tracked or not). An untracked file
+* ``files``: ``{path relative to repo: sha256}`` of every file the run depends on: every module
+  of the project (`imported_files`) imported when the run started (Sacred's sources) or during
+  it (a network chosen by name from the config, an import inside a function; added when the run
+  ends, `reproml.tracking.record.record_late_imports`), tracked or not. An untracked file
   that is imported is covered here; an untracked file that is not code (a CSV written by
   ``leaderboard --csv``) is not a dependency and never blocks ``reproduce``.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -24,6 +27,8 @@ from reproml.records.file_hash import file_sha256
 from reproml.runs.record import CliError
 
 MAX_FILES_NAMED = 4
+# A module under one of these directories is installed, not project code: pip freeze records it.
+ENVIRONMENT_DIRS = frozenset({".venv", "site-packages", "dist-packages"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +93,27 @@ def file_hashes(repo: str | os.PathLike, files: Iterable[str | os.PathLike]) -> 
             if digest is not None:
                 hashes[path.relative_to(repo).as_posix()] = digest
     return dict(sorted(hashes.items()))
+
+
+def imported_files(repo: str | os.PathLike) -> list[Path]:
+    """Return the ``.py`` files of the modules imported now that are part of the project `repo`.
+
+    Every module in ``sys.modules`` whose file lies inside `repo` counts, except those installed
+    in an environment there (`ENVIRONMENT_DIRS`); modules outside `repo` are the environment.
+
+    Returns:
+      Resolved paths, sorted.
+    """
+    repo = Path(repo).resolve()
+    found = set()
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or not filename.endswith(".py"):
+            continue
+        path = Path(filename).resolve()
+        if repo in path.parents and not ENVIRONMENT_DIRS.intersection(path.relative_to(repo).parts):
+            found.add(path)
+    return sorted(found)
 
 
 def changed_files(repo: str | os.PathLike, recorded: Mapping[str, str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,18 @@ STALE_HEARTBEAT = dt.timedelta(minutes=2)
 DIFF_ARTIFACT = "code.diff"  # git diff HEAD of the checkout, bytes as they are
 FREEZE_ARTIFACT = "pip-freeze.txt"  # pip freeze --all of the interpreter
 EXPORT_ARTIFACT = "saved_model.zip"  # the exported SavedModel (small models only)
+# The content of a module imported during the run that is in no commit (`source_artifact_name`).
+SOURCE_ARTIFACT_PREFIX = "source-"
+
+
+def source_artifact_name(relative_path: str) -> str:
+    """Return the artifact name keeping the content of source file `relative_path`.
+
+    A file store keeps an artifact as one file in the run's directory, so the path is quoted
+    into one file name: ``reproml/models/networks/mynet.py`` is kept as
+    ``source-reproml%2Fmodels%2Fnetworks%2Fmynet.py`` (`urllib.parse.quote`, reversible).
+    """
+    return SOURCE_ARTIFACT_PREFIX + urllib.parse.quote(relative_path, safe="")
 
 
 class CliError(ReproMLError):

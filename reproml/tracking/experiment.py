@@ -23,6 +23,10 @@ file, docstring and sources from there), handed to `track`::
 * a pre-run hook recording ``info["run_dir"]``, the code state, ``pip freeze`` and, on a
   ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing
   (`reproml.cluster.is_chief`), so a distributed job is one run;
+* a post-run hook (and, for a FAILED or INTERRUPTED run, the same step when its main function
+  raises) adding the project's modules imported during the run to the code state
+  (`reproml.tracking.record.record_late_imports`): a network chosen by name, an import inside
+  a function;
 * the modules of the project (the git checkout holding the experiment file) as sources, added
   with ``Experiment.add_source_file``, and Sacred's captured-output filter;
 * a last config hook that, for every command but Sacred's own (`CONFIG_ONLY_COMMANDS`),
@@ -55,6 +59,7 @@ from sacred.observers import MongoObserver
 from reproml.cluster.tf_config import cluster_task, is_chief
 from reproml.errors import ConfigError
 from reproml.lazy import import_deferred, lazy_import
+from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.tracking.observers import (
@@ -71,6 +76,7 @@ from reproml.tracking.record import (
     artifact_dir,
     record_code,
     record_environment,
+    record_late_imports,
 )
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
 
@@ -140,17 +146,11 @@ def _project_dir(mainfile: str | None) -> Path:
 
 def _add_project_sources(ex: Experiment) -> None:
     """Add every imported module of the project directory as a source (once per file)."""
-    base = Path(ex.base_dir)
     known = {Path(s.filename) for s in ex.sources}
-    for module in list(sys.modules.values()):
-        filename = getattr(module, "__file__", None)
-        if not filename or not filename.endswith(".py"):
-            continue
-        path = Path(filename).resolve()
-        if path in known or base not in path.parents or ".venv" in path.parts:
-            continue
-        ex.add_source_file(str(path))
-        known.add(path)
+    for path in imported_files(ex.base_dir):
+        if path not in known:
+            ex.add_source_file(str(path))
+            known.add(path)
 
 
 def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
@@ -204,8 +204,43 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
         if record_code_state:
             record_code(_run, ex.base_dir)
             record_environment(_run)
+            _record_late_imports_if_it_fails(_run)
+
+    @ex.post_run_hook
+    def record_imports_of_the_run(_run: Any) -> None:
+        record_late_imports(_run)  # a no-op when the run recorded no code
 
     return ex
+
+
+def _record_late_imports_if_it_fails(run: Any) -> None:
+    """Make a FAILED or INTERRUPTED run record its late imports too, before its last info update.
+
+    Sacred runs ``post_run_hooks`` only after the main function returned, and has no hook for a
+    run that raised; an interrupted run is still reproduced up to the step it reached, so its
+    record must name its code as well. Sacred 0.8.7 calls ``run.main_function`` after the pre-run
+    hooks (`sacred.run.Run.__call__`), so this pre-run step wraps it: when it raises, the late
+    imports are recorded and the exception goes on. A failure to record them is logged as an
+    error naming the run; it does not replace the run's own exception.
+    """
+    main = run.main_function
+
+    def main_recording_late_imports_on_failure(*args: Any) -> Any:
+        try:
+            return main(*args)
+        except BaseException:
+            try:
+                record_late_imports(run)
+            except Exception as err:  # noqa: BLE001 - the run's own error is the one to raise
+                _log.error(
+                    "run %s: the modules imported during the run could not be recorded: %s: %s",
+                    run._id,
+                    type(err).__name__,
+                    err,
+                )
+            raise
+
+    run.main_function = main_recording_late_imports_on_failure
 
 
 EXIT_INCOMPLETE_RECORD = 3

@@ -2,6 +2,9 @@
 
 * `record_code`: the checkout, commit, ``git diff HEAD`` (artifact ``code.diff``) and the sha256
   of every source file: ``info["code"]`` (see `reproml.runs.code_state`).
+* `record_late_imports`: when the run ends, the modules of the project imported during it (a
+  network chosen by name, an import inside a function): their sha256 in ``info["code"]``, and
+  the content of those in no commit as artifacts ``source-<quoted path>``.
 * `record_environment`: ``pip freeze`` as the artifact ``pip-freeze.txt``.
 * `record_dataset`: ``info["dataset"] = {"name", "record_dir", "fingerprint", "source"}`` and the
   ``manifest.json`` as a Sacred resource (stored once per content in MongoDB's GridFS).
@@ -13,6 +16,7 @@ Every text artifact is scrubbed of credentials before it is written.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -24,8 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
-from reproml.runs.code_state import current_code_state, file_hashes, untracked_files
-from reproml.runs.record import DIFF_ARTIFACT, EXPORT_ARTIFACT, FREEZE_ARTIFACT
+from reproml.runs.code_state import (
+    CodeState,
+    current_code_state,
+    file_hashes,
+    imported_files,
+    untracked_files,
+)
+from reproml.runs.record import (
+    DIFF_ARTIFACT,
+    EXPORT_ARTIFACT,
+    FREEZE_ARTIFACT,
+    source_artifact_name,
+)
 from reproml.runs.scrub import scrub, scrub_text
 
 MAX_EXPORT_ZIP_BYTES = 20 * 1024 * 1024
@@ -89,6 +104,53 @@ def record_code(run: Any, repo_dir: str | os.PathLike) -> dict[str, Any]:
         info["diff_artifact"] = DIFF_ARTIFACT
     run.info["code"] = info
     return info
+
+
+def record_late_imports(run: Any) -> list[str]:
+    """Add the project's modules imported since `record_code` to ``info["code"]``.
+
+    Sacred lists a run's sources when the run is created; a module imported later (the network
+    module `reproml.models.networks.get_network` loads by name, an import inside a function) is
+    not among them. Called when the run ends, this adds every module of the checkout
+    (``info["code"]["repo"]``, `reproml.runs.code_state.imported_files`) that is not yet in
+    ``files``: its sha256 goes to ``files``, it goes to ``untracked`` when git does not track
+    it, and ``dirty`` is computed again. A file in no commit (untracked, or every file outside
+    a git checkout) is in no diff either, so its content is kept as the artifact
+    `reproml.runs.record.source_artifact_name` (credentials masked, as in every artifact) and
+    its recorded sha256 is that of the content kept. Files already recorded are not read again.
+
+    Does nothing when the run recorded no code (unobserved, not the chief, or
+    ``record_code_state=False``).
+
+    Returns:
+      The paths added to ``files`` (relative to the checkout), sorted.
+    """
+    code = run.info.get("code")
+    if not isinstance(code, dict) or not code.get("repo"):
+        return []
+    repo = Path(code["repo"]).resolve()
+    recorded = dict(code.get("files") or {})
+    new = [p for p in imported_files(repo) if p.relative_to(repo).as_posix() not in recorded]
+    added = file_hashes(repo, new)
+    if not added:
+        return []
+    state = CodeState(code.get("commit"), b"", repo)
+    late_untracked = untracked_files(state, added)
+    for name in late_untracked if state.commit is not None else sorted(added):
+        data = (repo / name).read_bytes()
+        added[name] = hashlib.sha256(data).hexdigest()  # the content kept, byte for byte
+        artifact = source_artifact_name(name)
+        path = artifact_dir(run) / artifact
+        path.write_bytes(_scrubbed_bytes(data))
+        run.add_artifact(str(path), name=artifact)
+    untracked = sorted({*(code.get("untracked") or []), *late_untracked})
+    code.update(
+        files=dict(sorted({**recorded, **added}.items())),
+        untracked=untracked,
+        dirty=None if state.commit is None else bool(code.get("diff_artifact") or untracked),
+    )
+    run.info["code"] = code
+    return sorted(added)
 
 
 def record_environment(run: Any) -> str:

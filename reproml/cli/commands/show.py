@@ -7,7 +7,7 @@ from typing import Any
 
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 from reproml.runs.annotations import notes_of, tags_of
-from reproml.runs.record import RunRecord, flatten_config
+from reproml.runs.record import RunRecord, flatten_config, source_artifact_name
 from reproml.runs.stores import list_runs_warning, open_store
 
 
@@ -104,6 +104,19 @@ def _files_line(code: dict) -> str | None:
     return f"{len(files)} files (sha256 recorded; reproduce checks them)" if files else None
 
 
+def _untracked_line(run: RunRecord) -> str | None:
+    """The untracked files the run depended on; where each one's content is kept, if not a source.
+
+    A module imported when the run started is among Sacred's sources; one imported during the
+    run and in no commit is kept as an artifact (`reproml.runs.record.source_artifact_name`).
+    """
+    shown = []
+    for name in run.code.get("untracked") or []:
+        artifact = source_artifact_name(name)
+        shown.append(f"{name} (artifact {artifact})" if artifact in run.artifacts else name)
+    return ", ".join(shown) or None
+
+
 def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str:
     """Return the text `show` prints for `run` (`monitored_by`: drift runs that monitor it)."""
     host = run.raw.get("host") or {}
@@ -147,7 +160,7 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
             [(k, code.get(k)) for k in ("repo", "commit", "dirty", "diff_artifact")]
             + [
                 ("files", _files_line(code)),
-                ("untracked", ", ".join(code.get("untracked") or []) or None),
+                ("untracked", _untracked_line(run)),
             ]
         ),
         "final metrics",
