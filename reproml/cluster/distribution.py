@@ -131,6 +131,31 @@ def strategy_for_cluster(
     return tf.compat.v1.distribute.experimental.ParameterServerStrategy()
 
 
+def start_cluster_runtime(task: ClusterTask | None = None) -> Any:
+    """Configure this task's collective runtime now, before other TensorFlow work starts it.
+
+    A `tf.distribute.MultiWorkerMirroredStrategy` configures the process's eager runtime, which
+    TensorFlow allows only before that runtime has started ("Collective ops must be configured
+    at program startup"); a later strategy for the same task reuses the configuration. Code that
+    runs TensorFlow eagerly before it builds its Estimator (e.g. the GAN's fixed evaluator,
+    `reproml.models.evaluator.load_or_train_evaluator`) calls this first. A no-op (None) on one
+    machine, on ps and evaluator tasks, and for the ps strategies.
+
+    Returns:
+      The strategy created (the one ``$REPROML_STRATEGY`` and ``TF_CONFIG`` call for), or None.
+
+    Raises:
+      ConfigError: a bad ``$REPROML_STRATEGY`` or one the cluster cannot run (`resolve_strategy`).
+    """
+    task = cluster_task() if task is None else task
+    if task is None:
+        return None
+    strategy = strategy_from_env()
+    if resolve_strategy(strategy, task, STRATEGY_ENV) != "collective":
+        return None
+    return strategy_for_cluster(strategy, task, STRATEGY_ENV)
+
+
 def run_config_for_cluster(
     model_dir: str | os.PathLike, seed: int, strategy: str = "auto", **kwargs: Any
 ) -> Any:

@@ -13,10 +13,11 @@ variable without importing TensorFlow (`reproml.tracking` asks `is_chief` before
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reproml.errors import ConfigError
@@ -140,3 +141,21 @@ def is_chief(environ: Mapping[str, str] | None = None) -> bool:
     """
     task = cluster_task(environ)
     return task is None or task.is_chief
+
+
+@contextlib.contextmanager
+def tf_config_hidden() -> Iterator[None]:
+    """Hide ``TF_CONFIG`` from what is built inside: a RunConfig made there is one process's.
+
+    `tf.estimator.RunConfig` reads ``TF_CONFIG`` once, when it is constructed (its cluster, task,
+    master); `reproml.models.determinism.run_config` reads it to pick the strategy. Inside this
+    block neither sees a cluster, so an Estimator built here trains, evaluates and predicts as in
+    a single process, even on a cluster task (e.g. the GAN's fixed evaluation classifier). The
+    variable is restored on exit, exceptions included.
+    """
+    saved = os.environ.pop(TF_CONFIG_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[TF_CONFIG_ENV] = saved

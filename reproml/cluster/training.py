@@ -8,19 +8,26 @@ roles, the strategy of the estimator's RunConfig, `reproml.models.determinism.ru
 * on the chief (the task that records the run): logs ``train.loss`` / ``train.steps_per_sec``
   every `log_every` steps, saves a checkpoint every `eval_every` steps and evaluates it on the
   whole eval split (``eval.<name>``, as one process does), keeps the best checkpoint
-  (`best_metric`), adds ``history.csv``, records ``info["cluster"]`` (the TF_CONFIG plus the
-  strategy, `reproml.cluster.distribution.cluster_info`) and returns the eval metrics of the
-  final (or best) checkpoint: the same dict a single-process run returns;
+  (`best_metric`), calls `after_evaluation` with each evaluation's step and metrics (e.g. the
+  GAN's scores, which it adds to the metrics), adds ``history.csv``, records ``info["cluster"]``
+  (the TF_CONFIG plus the strategy, `reproml.cluster.distribution.cluster_info`) and returns
+  the eval metrics of the final (or best) checkpoint: the same dict a single-process run
+  returns;
 * on every other task (worker, evaluator; a ps serves until the launcher stops it): trains or
-  evaluates, then ends the process with exit code 0. The rest of the experiment's command
+  evaluates, then ends the process with exit code 0. Under all-reduce a worker also saves (to a
+  scratch dir) whenever the chief does: saving can be a collective op (see
+  `_mirror_of_the_chiefs_saver`). The rest of the experiment's command
   (plots, export) is the chief's: a worker running it too would write into the shared
   ``model_dir`` next to the chief.
 
 What a cluster cannot do as one process does is refused before anything runs, naming the
 entry: an evaluator task without a ``model_dir`` in the config (the default, the chief's run
 dir, is known to the chief alone; workers and ps train in a scratch dir of their own then);
-``patience`` (early stopping) and an ``after_evaluation`` callback (a pruned sweep trial),
-which would stop the chief alone, leaving the all-reduce workers waiting for it forever.
+``patience`` (early stopping) and a `reproml sweep` trial (``$REPROML_SWEEP_ID``: its pruner
+stops training through ``after_evaluation``), which would stop the chief alone, leaving the
+all-reduce workers waiting for it forever. Any other ``after_evaluation`` runs on the chief as
+an observer: if it asks to stop (returns a true value), the chief fails with a `ConfigError`
+naming it rather than stop alone.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import tensorflow as tf
@@ -56,7 +64,9 @@ class _EvaluateEachCheckpoint(tf.compat.v1.train.CheckpointSaverListener):
         history: Any,
         best: Any,
         start: int,
+        after_evaluation: Callable[[int, dict], bool | None] | None = None,
     ) -> None:
+        self.after_evaluation = after_evaluation
         self.estimator = estimator
         self.eval_input_fn = eval_input_fn
         self.eval_steps = eval_steps
@@ -75,11 +85,51 @@ class _EvaluateEachCheckpoint(tf.compat.v1.train.CheckpointSaverListener):
                 self.eval_input_fn, steps=self.eval_steps, checkpoint_path=checkpoint
             )
         )
+        self.record(metrics, step, checkpoint)
+
+    def record(self, metrics: dict[str, Any], step: int, checkpoint: str) -> None:
+        """Log one evaluation, keep the best checkpoint, call `after_evaluation` (as one process)."""
         step = int(metrics.get("global_step", step))
         log_eval_metrics(self.history, metrics, step)
         if self.best is not None:
             self.best.update(step, metrics, checkpoint)
+        if self.after_evaluation is None:
+            stop = False
+        else:
+            # Called from the chief's training session, inside its finalized graph: run the
+            # callback eagerly, as on one machine (e.g. the GAN's scores build eager tensors).
+            # (tf.init_scope does not lift out of a plain, non-function graph.)
+            from tensorflow.python.eager import context
+
+            with context.eager_mode():
+                stop = self.after_evaluation(step, metrics)
+        if stop:
+            raise ConfigError(
+                "after_evaluation",
+                "a callback that never asks to stop on a TF_CONFIG cluster (stopping the chief "
+                "alone would leave the other trainers waiting for it)",
+                f"a stop request at step {step}",
+            )
         self.last_step, self.metrics = step, metrics
+
+
+class _StepAfterRunMetricsHook(SacredMetricsHook):
+    """`SacredMetricsHook` reading the global step after each training run, not within it.
+
+    Fetched in the ``session.run`` of a train op that increments it, the global step is read
+    before or after the increment, nothing orders the two: observed on the GAN under all-reduce,
+    a run and its exact re-run logged identical ``train.loss`` values at steps [1, 3, 5, 7] and
+    [2, 4, 7], which `reproml reproduce` reports as not reproduced. Read after the run, it is the
+    step this run reached, what `SacredMetricsHook` logs (the step before the run, plus one).
+    """
+
+    def before_run(self, run_context: Any) -> tf.compat.v1.train.SessionRunArgs:  # noqa: D102
+        return tf.compat.v1.train.SessionRunArgs([self._loss])
+
+    def after_run(self, run_context: Any, run_values: Any) -> None:  # noqa: D102
+        reached = int(run_context.session.run(self._global_step))
+        (loss,) = run_values.results
+        super().after_run(run_context, SimpleNamespace(results=(reached - 1, loss)))
 
 
 def check_cluster_arguments(
@@ -87,10 +137,15 @@ def check_cluster_arguments(
 ) -> None:
     """Refuse what a cluster job cannot honour as one process does (see the module docstring).
 
+    `after_evaluation` itself is allowed (the chief calls it as an observer), except in a
+    `reproml sweep` trial, whose pruner stops training through it.
+
     Raises:
-      ConfigError: `patience` is set, or `after_evaluation` is given; or `best_metric`,
-        `best_mode`, `patience` are invalid (`check_early_stopping`).
+      ConfigError: `patience` is set, or this is a sweep trial (``$REPROML_SWEEP_ID`` set) with
+        an `after_evaluation`; or `best_metric`, `best_mode`, `patience` are invalid
+        (`check_early_stopping`).
     """
+    from reproml.sweep.trial import ENV_ID
     from reproml.tracking.best_checkpoint import check_early_stopping
 
     check_early_stopping(best_metric, best_mode, patience)
@@ -101,12 +156,12 @@ def check_cluster_arguments(
             "trainers would wait for it forever)",
             patience,
         )
-    if after_evaluation is not None:
+    if after_evaluation is not None and os.environ.get(ENV_ID):
         raise ConfigError(
-            "after_evaluation",
-            "None on a TF_CONFIG cluster (a callback that stops training, e.g. a pruned sweep "
-            "trial, would stop the chief alone); run sweeps on one machine",
-            getattr(after_evaluation, "__name__", repr(after_evaluation)),
+            ENV_ID,
+            "unset on a TF_CONFIG cluster (a sweep trial's pruner stops training through "
+            "after_evaluation, which would stop the chief alone); run sweeps on one machine",
+            os.environ[ENV_ID],
         )
 
 
@@ -135,8 +190,9 @@ def train_and_evaluate_on_cluster(
       checkpoint, evaluated on the whole eval split.
 
     Raises:
-      ConfigError: no ``TF_CONFIG`` cluster, `patience` or `after_evaluation` given (see
-        `check_cluster_arguments`), or `best_metric` not an eval metric of the model.
+      ConfigError: no ``TF_CONFIG`` cluster, `patience` given or a sweep trial (see
+        `check_cluster_arguments`), `best_metric` not an eval metric of the model, or
+        `after_evaluation` asking the chief to stop.
     """
     from reproml.tracking.best_checkpoint import BestCheckpoint, scalar_metrics
     from reproml.tracking.experiment import add_file_artifact, new_artifact_path
@@ -161,7 +217,10 @@ def train_and_evaluate_on_cluster(
         throttle_secs=EVALUATOR_THROTTLE_SECS,
     )
     if not task.is_chief:
-        train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=steps)
+        hooks = []
+        if strategy == "collective" and task.is_trainer:
+            hooks.append(_mirror_of_the_chiefs_saver(estimator.model_dir, task, eval_every))
+        train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=steps, hooks=hooks)
         if task.task_type == "ps":
             _log.info("%s: serving variables until stopped (the chief records the run)", task.name)
             # A ps only holds variables the chief checkpoints: SIGTERM (the launcher's, the
@@ -188,9 +247,11 @@ def train_and_evaluate_on_cluster(
     best = None
     if best_metric is not None:
         best = BestCheckpoint(estimator.model_dir, best_metric, best_mode, patience)
-    evaluations = _EvaluateEachCheckpoint(estimator, eval_input_fn, eval_steps, history, best, done)
+    evaluations = _EvaluateEachCheckpoint(
+        estimator, eval_input_fn, eval_steps, history, best, done, after_evaluation
+    )
     hooks = [
-        SacredMetricsHook(history, log_every),
+        _StepAfterRunMetricsHook(history, log_every),
         # The chief's checkpoints, every eval_every steps and at the end, each evaluated; the
         # Estimator adds no saver of its own then (without a strategy), one keyed on time with one.
         tf.compat.v1.train.CheckpointSaverHook(
@@ -213,10 +274,7 @@ def train_and_evaluate_on_cluster(
         # A resumed job already at `steps`, or an asynchronous job whose last update came from a
         # worker after the chief's last save: evaluate what is on disk now.
         metrics = dict(estimator.evaluate(eval_input_fn, steps=eval_steps, checkpoint_path=final))
-        step = int(metrics.get("global_step", 0))
-        log_eval_metrics(history, metrics, step)
-        if best is not None:
-            best.update(step, metrics, final)
+        evaluations.record(metrics, int(metrics.get("global_step", 0)), final)
     if best is None or best.checkpoint is None:
         return metrics
     if best.step != int(metrics.get("global_step", -1)):
@@ -225,6 +283,19 @@ def train_and_evaluate_on_cluster(
         )
     _run.info["best_checkpoint"] = {**best.record(), "metrics": scalar_metrics(metrics)}
     return metrics
+
+
+def _mirror_of_the_chiefs_saver(model_dir: str, task: ClusterTask, eval_every: int) -> Any:
+    """Return, for an all-reduce worker, a saver hook saving when the chief's does (scratch dir).
+
+    Under MultiWorkerMirroredStrategy saving a checkpoint can be a collective op: a variable
+    synchronized on read (e.g. a batch-norm moving mean, as in the GAN's generator) is reduced
+    across the trainers when it is saved. A save on the chief alone then waits forever for the
+    workers (observed: the GAN's first step hung, the worker in ``RingReduce``). So every worker
+    saves at the chief's steps too, into ``model_dir/tmp_worker_<i>`` (never read).
+    """
+    scratch = os.path.join(model_dir, f"tmp_worker_{task.task_index}")
+    return tf.compat.v1.train.CheckpointSaverHook(scratch, save_steps=eval_every)
 
 
 def end_task(task: ClusterTask) -> None:

@@ -18,16 +18,28 @@ Its identity is its fingerprint: sha256 over its config and the sha256 of each c
 config or dataset do not match what ``evaluator.json`` says is refused (`RecordError`, naming the
 file and how to retrain), never used. Runs record ``info["evaluator"]`` (`Evaluator.info`):
 fingerprint, dataset fingerprint, test accuracy and the number of samples of the scores.
+
+On a ``TF_CONFIG`` cluster (`reproml.cluster`) the evaluator is still one process's classifier:
+its Estimator is built with ``TF_CONFIG`` hidden (`tf_config_hidden`) and no strategy, so it
+trains, evaluates and predicts locally, with the fingerprint a single process gets. Only the
+chief (the task that scores the GAN and records the run) trains it; any other task
+(worker, ps, evaluator) never trains it but waits for the chief's in the cache, which must then
+be a directory every task reaches (`EVALUATOR_ENV`), and fails after `WAIT_SECS` naming it.
+Training holds an exclusive lock (``<root>/.<name>.lock``), so two processes sharing a cache
+(two tasks, two jobs) never train the same evaluator at once: the second waits, then reuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -36,6 +48,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from reproml.cluster.distribution import start_cluster_runtime
+from reproml.cluster.tf_config import cluster_task, tf_config_hidden
 from reproml.errors import ConfigError, RecordError
 from reproml.models.classifier import make_classifier
 from reproml.models.data_contract import classifier_params_from_manifest
@@ -57,6 +71,8 @@ DEFAULT_STEPS = 1000
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_SEED = 0
 SCORE_NAMES = ("frechet_distance", "mnist_score", "class_entropy", "pairwise_distance")
+# Seconds a cluster task other than the chief waits for the chief's evaluator in the cache.
+WAIT_SECS = 3600.0
 
 
 def default_root() -> Path:
@@ -248,8 +264,22 @@ def load_evaluator(
         checkpoint=checkpoint,
         test_accuracy=float(meta["test_accuracy"]),
         num_classes=int(params["num_classes"]),
-        estimator=make_classifier(directory, params, int(config["seed"])),
+        estimator=one_process_classifier(directory, params, int(config["seed"])),
     )
+
+
+def one_process_classifier(
+    model_dir: str | os.PathLike, params: Mapping[str, Any], seed: int
+) -> tf.estimator.Estimator:
+    """Return the evaluator's classifier Estimator as one process builds it, even on a cluster.
+
+    Its RunConfig is made with ``TF_CONFIG`` hidden and no ``train_distribute``: no strategy,
+    no cluster master, so `Estimator.train` runs locally (a MultiWorkerMirroredStrategy refuses
+    a bare ``train`` outside ``train_and_evaluate``: "Only STANDALONE_CLIENT mode is supported")
+    and gives the same checkpoint, hence the same fingerprint, as a single process.
+    """
+    with tf_config_hidden():
+        return make_classifier(model_dir, params, seed, train_distribute=None)
 
 
 def train_evaluator(manifest: Manifest, config: Mapping[str, Any], directory: Path) -> Path:
@@ -260,34 +290,42 @@ def train_evaluator(manifest: Manifest, config: Mapping[str, Any], directory: Pa
     """
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        params = classifier_params_from_manifest(manifest)
-        seed = int(config["seed"])
-        classifier = make_classifier(tmp, params, seed)
-        train = input_fn("train", int(config["batch_size"]), manifest, random_seed=seed)
-        classifier.train(train, max_steps=int(config["steps"]))
-        test = input_fn("test", 256, manifest, n_epochs=1, shuffle=False)
-        accuracy = float(classifier.evaluate(test, name="evaluator_test")["accuracy"])
-        checkpoint = Path(classifier.latest_checkpoint()).name
-        files = _checkpoint_files(tmp, checkpoint)
-        meta = {
-            "fingerprint": evaluator_fingerprint(config, files),
-            "dataset_fingerprint": manifest.fingerprint,
-            "config": dict(config),
-            "checkpoint": checkpoint,
-            "files": files,
-            "test_accuracy": accuracy,
-        }
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    # TF_CONFIG hidden while it trains: its Estimator and its input (which would read only this
+    # trainer's shards on a cluster) are exactly one process's.
+    with tf_config_hidden():
         try:
-            tmp.rename(directory)
-        except OSError:
-            if not (directory / META_FILE).exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            _train_into(manifest, config, tmp, directory)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def _train_into(manifest: Manifest, config: Mapping[str, Any], tmp: Path, directory: Path) -> None:
+    """Train, test and record the evaluator in `tmp`, then rename it to `directory`."""
+    params = classifier_params_from_manifest(manifest)
+    seed = int(config["seed"])
+    classifier = one_process_classifier(tmp, params, seed)
+    train = input_fn("train", int(config["batch_size"]), manifest, random_seed=seed)
+    classifier.train(train, max_steps=int(config["steps"]))
+    test = input_fn("test", 256, manifest, n_epochs=1, shuffle=False)
+    accuracy = float(classifier.evaluate(test, name="evaluator_test")["accuracy"])
+    checkpoint = Path(classifier.latest_checkpoint()).name
+    files = _checkpoint_files(tmp, checkpoint)
+    meta = {
+        "fingerprint": evaluator_fingerprint(config, files),
+        "dataset_fingerprint": manifest.fingerprint,
+        "config": dict(config),
+        "checkpoint": checkpoint,
+        "files": files,
+        "test_accuracy": accuracy,
+    }
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    try:
+        tmp.rename(directory)
+    except OSError:
+        if not (directory / META_FILE).exists():
+            raise
 
 
 def load_or_train_evaluator(
@@ -295,29 +333,72 @@ def load_or_train_evaluator(
     root: str | os.PathLike | None = None,
     config: Mapping[str, Any] | None = None,
     log: Callable[[str], Any] = print,
+    wait_secs: float = WAIT_SECS,
 ) -> Evaluator:
     """Return the verified evaluator of `manifest`'s dataset, training it first if not cached.
+
+    One process (or the chief of a ``TF_CONFIG`` cluster) trains it under the cache's lock if no
+    other process has; any other cluster task waits for the chief's (see the module docstring).
 
     Args:
       manifest: the records; the evaluator trains on their train split, is tested on "test".
       root: the cache directory (None: `default_root`).
       config: `evaluator_config(...)` (None: the defaults).
-      log: called with one line when an evaluator is trained or reused.
+      log: called with one line when an evaluator is trained, waited for or reused.
+      wait_secs: how long a cluster task other than the chief waits for the chief's evaluator.
 
     Raises:
-      RecordError: the cached evaluator does not verify (see `load_evaluator`).
+      RecordError: the cached evaluator does not verify (see `load_evaluator`), or, on a cluster
+        task other than the chief, the chief's evaluator did not appear within `wait_secs`.
     """
     config = dict(config or evaluator_config())
     directory = evaluator_directory(manifest, config, Path(root) if root else default_root())
-    if directory.exists():
-        evaluator = load_evaluator(directory, manifest, config)
-        log(f"evaluator {evaluator.fingerprint[:12]} reused from {directory}")
-        return evaluator
-    log(f"training the evaluator for dataset {manifest.fingerprint[:12]} into {directory}")
-    train_evaluator(manifest, config, directory)
+    task = cluster_task()
+    start_cluster_runtime(task)  # before the evaluator's eager work starts TensorFlow's runtime
+    if task is not None and not task.is_chief and not directory.exists():
+        log(f"{task.name}: waiting for the chief to train the evaluator into {directory}")
+        _wait_for(directory, wait_secs)
+    if not directory.exists():
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive_lock(directory.parent / f".{directory.name}.lock"):
+            if not directory.exists():  # else another process trained it while we waited
+                log(
+                    f"training the evaluator for dataset {manifest.fingerprint[:12]} into {directory}"
+                )
+                train_evaluator(manifest, config, directory)
+                evaluator = load_evaluator(directory, manifest, config)
+                accuracy = evaluator.test_accuracy
+                log(f"evaluator {evaluator.fingerprint[:12]}: test accuracy {accuracy:.4f}")
+                return evaluator
     evaluator = load_evaluator(directory, manifest, config)
-    log(f"evaluator {evaluator.fingerprint[:12]}: test accuracy {evaluator.test_accuracy:.4f}")
+    log(f"evaluator {evaluator.fingerprint[:12]} reused from {directory}")
     return evaluator
+
+
+def _wait_for(directory: Path, wait_secs: float) -> None:
+    """Wait until `directory` exists (renamed into place complete), or raise after `wait_secs`."""
+    deadline = time.monotonic() + wait_secs
+    while not directory.exists():
+        if time.monotonic() > deadline:
+            raise RecordError(
+                directory,
+                f"not trained by the chief within {wait_secs:g} s (only the chief of a cluster "
+                "trains the evaluator; the other tasks wait for it in the cache)",
+                f"set ${EVALUATOR_ENV} to a directory every task of the job reaches, or train "
+                "the evaluator there first in one process",
+            )
+        time.sleep(1.0)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on `path` (created if missing; left in place) inside the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_scored_grid(images: np.ndarray, path: str | os.PathLike, title: str) -> Path:

@@ -251,23 +251,45 @@ def scale_to_tanh(images: tf.Tensor) -> tf.Tensor:
 
 
 def gan_input_fn(
-    input_fn: Callable[[], tf.data.Dataset], noise_dims: int, seed: int = 0
-) -> Callable[[], tf.data.Dataset]:
+    input_fn: Callable[..., tf.data.Dataset], noise_dims: int, seed: int = 0
+) -> Callable[..., tf.data.Dataset]:
     """Wrap a real input_fn for the GANEstimator: ``(features, labels) -> (noise, images)``.
 
     The docs' ``add_noise_and_swap``: the GANEstimator takes the generator's input as features
     and the real data as labels. Images are scaled to [-1, 1]; the noise of batch `i` is drawn
     with the stateless seed ``(seed, i)``, so it does not depend on graph seeds or thread order.
 
+    The returned function takes the ``mode`` and ``input_context`` the Estimator passes and
+    hands them to `input_fn` when it takes them (`reproml.records.reader.input_fn` does: on a
+    ``TF_CONFIG`` cluster each trainer then reads only its own train shards). While training on
+    a cluster, trainer `k` of `n` (`reproml.cluster.distribution.input_pipeline`) draws the noise
+    of its batch `i` with ``(seed, i * n + k)``: no two trainers share noise vectors, and one
+    process (``n = 1``) gets exactly ``(seed, i)``.
+
     Args:
-      input_fn: a zero-argument callable (e.g. `reproml.records.reader.input_fn(...)`) whose dataset
-        yields ``({"image": uint8 [B, H, W, C]}, labels)``.
+      input_fn: a callable (e.g. `reproml.records.reader.input_fn(...)`) whose dataset yields
+        ``({"image": uint8 [B, H, W, C]}, labels)``; called with no arguments, or with ``mode``
+        and ``input_context`` when its signature has them.
       noise_dims: length of each noise vector.
       seed: seed of the noise.
     """
+    from reproml.cluster.distribution import input_pipeline
+    from reproml.cluster.tf_config import cluster_task
 
-    def fn() -> tf.data.Dataset:
-        def add_noise_and_swap(index: tf.Tensor, batch: Any) -> tuple[tf.Tensor, tf.Tensor]:
+    takes = _argument_names(input_fn)
+
+    def fn(mode: str | None = None, input_context: Any = None) -> tf.data.Dataset:
+        arguments = {}
+        if "mode" in takes:
+            arguments["mode"] = mode
+        if "input_context" in takes:
+            arguments["input_context"] = input_context
+        training_on_cluster = input_context is not None or (
+            mode == tf.estimator.ModeKeys.TRAIN and cluster_task() is not None
+        )
+        num, index = input_pipeline(input_context) if training_on_cluster else (1, 0)
+
+        def add_noise_and_swap(batch_index: tf.Tensor, batch: Any) -> tuple[tf.Tensor, tf.Tensor]:
             features = batch[0] if isinstance(batch, tuple) else batch
             if features[IMAGE_KEY].dtype != tf.uint8:
                 raise ValueError(
@@ -276,14 +298,27 @@ def gan_input_fn(
                 )
             images = scale_to_tanh(features[IMAGE_KEY])
             shape = tf.stack([tf.shape(images)[0], noise_dims])
+            stream = batch_index * num + index if num > 1 else batch_index
             noise = tf.random.stateless_normal(
-                shape, seed=tf.stack([tf.cast(seed, tf.int64), index])
+                shape, seed=tf.stack([tf.cast(seed, tf.int64), stream])
             )
             return noise, images
 
-        return input_fn().enumerate().map(add_noise_and_swap)
+        return input_fn(**arguments).enumerate().map(add_noise_and_swap)
 
     return fn
+
+
+def _argument_names(fn: Callable) -> set[str]:
+    """Return the names of the parameters `fn` can be called with by keyword."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in parameters if p.kind in kinds}
 
 
 def noise_input_fn(

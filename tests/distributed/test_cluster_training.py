@@ -25,7 +25,11 @@ from reproml.cluster.reproducibility import (
     relaunch,
     rerun_command,
 )
-from reproml.cluster.training import check_cluster_arguments, train_and_evaluate_on_cluster
+from reproml.cluster.training import (
+    _EvaluateEachCheckpoint,
+    check_cluster_arguments,
+    train_and_evaluate_on_cluster,
+)
 from reproml.datasets.mnist_ingredient import write_mnist_records
 from reproml.errors import ConfigError
 from reproml.models.determinism import run_config
@@ -179,7 +183,6 @@ def test_input_pipeline_shards_are_logged(records, monkeypatch, caplog):
     ("kwargs", "entry"),
     [
         ({"patience": 2, "best_metric": "accuracy"}, "patience"),
-        ({"after_evaluation": lambda step, metrics: False}, "after_evaluation"),
         ({"best_metric": "accuracy", "best_mode": "up"}, "best_mode"),
     ],
 )
@@ -187,6 +190,44 @@ def test_what_a_cluster_cannot_honour_is_refused(kwargs, entry):
     args = {"after_evaluation": None, "best_metric": None, "best_mode": "max", "patience": None}
     with pytest.raises(ConfigError, match=f"config entry '{entry}'"):
         check_cluster_arguments(**{**args, **kwargs})
+
+
+def test_an_after_evaluation_observer_is_allowed_but_not_in_a_sweep_trial(monkeypatch):
+    args = {"best_metric": None, "best_mode": "max", "patience": None}
+    check_cluster_arguments(lambda step, metrics: None, **args)  # e.g. the GAN's scores
+    monkeypatch.setenv("REPROML_SWEEP_ID", "s1")
+    check_cluster_arguments(None, **args)  # a sweep-launched job without a pruning callback
+    with pytest.raises(ConfigError, match="'REPROML_SWEEP_ID': expected unset on a TF_CONFIG"):
+        check_cluster_arguments(lambda step, metrics: False, **args)
+
+
+def test_an_after_evaluation_asking_to_stop_fails_the_chief(tmp_path):
+    class History:
+        def __init__(self):
+            self.rows = []
+
+        def log_scalar(self, name, value, step):
+            self.rows.append((name, value, step))
+
+    calls = []
+
+    def observe(step, metrics):
+        calls.append((step, tf.executing_eagerly()))
+        metrics["score"] = 1.0
+        return step >= 4
+
+    history = History()
+    evaluations = _EvaluateEachCheckpoint(None, None, None, history, None, 0, observe)
+    graph = tf.Graph()
+    with graph.as_default():
+        graph.finalize()  # as the chief's training graph, inside which the saver hook runs
+        metrics = {"global_step": 2, "loss": 0.5}
+        evaluations.record(metrics, 2, "model.ckpt-2")
+        assert evaluations.metrics is metrics and metrics["score"] == 1.0
+        with pytest.raises(ConfigError, match="'after_evaluation': expected a callback that never"):
+            evaluations.record({"global_step": 4, "loss": 0.4}, 4, "model.ckpt-4")
+    assert calls == [(2, True), (4, True)]  # called eagerly, as on one machine
+    assert history.rows[0] == ("eval.loss", 0.5, 2)
 
 
 def test_train_and_evaluate_on_cluster_needs_tf_config():

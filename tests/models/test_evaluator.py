@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -50,8 +53,9 @@ def test_evaluator_is_trained_once_then_reused(trained, digit_manifest):
     assert [line.split()[0] for line in lines] == ["training", "evaluator"]
     meta = first.directory / ev.META_FILE
     stamp, files = meta.stat().st_mtime_ns, sorted(p.name for p in first.directory.iterdir())
-    assert first.directory.parent == root and [p.name for p in root.iterdir()] == [
-        first.directory.name
+    assert first.directory.parent == root and sorted(p.name for p in root.iterdir()) == [
+        f".{first.directory.name}.lock",  # the training lock, left in place
+        first.directory.name,
     ]  # no temporary directory left behind
     again_lines = []
     second = ev.load_or_train_evaluator(digit_manifest, root, CONFIG, log=again_lines.append)
@@ -171,3 +175,72 @@ def test_default_root_follows_the_environment(monkeypatch, tmp_path):
     assert ev.default_root() == tmp_path
     monkeypatch.delenv(ev.EVALUATOR_ENV)
     assert ev.default_root().parts[-3:] == (".cache", "reproml", "evaluators")
+
+
+# ------------------------------------------------------------------ on a TF_CONFIG cluster
+
+WITH_PS = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"], "ps": ["127.0.0.1:3"]}
+
+
+def _set_task(monkeypatch, kind):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": WITH_PS, "task": {"type": kind, "index": 0}}))  # fmt: skip
+    monkeypatch.delenv("REPROML_STRATEGY", raising=False)
+
+
+def test_the_chief_of_a_cluster_trains_the_evaluator_one_process_trains(
+    trained, digit_manifest, tmp_path, monkeypatch
+):
+    # 2 train shards, 2 trainers: with TF_CONFIG seen, the chief would read one shard only, and
+    # its RunConfig would point the session at the (unreachable) cluster master.
+    _, one_process, _ = trained
+    _set_task(monkeypatch, "chief")
+    lines = []
+    chief = ev.load_or_train_evaluator(digit_manifest, tmp_path, CONFIG, log=lines.append)
+    assert lines[0].startswith("training the evaluator")
+    assert chief.fingerprint == one_process.fingerprint
+    assert chief.test_accuracy == one_process.test_accuracy
+    assert chief.estimator.config.cluster_spec.as_dict() == {}  # one process's RunConfig
+    assert chief.estimator.config.train_distribute is None
+
+
+def test_a_task_other_than_the_chief_never_trains_it_but_waits_for_the_chiefs(
+    trained, digit_manifest, tmp_path, monkeypatch
+):
+    _, evaluator, _ = trained
+    _set_task(monkeypatch, "worker")
+    lines = []
+    with pytest.raises(RecordError, match=r"not trained by the chief within 0.5 s.*REPROML_EVALUATOR_DIR") as err:  # fmt: skip
+        ev.load_or_train_evaluator(digit_manifest, tmp_path, CONFIG, log=lines.append, wait_secs=0.5)  # fmt: skip
+    assert err.value.path == str(ev.evaluator_directory(digit_manifest, CONFIG, tmp_path))
+    assert lines == [
+        f"worker:0: waiting for the chief to train the evaluator into {err.value.path}"
+    ]
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing locked
+    shutil.copytree(evaluator.directory, err.value.path)  # the chief's, in the shared cache
+    worker = ev.load_or_train_evaluator(digit_manifest, tmp_path, CONFIG, log=lines.append)
+    assert worker.fingerprint == evaluator.fingerprint and lines[-1].endswith(err.value.path)
+
+
+def test_a_second_process_waits_for_the_training_lock_then_reuses(
+    trained, digit_manifest, tmp_path
+):
+    import fcntl
+
+    _, evaluator, _ = trained
+    directory = ev.evaluator_directory(digit_manifest, CONFIG, tmp_path)
+    lines, results = [], []
+    with open(tmp_path / f".{directory.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process is training it
+        waiting = threading.Thread(
+            target=lambda: results.append(
+                ev.load_or_train_evaluator(digit_manifest, tmp_path, CONFIG, log=lines.append)
+            )
+        )
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive() and lines == []  # blocked on the lock, not training
+        shutil.copytree(evaluator.directory, directory)  # the other process renames its result
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    waiting.join(timeout=60)
+    assert lines == [f"evaluator {evaluator.fingerprint[:12]} reused from {directory}"]
+    assert results[0].fingerprint == evaluator.fingerprint

@@ -1,0 +1,164 @@
+"""The real GAN experiment (`experiments.mnist_gan`) on a local TF_CONFIG cluster: one job, one run.
+
+``reproml launch --workers 2 [--ps 1] -- python -m experiments.mnist_gan with quick ...`` runs
+TF-GAN's GANEstimator (its sequential critic-step hooks, ``critic_steps=2`` here) under
+MultiWorkerMirroredStrategy and under the Estimator's own parameter-server training, and ends
+with exactly one run: the chief's, with its GAN scores from the fixed evaluator, which only the
+chief trained, with the fingerprint one process gets. The all-reduce job is reproduced exactly.
+About 30-60 s per job on 2 shared cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from reproml.cluster.launcher import launch
+from reproml.cluster.reproducibility import VERDICT_EXACT, expectation_for
+from reproml.datasets.mnist_ingredient import QUICK, write_mnist_records
+from tests.distributed.test_mnist_on_cluster import only_run, shards_read
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+EVALUATOR_STEPS = 5
+COMMAND = [sys.executable, "-m", "experiments.mnist_gan", "with", "quick", "critic_steps=2"]
+COMMAND += [f"evaluator_steps={EVALUATOR_STEPS}"]
+SCORES = ("frechet_distance", "mnist_score", "class_entropy", "pairwise_distance")
+
+
+@pytest.fixture(scope="module")
+def gan_setup(tmp_path_factory) -> tuple[str, dict[str, str], Path]:
+    """The quick records (3 train shards), the tasks' env, and its (empty) evaluator cache."""
+    cache = tmp_path_factory.mktemp("empty-cache")  # no mnist.npz: the digits fallback
+    evaluators = tmp_path_factory.mktemp("evaluators")
+    env = {
+        **os.environ,
+        "REPROML_DATA_DIR": str(cache),
+        "REPROML_EVALUATOR_DIR": str(evaluators),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    for name in ("TF_CONFIG", "REPROML_MONGO_URL", "REPROML_STRATEGY", "REPROML_SWEEP_ID"):
+        env.pop(name, None)
+    record_dir = str(tmp_path_factory.mktemp("quick-records"))
+    chosen = {
+        "data_path": None,
+        "data_sha256": None,
+        "allow_download": QUICK["allow_download"],
+        "max_examples": QUICK["max_examples"],
+        "samples_per_record": QUICK["samples_per_record"],
+        "compression": None,
+    }
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        patch.setenv("REPROML_DATA_DIR", str(cache))
+        write_mnist_records(record_dir, chosen)
+    return record_dir, env, evaluators
+
+
+def run_job(records, env, runs_dir, workers, ps=0) -> str:
+    out = io.StringIO()
+    command = [*COMMAND, f"dataset.data_dir={records}"]
+    env = {**env, "REPROML_RUNS_DIR": str(runs_dir)}
+    code = launch(command, workers, ps, timeout=600, env=env, out=out)
+    assert code == 0, out.getvalue()[-6000:]
+    return out.getvalue()
+
+
+def one_process_fingerprint(records: str) -> str:
+    """The fingerprint of the evaluator one process trains on these records (a fresh cache)."""
+    import tempfile
+
+    from reproml.models.evaluator import evaluator_config, load_or_train_evaluator
+    from reproml.records.manifest import load_manifest
+
+    with tempfile.TemporaryDirectory() as root:
+        evaluator = load_or_train_evaluator(
+            load_manifest(records), root, evaluator_config(steps=EVALUATOR_STEPS), log=print
+        )
+        return evaluator.fingerprint
+
+
+def check_gan_run(recorded: dict, synchronous: bool) -> None:
+    """The chief's run: completed, scored at every evaluation, its result the last distance."""
+    assert recorded["run"]["status"] == "COMPLETED"
+    metrics = recorded["metrics"]
+    steps = metrics["eval.frechet_distance"]["steps"]
+    if synchronous:
+        assert steps == [3, 6]  # eval_every=3, as one process
+    else:  # the global step the chief sees when it saves: the workers' updates arrive meanwhile
+        assert len(steps) >= 1 and steps[-1] >= 6
+    for name in SCORES:
+        assert metrics[f"eval.{name}"]["steps"] == steps, name
+    assert {"eval.generator_loss", "eval.discriminator_loss", "train.loss"} <= set(metrics)
+    assert recorded["run"]["result"] == metrics["eval.frechet_distance"]["values"][-1]
+    assert {"samples_step_000003.png", "samples_step_000006.png", "history.csv"} <= set(
+        recorded["run"]["artifacts"]
+    )
+    evaluator = recorded["info"]["evaluator"]
+    assert evaluator["num_samples"] == 64 and evaluator["config"]["steps"] == EVALUATOR_STEPS
+
+
+def test_all_reduce_gan_job_is_one_scored_run_and_reproduces_exactly(gan_setup, tmp_path):
+    records, env, evaluators = gan_setup
+    log = run_job(records, env, tmp_path / "runs", workers=2)
+    # Only the chief trains the fixed evaluator; the worker waits for it and reuses it.
+    assert re.search(r"\[chief:0\] training the evaluator for dataset \w+ into ", log), log[-3000:]
+    assert "[worker:0] training the evaluator" not in log
+    assert re.search(r"\[worker:0\] evaluator \w+ reused from ", log)
+    assert [p.name for p in evaluators.iterdir() if not p.name.startswith(".")] == [
+        Path(p).name for p in re.findall(r"\[chief:0\] training the evaluator .* into (\S+)", log)
+    ]  # one evaluator in the cache, no temporary directory left
+    assert shards_read(log) == {  # the GAN's input, sharded by the classifier's input_fn
+        "chief:0": ["train-00000.tfrecord", "train-00002.tfrecord"],
+        "worker:0": ["train-00001.tfrecord"],
+    }
+    assert "[worker:0] worker:0: done; the chief records the run" in log
+    recorded = only_run(tmp_path / "runs")
+    check_gan_run(recorded, synchronous=True)
+    cluster = recorded["info"]["cluster"]
+    assert (cluster["strategy"], cluster["num_trainers"], cluster["synchronous"]) == (
+        "collective",
+        2,
+        True,
+    )
+    assert cluster["task"] == {"type": "chief", "index": 0}
+    assert expectation_for(cluster).exact
+    # The evaluator is one process's: the fingerprint a single process trains.
+    assert recorded["info"]["evaluator"]["fingerprint"] == one_process_fingerprint(records)
+
+    from reproml.cli.main import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("PYTHONPATH", "REPROML_DATA_DIR", "REPROML_EVALUATOR_DIR"):
+            patch.setenv(name, env[name])
+        patch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+        patch.delenv("REPROML_MONGO_URL", raising=False)
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            code = main(["--store", str(tmp_path / "runs"), "reproduce", "1"])
+    report = stdout.getvalue().splitlines()
+    assert code == 0, report
+    assert "as run 2 on a local cluster" in report[0]
+    assert report[-1] == f"run 1 {VERDICT_EXACT}", report
+
+
+def test_parameter_server_gan_job_is_one_scored_run(gan_setup, tmp_path):
+    records, env, _ = gan_setup
+    log = run_job(records, env, tmp_path / "runs", workers=2, ps=1)
+    assert "[worker:0] training the evaluator" not in log and "[ps:0] training" not in log
+    assert "ps:0 rc=-15" in log  # stopped by the launcher once the trainers were done
+    assert set(shards_read(log)["chief:0"]).isdisjoint(shards_read(log)["worker:0"])
+    recorded = only_run(tmp_path / "runs")
+    check_gan_run(recorded, synchronous=False)
+    cluster = recorded["info"]["cluster"]
+    assert (cluster["strategy"], cluster["num_ps"], cluster["synchronous"]) == ("none", 1, False)
+    assert not expectation_for(cluster).exact  # compared within tolerance by `reproml reproduce`
