@@ -25,13 +25,11 @@ from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
 from reproml.errors import ConfigError
-from reproml.lazy import lazy_import
+from reproml.models.gan_types import GAN_TYPES
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.tracking import experiment as rx
 from reproml.tracking.gan_run import fixed_evaluator, gan_estimator, gan_input_fns, scorer
-
-wgan_model = lazy_import("reproml.models.wgan")  # GAN_TYPES (the module imports TensorFlow)
 
 ex = rx.track(Experiment("mnist_gan", ingredients=[dataset]))
 
@@ -118,7 +116,7 @@ def check_config(config, command_name, logger):
     rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every")
     rx.check_positive_int(config, "num_samples", "noise_dims", "critic_steps", "evaluator_steps")
     rx.check_positive_number(config, "lr", "clip_value", "gradient_penalty_weight")
-    rx.check_choice(config, "gan_type", wgan_model.GAN_TYPES)
+    rx.check_choice(config, "gan_type", GAN_TYPES)
     rx.check_choice(config, "optimizer", sorted(OPTIMIZERS))
     rx.check_choice(config, "network", available_networks("generator"))
     rx.check_choice(config, "gen_batch_norm", [True, False])

@@ -37,7 +37,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import tensorflow as tf
@@ -111,25 +110,6 @@ class _EvaluateEachCheckpoint(tf.compat.v1.train.CheckpointSaverListener):
                 f"a stop request at step {step}",
             )
         self.last_step, self.metrics = step, metrics
-
-
-class _StepAfterRunMetricsHook(SacredMetricsHook):
-    """`SacredMetricsHook` reading the global step after each training run, not within it.
-
-    Fetched in the ``session.run`` of a train op that increments it, the global step is read
-    before or after the increment, nothing orders the two: observed on the GAN under all-reduce,
-    a run and its exact re-run logged identical ``train.loss`` values at steps [1, 3, 5, 7] and
-    [2, 4, 7], which `reproml reproduce` reports as not reproduced. Read after the run, it is the
-    step this run reached, what `SacredMetricsHook` logs (the step before the run, plus one).
-    """
-
-    def before_run(self, run_context: Any) -> tf.compat.v1.train.SessionRunArgs:  # noqa: D102
-        return tf.compat.v1.train.SessionRunArgs([self._loss])
-
-    def after_run(self, run_context: Any, run_values: Any) -> None:  # noqa: D102
-        reached = int(run_context.session.run(self._global_step))
-        (loss,) = run_values.results
-        super().after_run(run_context, SimpleNamespace(results=(reached - 1, loss)))
 
 
 def check_cluster_arguments(
@@ -251,7 +231,7 @@ def train_and_evaluate_on_cluster(
         estimator, eval_input_fn, eval_steps, history, best, done, after_evaluation
     )
     hooks = [
-        _StepAfterRunMetricsHook(history, log_every),
+        SacredMetricsHook(history, log_every),
         # The chief's checkpoints, every eval_every steps and at the end, each evaluated; the
         # Estimator adds no saver of its own then (without a strategy), one keyed on time with one.
         tf.compat.v1.train.CheckpointSaverHook(

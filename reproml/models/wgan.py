@@ -34,11 +34,11 @@ from reproml.models.frechet import (
     images_input_fn,
     to_uint8_images,
 )
+from reproml.models.gan_types import GAN_TYPES
 from reproml.models.networks import get_network, image_shape_problem
 from reproml.models.optimizers import make_optimizer
 from reproml.models.tfgan_compat import tfgan
 
-GAN_TYPES = ("wgan", "wgan_gp")
 GENERATOR_SCOPE, CRITIC_SCOPE = "Generator", "Discriminator"  # TF-GAN's variable scopes
 
 # Params the records decide (`data_contract.gan_params_from_manifest`); no defaults.

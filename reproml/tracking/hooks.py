@@ -54,12 +54,15 @@ class SacredMetricsHook(tf.compat.v1.train.SessionRunHook):
         )
 
     def before_run(self, run_context: Any) -> tf.compat.v1.train.SessionRunArgs:  # noqa: D102
-        return tf.compat.v1.train.SessionRunArgs([self._global_step, self._loss])
+        return tf.compat.v1.train.SessionRunArgs(self._loss)
 
     def after_run(self, run_context: Any, run_values: Any) -> None:  # noqa: D102
-        # The global step fetched is the one before this run's train op.
-        step, loss = run_values.results
-        step = int(step) + 1
+        # The step this run reached, read after it. Fetched in the same ``session.run`` as a train
+        # op that increments it, the global step is read before or after the increment: nothing
+        # orders the two (observed: a GAN run and its exact re-run logged identical losses at
+        # steps [1, 3, 5, 7] and [2, 4, 7], which `reproml reproduce` calls not reproduced).
+        step = int(run_context.session.run(self._global_step))
+        loss = run_values.results
         now = time.perf_counter()
         if self._last_step is None:
             self._last_step, self._last_time = step, now
