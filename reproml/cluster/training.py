@@ -230,8 +230,9 @@ def train_and_evaluate_on_cluster(
     evaluations = _EvaluateEachCheckpoint(
         estimator, eval_input_fn, eval_steps, history, best, done, after_evaluation
     )
+    metrics_hook = SacredMetricsHook(history, log_every)
     hooks = [
-        SacredMetricsHook(history, log_every),
+        metrics_hook,
         # The chief's checkpoints, every eval_every steps and at the end, each evaluated; the
         # Estimator adds no saver of its own then (without a strategy), one keyed on time with one.
         tf.compat.v1.train.CheckpointSaverHook(
@@ -245,6 +246,11 @@ def train_and_evaluate_on_cluster(
     try:
         tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     finally:
+        # The chief's own training steps: on an asynchronous job, fewer than the global steps
+        # when the other workers trained too. A short job may be the chief's alone: TensorFlow
+        # starts worker i (i+1) x 5 s after the chief, and a worker that finds the chief's
+        # variables not yet initialized checks again only 30 s later (SessionManager).
+        _run.info["cluster"]["chief_steps"] = metrics_hook.train_steps
         if history.rows:
             path = history.write_csv(new_artifact_path(_run, HISTORY_ARTIFACT))
             add_file_artifact(_run, path)

@@ -32,6 +32,7 @@ class SacredMetricsHook(tf.compat.v1.train.SessionRunHook):
         self.every_n_steps = int(every_n_steps)
         self.loss_name = loss_name
         self.logged_steps: list[int] = []
+        self.train_steps = 0  # training runs of this process (on a cluster: this task's share)
 
     def begin(self) -> None:  # noqa: D102
         self._global_step = tf.compat.v1.train.get_global_step()
@@ -63,6 +64,7 @@ class SacredMetricsHook(tf.compat.v1.train.SessionRunHook):
         # steps [1, 3, 5, 7] and [2, 4, 7], which `reproml reproduce` calls not reproduced).
         step = int(run_context.session.run(self._global_step))
         loss = run_values.results
+        self.train_steps += 1
         now = time.perf_counter()
         if self._last_step is None:
             self._last_step, self._last_time = step, now

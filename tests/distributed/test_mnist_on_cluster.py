@@ -78,9 +78,9 @@ def shards_read(log: str) -> dict[str, list[str]]:
     return {task: files.split(", ") for task, files in found}
 
 
-def run_job(records, env, runs_dir, workers, ps=0) -> str:
+def run_job(records, env, runs_dir, workers, ps=0, extra=()) -> str:
     out = io.StringIO()
-    command = [*COMMAND, "with", "quick", f"dataset.data_dir={records}"]
+    command = [*COMMAND, "with", "quick", f"dataset.data_dir={records}", *extra]
     code = launch(command, workers, ps, timeout=300, env={**env, "REPROML_RUNS_DIR": str(runs_dir)}, out=out)  # fmt: skip
     assert code == 0, out.getvalue()[-6000:]
     return out.getvalue()
@@ -134,9 +134,10 @@ def test_two_worker_all_reduce_job_is_one_run_with_disjoint_shards_and_reproduce
 
 
 @pytest.mark.slow
-def test_parameter_server_job_is_one_run(quick_records, tmp_path):
+def test_parameter_server_job_is_one_run_trained_by_both_workers(quick_records, tmp_path):
     records, env = quick_records
-    log = run_job(records, env, tmp_path / "runs", workers=2, ps=1)
+    # 400 steps: TensorFlow starts the worker 5 s after the chief, after the 30 of `quick`.
+    log = run_job(records, env, tmp_path / "runs", workers=2, ps=1, extra=["steps=400"])
     assert "ps:0 rc=-15" in log  # stopped by the launcher once the trainers were done
     assert sorted(shards_read(log)) == ["chief:0", "worker:0"]
     assert set(shards_read(log)["chief:0"]).isdisjoint(shards_read(log)["worker:0"])
@@ -144,5 +145,8 @@ def test_parameter_server_job_is_one_run(quick_records, tmp_path):
     assert recorded["run"]["status"] == "COMPLETED"
     cluster = recorded["info"]["cluster"]
     assert (cluster["strategy"], cluster["num_ps"], cluster["synchronous"]) == ("none", 1, False)
+    # Asynchronous: the global step counts every worker's updates; the chief ran only its share.
+    assert 0 < cluster["chief_steps"] < 400, cluster["chief_steps"]
+    assert recorded["metrics"]["eval.accuracy"]["steps"][-1] >= 400  # async: may overshoot
     assert not expectation_for(cluster).exact
     assert "eval.accuracy" in recorded["metrics"] and "history.csv" in recorded["run"]["artifacts"]
