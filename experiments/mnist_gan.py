@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from sacred import Experiment
 
+from reproml.cluster.tf_config import is_chief
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
 from reproml.errors import ConfigError
 from reproml.models.gan_types import GAN_TYPES
@@ -139,8 +140,11 @@ def check_config(config, command_name, logger):
 def main(_run, _config, batch_size, noise_dims, steps, eval_every, eval_batches, log_every, seed):
     """Serialize the records if missing, train the GAN; the result is the last Fréchet distance."""
     manifest = ensure_records()
-    evaluator, reference = evaluate_with(manifest=manifest)
     estimator = gan_estimator(_run, manifest, _config)
+    scoring = None
+    if is_chief():  # one process, or the task that records a cluster job: only it scores
+        evaluator, reference = evaluate_with(manifest=manifest)
+        scoring = score(estimator=estimator, evaluator=evaluator, reference=reference)
     metrics = rx.train_and_evaluate(
         _run,
         estimator,
@@ -149,7 +153,7 @@ def main(_run, _config, batch_size, noise_dims, steps, eval_every, eval_batches,
         eval_every=eval_every,
         log_every=log_every,
         eval_steps=eval_batches,
-        after_evaluation=score(estimator=estimator, evaluator=evaluator, reference=reference),
+        after_evaluation=scoring,
     )
     distance = float(metrics["frechet_distance"])
     rx.print_run_summary(_run, "Fréchet distance", distance)
