@@ -19,10 +19,8 @@ import argparse
 import io
 import itertools
 import json
-import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,33 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _records(tmp: Path) -> tuple[str, dict[str, str]]:
     """Write the quick config's records once (digits fallback) and return them with the env."""
-    from reproml.datasets.mnist_ingredient import QUICK, write_mnist_records
+    from tests.distributed.jobs import task_env, write_quick_records
 
-    cache = tmp / "empty-cache"
-    cache.mkdir()
-    env = {
-        **os.environ,
-        "REPROML_DATA_DIR": str(cache),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "CUDA_VISIBLE_DEVICES": "",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("TF_CONFIG", "REPROML_MONGO_URL", "REPROML_STRATEGY"):
-        env.pop(name, None)
-    record_dir = str(tmp / "records")
-    chosen = {
-        "data_path": None,
-        "data_sha256": None,
-        "allow_download": QUICK["allow_download"],
-        "max_examples": QUICK["max_examples"],
-        "samples_per_record": QUICK["samples_per_record"],
-        "compression": None,
-    }
-    os.environ["REPROML_DATA_DIR"] = str(cache)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        write_mnist_records(record_dir, chosen)
-    return record_dir, env
+    (tmp / "empty-cache").mkdir()
+    env = task_env(tmp / "empty-cache")
+    return write_quick_records(tmp / "records", env), env
 
 
 def _final_eval_metrics(run_dir: Path) -> dict[str, float]:

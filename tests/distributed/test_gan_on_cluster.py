@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
 from reproml.cluster.launcher import launch
 from reproml.cluster.reproducibility import VERDICT_EXACT, expectation_for
-from reproml.datasets.mnist_ingredient import QUICK, write_mnist_records
-from tests.distributed.test_mnist_on_cluster import only_run, shards_read
+from tests.distributed.jobs import only_run, shards_read, task_env, write_quick_records
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -36,31 +33,9 @@ SCORES = ("frechet_distance", "mnist_score", "class_entropy", "pairwise_distance
 @pytest.fixture(scope="module")
 def gan_setup(tmp_path_factory) -> tuple[str, dict[str, str], Path]:
     """The quick records (3 train shards), the tasks' env, and its (empty) evaluator cache."""
-    cache = tmp_path_factory.mktemp("empty-cache")  # no mnist.npz: the digits fallback
     evaluators = tmp_path_factory.mktemp("evaluators")
-    env = {
-        **os.environ,
-        "REPROML_DATA_DIR": str(cache),
-        "REPROML_EVALUATOR_DIR": str(evaluators),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "CUDA_VISIBLE_DEVICES": "",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("TF_CONFIG", "REPROML_MONGO_URL", "REPROML_STRATEGY", "REPROML_SWEEP_ID"):
-        env.pop(name, None)
-    record_dir = str(tmp_path_factory.mktemp("quick-records"))
-    chosen = {
-        "data_path": None,
-        "data_sha256": None,
-        "allow_download": QUICK["allow_download"],
-        "max_examples": QUICK["max_examples"],
-        "samples_per_record": QUICK["samples_per_record"],
-        "compression": None,
-    }
-    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        patch.setenv("REPROML_DATA_DIR", str(cache))
-        write_mnist_records(record_dir, chosen)
+    env = task_env(tmp_path_factory.mktemp("empty-cache"), REPROML_EVALUATOR_DIR=str(evaluators))
+    record_dir = write_quick_records(tmp_path_factory.mktemp("quick-records"), env)
     return record_dir, env, evaluators
 
 

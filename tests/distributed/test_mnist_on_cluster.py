@@ -10,72 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import os
-import re
 import sys
-import warnings
-from pathlib import Path
 
 import pytest
 
 from reproml.cluster.launcher import launch
 from reproml.cluster.reproducibility import VERDICT_EXACT, expectation_for
-from reproml.datasets.mnist_ingredient import QUICK, write_mnist_records
+from tests.distributed.jobs import only_run, shards_read, task_env, write_quick_records
 
-REPO = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "experiments.mnist"]
 
 
 @pytest.fixture(scope="module")
 def quick_records(tmp_path_factory) -> tuple[str, dict[str, str]]:
-    """The quick config's records (3 train shards: 100, 100, 56 digits), and the tasks' env.
-
-    Serialized here first: tasks that all find no records would all write them at once.
-    """
-    cache = tmp_path_factory.mktemp("empty-cache")  # no mnist.npz: the digits fallback
-    env = {
-        **os.environ,
-        "REPROML_DATA_DIR": str(cache),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "CUDA_VISIBLE_DEVICES": "",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("TF_CONFIG", "REPROML_MONGO_URL", "REPROML_STRATEGY"):
-        env.pop(name, None)
-    record_dir = str(tmp_path_factory.mktemp("quick-records"))
-    chosen = {
-        "data_path": None,
-        "data_sha256": None,
-        "allow_download": QUICK["allow_download"],
-        "max_examples": QUICK["max_examples"],
-        "samples_per_record": QUICK["samples_per_record"],
-        "compression": None,
-    }
-    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        patch.setenv("REPROML_DATA_DIR", str(cache))
-        write_mnist_records(record_dir, chosen)
-    return record_dir, env
-
-
-def only_run(runs_dir: Path) -> dict:
-    """The one run of the store (asserting there is exactly one), read back from its files."""
-    runs = [p for p in runs_dir.iterdir() if p.name.isdigit()]
-    assert [p.name for p in runs] == ["1"], runs
-    read = lambda name: json.loads((runs[0] / name).read_text())  # noqa: E731
-    return {
-        "run": read("run.json"),
-        "info": read("info.json"),
-        "config": read("config.json"),
-        "metrics": read("metrics.json"),
-    }
-
-
-def shards_read(log: str) -> dict[str, list[str]]:
-    """``{task: [train shard files]}`` from the tasks' ``reproml.records`` log lines."""
-    found = re.findall(r"\[(\w+:\d)\] INFO - reproml.records - input pipeline .*: (.*)", log)
-    return {task: files.split(", ") for task, files in found}
+    """The quick config's records (written first, once), and the tasks' env."""
+    env = task_env(tmp_path_factory.mktemp("empty-cache"))  # no mnist.npz: the digits fallback
+    return write_quick_records(tmp_path_factory.mktemp("quick-records"), env), env
 
 
 def run_job(records, env, runs_dir, workers, ps=0, extra=()) -> str:
