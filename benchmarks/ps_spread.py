@@ -1,16 +1,17 @@
 """Measure how far two identical asynchronous parameter-server jobs land apart (not a speed test).
 
-    python -m benchmarks.ps_spread [--jobs 5] [--steps 2000] [--out benchmarks/ps_spread.json]
+    python -m benchmarks.ps_spread [--experiment mnist|mnist_gan] [--jobs 5] [--steps 2000]
 
-`reproml reproduce` compares a re-run of an async parameter-server job within a tolerance
-(`reproml.cluster.reproducibility.ASYNC_RTOL` / ``ASYNC_ATOL``). This script is where those
-numbers come from: it runs the real ``experiments.mnist`` (the ``quick`` records: 256 train and
-256 test digits of the fallback dataset) `--jobs` times as the same job (2 workers + 1 ps, the
-same seed and config), and, for scale, as many one-process runs with different seeds (the
-seed-to-seed spread: a re-run of an async job must not be held to less than timing noise, and
-a tolerance wider than seed noise could not tell a changed experiment from a faithful re-run).
-For every final eval metric it reports the largest pairwise difference, absolute and relative,
-among the async jobs and among the seeds, and writes them as JSON.
+`reproml reproduce` compares a re-run of an async parameter-server job metric by metric within
+`reproml.cluster.reproducibility.ASYNC_TOLERANCES`. This script is where those numbers come
+from: it runs the real experiment (``experiments.mnist`` or ``experiments.mnist_gan``, on the
+``quick`` records: 256 train and 256 test digits of the fallback dataset) `--jobs` times as the
+same job (2 workers + 1 ps, the same seed and config), and, for scale, as many one-process runs
+with different seeds (the seed-to-seed spread: a re-run of an async job must not be held to
+less than timing noise, and a tolerance wider than seed noise could not tell a changed
+experiment from a faithful re-run). For every final eval metric it reports the largest pairwise
+difference, absolute and relative, among the async jobs and among the seeds, and merges them
+into the JSON (``configs["<experiment> quick steps=<N>"]``).
 """
 
 from __future__ import annotations
@@ -77,26 +78,39 @@ def spread(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return out
 
 
+# Per experiment: the config of every job besides steps / seed (on the quick records).
+EXPERIMENTS = {
+    "mnist": ["log_every=50"],
+    # The GAN's scores come from the fixed evaluator (trained once, by the first job's chief).
+    "mnist_gan": ["log_every=50", "evaluator_steps=300", "num_fid_samples=256"],
+}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the jobs, print a table per config and write the JSON."""
+    """Run the jobs, print a table per config and merge them into the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default="mnist")
     parser.add_argument("--jobs", type=int, default=5)
     parser.add_argument("--steps", default="2000", help="comma-separated training lengths")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "ps_spread.json"))
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
-    report: dict = {"jobs": args.jobs, "configs": {}}
+    out = Path(args.out)
+    report: dict = json.loads(out.read_text()) if out.exists() else {"configs": {}}
+    report["jobs"] = args.jobs
+    module = f"experiments.{args.experiment}"
     with tempfile.TemporaryDirectory(prefix="reproml-ps-spread-") as tmp:
         records, env = _records(Path(tmp))
+        env["REPROML_EVALUATOR_DIR"] = str(Path(tmp) / "evaluators")
         for steps in (int(s) for s in args.steps.split(",")):
             config = [
                 "with", "quick", f"dataset.data_dir={records}", f"steps={steps}",
-                f"eval_every={max(steps // 2, 1)}", "log_every=50",
+                f"eval_every={max(steps // 2, 1)}", *EXPERIMENTS[args.experiment],
             ]  # fmt: skip
-            base = [sys.executable, "-m", "experiments.mnist", *config]
+            base = [sys.executable, "-m", module, *config]
             ps_runs, seed_runs = [], []
-            bar = tqdm(total=2 * args.jobs, desc=f"steps={steps}", unit="job")
+            bar = tqdm(total=2 * args.jobs, desc=f"{args.experiment} steps={steps}", unit="job")
             for i in range(args.jobs):
                 runs = Path(tmp) / f"ps-{steps}-{i}"
                 ps_runs.append(_run([*base, "seed=42"], env, runs, workers=2, ps=1))
@@ -105,8 +119,9 @@ def main(argv: list[str] | None = None) -> None:
                 seed_runs.append(_run([*base, f"seed={42 + i}"], env, runs, workers=0, ps=0))
                 bar.update()
             bar.close()
-            report["configs"][f"quick steps={steps}"] = {
-                "command": " ".join(["python", "-m", "experiments.mnist", *config]).replace(
+            key = f"{args.experiment} quick steps={steps}"
+            report["configs"][key] = {
+                "command": " ".join(["python", "-m", module, *config]).replace(
                     records, "<quick records>"
                 ),
                 "async_ps_same_seed": spread(ps_runs),
@@ -114,11 +129,11 @@ def main(argv: list[str] | None = None) -> None:
                 "raw": {"async_ps_same_seed": ps_runs, "one_process_other_seeds": seed_runs},
             }
             for kind in ("async_ps_same_seed", "one_process_other_seeds"):
-                print(f"\n{steps} steps, {kind}: metric  max|diff|  max rel diff")
-                for name, s in report["configs"][f"quick steps={steps}"][kind].items():
+                print(f"\n{key}, {kind}: metric  max|diff|  max rel diff")
+                for name, s in report["configs"][key][kind].items():
                     print(f"  {name:32s} {s['max_abs_diff']:.4f}  {s['max_rel_diff']:.3f}")
-    Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"\nwritten: {args.out}")
+    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"\nwritten: {out}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ ASYNC = {"cluster": {"strategy": "none", "synchronous": False, "num_trainers": 2
 
 
 def measured_jobs() -> list[dict[str, float]]:
-    config = json.loads(MEASURED.read_text())["configs"]["quick steps=2000"]
+    config = json.loads(MEASURED.read_text())["configs"]["mnist quick steps=2000"]
     return config["raw"]["async_ps_same_seed"]
 
 
