@@ -284,7 +284,7 @@ def test_a_synchronous_job_is_compared_exactly():
 
 def test_an_async_job_is_compared_within_the_printed_tolerance():
     a, b = {"eval.accuracy": 0.84, "result": 0.84}, {"eval.accuracy": 0.80, "result": 0.80}
-    lines, verdict = distributed_report(info("none", ps=1), info("none", ps=1), a, b)
+    lines, verdict = distributed_report(info("none", ps=1), info("none", ps=1), a, b, None, "mnist")
     assert verdict == VERDICT_WITHIN_TOLERANCE
     assert lines[0].startswith("compared within each metric's tolerance (shown per metric): async")
     assert (

@@ -390,6 +390,7 @@ def reproduce_distributed(
         {**original.metrics, "result": original.result},
         {**new.metrics, "result": new.result},
         tolerances,
+        original.experiment,
     )
     print(
         f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) as run "
