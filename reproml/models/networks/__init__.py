@@ -43,10 +43,26 @@ def glorot_uniform() -> tf.compat.v1.keras.initializers.Initializer:
     return tf.compat.v1.glorot_uniform_initializer()
 
 
-def _defined_functions(name: str) -> set[str]:
-    """The functions network module `name` defines at top level, read without importing it."""
-    source = Path(__path__[0], f"{name}.py").read_text(encoding="utf-8")
-    return {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+def _network_sources() -> dict[str, Path]:
+    """Map each network module's name to its source file, in every folder of ``__path__``.
+
+    The first folder that holds a name wins, as ``importlib`` would import it.
+    """
+    sources: dict[str, Path] = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_") or module.name in sources:
+            continue
+        folder = Path(module.module_finder.path)  # type: ignore[union-attr]
+        sources[module.name] = (
+            folder / module.name / "__init__.py" if module.ispkg else folder / f"{module.name}.py"
+        )
+    return sources
+
+
+def _defined_functions(source_file: Path) -> set[str]:
+    """The functions a network module defines at top level, read without importing it."""
+    tree = ast.parse(source_file.read_text(encoding="utf-8"))
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def available_networks(role: str | None = None) -> list[str]:
@@ -55,10 +71,11 @@ def available_networks(role: str | None = None) -> list[str]:
     Roles are read from the modules' source (``def classifier(...)`` at top level), so a config
     is checked without importing TensorFlow.
     """
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    sources = _network_sources()
+    names = sorted(sources)
     if role is None:
         return names
-    return [n for n in names if role in _defined_functions(n)]
+    return [n for n in names if role in _defined_functions(sources[n])]
 
 
 def get_network(name: str, role: str, entry: str = "network") -> Callable[..., Any]:
