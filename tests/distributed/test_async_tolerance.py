@@ -64,6 +64,31 @@ def test_the_gan_tolerance_is_as_wide_as_a_change_of_seed():
     assert VERDICT_WITHIN_TOLERANCE in verdicts
 
 
+def test_a_within_tolerance_gan_verdict_says_it_cannot_tell_a_change_of_seed():
+    a, b = measured_jobs("mnist_gan quick steps=400")[:2]
+    lines, verdict = distributed_report(ASYNC, ASYNC, a, b, experiment="mnist_gan")
+    assert verdict == VERDICT_WITHIN_TOLERANCE
+    assert lines[-1].startswith("caveat: the spread of identical async jobs of this experiment")
+    assert "as wide as a change of seed" in lines[-1]
+    # The classifier's tolerance does tell seeds apart: no caveat.
+    a, b = measured_jobs()[:2]
+    lines, verdict = distributed_report(ASYNC, ASYNC, a, b, experiment="mnist")
+    assert verdict == VERDICT_WITHIN_TOLERANCE and not any("caveat" in line for line in lines)
+    # A differing GAN result needs no caveat; neither do tolerances the user chose.
+    gan = measured_jobs("mnist_gan quick steps=400")[0]
+    worse = {**gan, "eval.frechet_distance": gan["eval.frechet_distance"] * 10}
+    lines, verdict = distributed_report(ASYNC, ASYNC, gan, worse, experiment="mnist_gan")
+    assert verdict == VERDICT_DIFFERS and not any("caveat" in line for line in lines)
+    lines, verdict = distributed_report(
+        ASYNC,
+        ASYNC,
+        *measured_jobs("mnist_gan quick steps=400")[:2],
+        [Tolerance("*", 1.0, 100.0)],
+        "mnist_gan",
+    )
+    assert verdict == VERDICT_WITHIN_TOLERANCE and not any("caveat" in line for line in lines)
+
+
 def test_the_old_single_tolerance_would_have_called_faithful_reruns_not_reproduced():
     """rtol=0.1, atol=0.02 for every metric (the unmeasured default before) fails real re-runs."""
     old = [Tolerance("*", 0.10, 0.02)]
