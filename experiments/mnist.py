@@ -18,6 +18,9 @@ Runs land in ``runs/`` (``$REPROML_RUNS_DIR``); see docs/experiments.md.
 # ruff: noqa: F841
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING, Any
+
 from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
@@ -38,11 +41,17 @@ from reproml.tracking.classifier_run import (
     report_classifier,
 )
 
+if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported when a run starts
+    import tensorflow as tf
+    from sacred.run import Run
+
+    from reproml.records.manifest import Manifest
+
 ex = rx.track(Experiment("mnist", ingredients=[dataset, drift_ingredient]))
 
 
 @ex.config
-def config():
+def config() -> None:
     """Configure the default run: the whole of MNIST, about 2-3 minutes on 2 CPU cores."""
     network = "cnn"  # classifier network: a file in reproml/models/networks/
     optimizer = "adam"  # adam, sgd, rmsprop or adagrad
@@ -62,7 +71,7 @@ def config():
 
 
 @ex.named_config
-def quick():
+def quick() -> None:
     """Make a tiny run for tests and CI (seconds, not minutes; digits fallback, no download)."""
     dataset = dict(QUICK)  # 256 train + 256 test digits in their own data_dir, no download
     batch_size = 32  # small batches
@@ -74,7 +83,9 @@ def quick():
 
 
 @ex.config_hook
-def check_config(config, command_name, logger):
+def check_config(
+    config: dict[str, Any], command_name: str, logger: logging.Logger
+) -> dict[str, Any]:
     """Refuse bad values before anything runs; every message names the entry."""
     rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every", "num_samples")
     rx.check_positive_number(config, "lr")
@@ -93,7 +104,17 @@ def check_config(config, command_name, logger):
 
 
 @ex.capture
-def classifier(_run, manifest, model_dir, network, optimizer, lr, dropout, seed, log_every):
+def classifier(
+    _run: Run,
+    manifest: Manifest,
+    model_dir: str | None,
+    network: str,
+    optimizer: str,
+    lr: float,
+    dropout: float,
+    seed: int,
+    log_every: int,
+) -> tf.estimator.Estimator:
     """Return the seeded classifier for the records of `manifest`."""
     params = dict(network=network, optimizer=optimizer, lr=lr, dropout=dropout)
     return classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
@@ -101,16 +122,16 @@ def classifier(_run, manifest, model_dir, network, optimizer, lr, dropout, seed,
 
 @ex.main
 def main(
-    _run,
-    batch_size,
-    steps,
-    eval_every,
-    log_every,
-    best_metric,
-    best_mode,
-    patience,
-    export_savedmodel,
-):
+    _run: Run,
+    batch_size: int,
+    steps: int,
+    eval_every: int,
+    log_every: int,
+    best_metric: str,
+    best_mode: str,
+    patience: int | None,
+    export_savedmodel: bool,
+) -> float:
     """Serialize the records if missing, train, evaluate, export; the result is test accuracy.
 
     The accuracy reported, the plots and the export are those of the best checkpoint
@@ -142,20 +163,29 @@ def main(
 
 
 @ex.capture
-def report(_run, manifest, estimator, metrics, batch_size, num_samples, checkpoint, export):
+def report(
+    _run: Run,
+    manifest: Manifest,
+    estimator: tf.estimator.Estimator,
+    metrics: dict[str, Any],
+    batch_size: int,
+    num_samples: int,
+    checkpoint: str | None,
+    export: bool,
+) -> float:
     """Record the plots, the SavedModel (`export`) and the model summary; return the accuracy."""
     kwargs = dict(batch_size=batch_size, num_samples=num_samples, checkpoint=checkpoint)
     return report_classifier(_run, estimator, manifest, metrics, **kwargs, export=export)
 
 
 @ex.command
-def serialize():
+def serialize() -> str:
     """Serialize the records (if missing) and record the dataset; returns its fingerprint."""
     return serialize_records()
 
 
 @ex.command
-def evaluate(_run, batch_size):
+def evaluate(_run: Run, batch_size: int) -> float:
     """Evaluate the trained model in `model_dir` on the test split; returns its accuracy."""
     manifest = ensure_records()
     estimator = classifier(manifest=manifest)
@@ -166,13 +196,13 @@ def evaluate(_run, batch_size):
 
 
 @ex.command
-def export(_run):
+def export(_run: Run) -> str:
     """Export the trained model in `model_dir` as a SavedModel; returns its path."""
     return export_classifier(_run, classifier(manifest=ensure_records()))
 
 
 @ex.command
-def embed():
+def embed() -> list[int]:
     """Save the embeddings of ``drift.embed_from`` (embeddings.npz); returns their shape."""
     manifest = ensure_records()
     estimator = classifier(manifest=manifest)
@@ -180,7 +210,7 @@ def embed():
 
 
 @ex.command
-def drift(seed):
+def drift(seed: int) -> dict[str, Any]:
     """Report the drift of ``drift.production`` per window, linked to the run of `model_dir`."""
     manifest = ensure_records()
     estimator = classifier(manifest=manifest)
@@ -188,7 +218,7 @@ def drift(seed):
 
 
 @ex.command
-def scenario():
+def scenario() -> str:
     """Write the ``drift.scenario`` records from the dataset records; returns their directory."""
     return scenario_command(manifest=ensure_records())
 

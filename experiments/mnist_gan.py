@@ -21,6 +21,10 @@ in docs/models.md.
 # ruff: noqa: F841
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from sacred import Experiment
 
 from reproml.cluster.tf_config import is_chief
@@ -32,11 +36,18 @@ from reproml.models.optimizers import OPTIMIZERS
 from reproml.tracking import experiment as rx
 from reproml.tracking.gan_run import fixed_evaluator, gan_estimator, gan_input_fns, scorer
 
+if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported when a run starts
+    from sacred.run import Run
+
+    from reproml.models.evaluator import Evaluator
+    from reproml.models.tfgan_compat import tfgan
+    from reproml.records.manifest import Manifest
+
 ex = rx.track(Experiment("mnist_gan", ingredients=[dataset]))
 
 
 @ex.config
-def config():
+def config() -> None:
     """Configure the default run: WGAN-GP on MNIST (the values of the `wgan_gp` named config)."""
     gan_type = "wgan_gp"  # "wgan" (weight clipping) or "wgan_gp" (gradient penalty)
     network = "dcgan"  # generator + critic network: a file in reproml/models/networks/
@@ -66,7 +77,7 @@ def config():
 
 
 @ex.named_config
-def wgan_gp():
+def wgan_gp() -> None:
     """WGAN-GP (gradient penalty, Adam), the default.
 
     python -m experiments.mnist_gan with dataset.data_path=../shared/data/mnist.npz \
@@ -83,7 +94,7 @@ def wgan_gp():
 
 
 @ex.named_config
-def wgan():
+def wgan() -> None:
     """WGAN with weight clipping and RMSProp (Arjovsky et al. 2017).
 
     python -m experiments.mnist_gan with wgan dataset.data_path=../shared/data/mnist.npz
@@ -97,7 +108,7 @@ def wgan():
 
 
 @ex.named_config
-def quick():
+def quick() -> None:
     """Make a tiny run for tests and CI (digits fallback, no download)."""
     dataset = dict(QUICK)  # the records of every quick run: 256 digits per split, no download
     batch_size = 16  # small batches
@@ -112,7 +123,9 @@ def quick():
 
 
 @ex.config_hook
-def check_config(config, command_name, logger):
+def check_config(
+    config: dict[str, Any], command_name: str, logger: logging.Logger
+) -> dict[str, Any]:
     """Refuse bad values before anything runs; every message names the entry."""
     rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every")
     rx.check_positive_int(config, "num_samples", "noise_dims", "critic_steps", "evaluator_steps")
@@ -137,7 +150,17 @@ def check_config(config, command_name, logger):
 
 
 @ex.main
-def main(_run, _config, batch_size, noise_dims, steps, eval_every, eval_batches, log_every, seed):
+def main(
+    _run: Run,
+    _config: dict[str, Any],
+    batch_size: int,
+    noise_dims: int,
+    steps: int,
+    eval_every: int,
+    eval_batches: int | None,
+    log_every: int,
+    seed: int,
+) -> float:
     """Serialize the records if missing, train the GAN; the result is the last Fréchet distance."""
     manifest = ensure_records()
     estimator = gan_estimator(_run, manifest, _config)
@@ -161,20 +184,35 @@ def main(_run, _config, batch_size, noise_dims, steps, eval_every, eval_batches,
 
 
 @ex.capture
-def evaluate_with(_run, manifest, evaluator_dir, evaluator_steps, num_fid_samples):
+def evaluate_with(
+    _run: Run,
+    manifest: Manifest,
+    evaluator_dir: str | None,
+    evaluator_steps: int,
+    num_fid_samples: int,
+) -> tuple[Evaluator, dict[str, Any]]:
     """Return the dataset's evaluation classifier (trained once, then reused) and the real reference."""
     return fixed_evaluator(_run, manifest, evaluator_dir, evaluator_steps, num_fid_samples)
 
 
 @ex.capture
-def score(_run, estimator, evaluator, reference, num_fid_samples, num_samples, noise_dims, seed):
+def score(
+    _run: Run,
+    estimator: tfgan.estimator.GANEstimator,
+    evaluator: Evaluator,
+    reference: dict[str, Any],
+    num_fid_samples: int,
+    num_samples: int,
+    noise_dims: int,
+    seed: int,
+) -> Callable[[int, dict], None]:
     """Return the after-evaluation step: score generated images, log them, add a sample grid."""
     kwargs = dict(num_fid_samples=num_fid_samples, num_samples=num_samples, noise_dims=noise_dims)
     return scorer(_run, estimator, evaluator, reference, **kwargs, seed=seed)
 
 
 @ex.command
-def serialize():
+def serialize() -> str:
     """Serialize the records (if missing) and record the dataset; returns its fingerprint."""
     return serialize_records()
 

@@ -27,9 +27,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, NoReturn
 
 from reproml.cluster.tf_config import TF_CONFIG_ENV, ClusterTask
 from reproml.errors import ConfigError
@@ -147,7 +148,9 @@ def launch(
     return code
 
 
-def _supervise(running: list[_Running], timeout: float | None, say) -> int:
+def _supervise(
+    running: list[_Running], timeout: float | None, say: Callable[[str, str], None]
+) -> int:
     """Wait until the job is done or a task fails; return the launcher's exit code."""
     start = time.monotonic()
     waited = [job for job in running if job.task.task_type != "ps"]
@@ -222,7 +225,7 @@ def _stream(
             log.close()
 
 
-def _stop(running: list[_Running], sig: int, grace: float, say) -> None:
+def _stop(running: list[_Running], sig: int, grace: float, say: Callable[[str, str], None]) -> None:
     """Send `sig` to every task still running; kill those still running after `grace` seconds."""
     alive = [job for job in running if job.process.poll() is None]
     for job in alive:
@@ -244,7 +247,7 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def _printer(out: IO[str], lock: threading.Lock):
+def _printer(out: IO[str], lock: threading.Lock) -> Callable[[str, str], None]:
     def say(prefix: str, message: str) -> None:
         with lock:
             out.write(f"[{prefix}] {message}\n")
@@ -253,12 +256,12 @@ def _printer(out: IO[str], lock: threading.Lock):
     return say
 
 
-def _sigterm_as_interrupt():
+def _sigterm_as_interrupt() -> Callable[[], object]:
     """Make SIGTERM stop the launcher as Ctrl-C does (main thread only); return the undo."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> NoReturn:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)

@@ -17,8 +17,9 @@ record directory of its own.
 # ruff: noqa: F841
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sacred import Ingredient
 
@@ -27,6 +28,9 @@ from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
+
+if TYPE_CHECKING:
+    from sacred.run import Run
 
 mnist = lazy_import("reproml.datasets.mnist")  # loading MNIST: handlers, TensorFlow
 writer = lazy_import("reproml.records.writer")  # write_records: TensorFlow
@@ -53,7 +57,7 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 @dataset.config
-def config():
+def config() -> None:
     """Configure the records: all of MNIST (downloaded and sha256-checked if not cached)."""
     data_dir = "data/mnist/records"  # TFRecords + manifest.json; serialized here when missing
     data_path = None  # a Keras-layout mnist.npz to serialize; None: cached/downloaded MNIST
@@ -66,7 +70,9 @@ def config():
 
 
 @dataset.config_hook
-def check_config(config, command_name, logger):
+def check_config(
+    config: dict[str, Any], command_name: str, logger: logging.Logger
+) -> dict[str, Any]:
     """Refuse bad values, and records made from another config, before anything runs."""
     path = dataset.path
     entries = records.prefixed_entries(config, path)
@@ -108,7 +114,9 @@ def write_mnist_records(data_dir: str, chosen: dict[str, Any]) -> Manifest:
 
 
 @dataset.capture
-def ensure_records(_run, _config, data_dir, overwrite_records) -> Manifest:
+def ensure_records(
+    _run: Run, _config: dict[str, Any], data_dir: str, overwrite_records: bool
+) -> Manifest:
     """Return the manifest of this run's records (reused, or serialized now); record the dataset.
 
     Raises:

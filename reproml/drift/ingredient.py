@@ -22,6 +22,7 @@ path (``drift.alpha``). Experiments' ``quick`` named configs set ``drift = QUICK
 # ruff: noqa: F841
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ QUICK = {
 
 
 @drift.config
-def config():
+def config() -> None:
     """Configure the embed, drift and scenario commands (docs/drift.md)."""
     embed_from = None  # embed: a record dir or .npz; None: the dataset records
     embed_split = "test"  # embed: the split read from a record dir
@@ -90,7 +91,9 @@ def config():
 
 
 @drift.config_hook
-def check_config(config, command_name, logger):
+def check_config(
+    config: dict[str, Any], command_name: str, logger: logging.Logger
+) -> dict[str, Any]:
     """Refuse bad drift entries before the command runs; every message names the entry."""
     check_drift_config(config[drift.path], command_name, drift.path)
     return {}

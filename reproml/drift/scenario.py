@@ -21,7 +21,7 @@ manifest's source records the whole schedule, the seed and the source records' f
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ def build_scenario(
     def offsets(count: int) -> np.ndarray:
         return (np.arange(count, dtype=np.int64) * window_seconds) // count
 
-    def rows(which: str):
+    def rows(which: str) -> Iterator[dict[str, np.ndarray | int]]:
         if which == BASELINE_SPLIT:
             times = start_time - window_seconds + offsets(baseline_size)
             for row, time in zip(baseline_rows, times, strict=True):

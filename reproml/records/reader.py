@@ -326,7 +326,9 @@ def input_fn(
     parse = _parser(specs, batched=True)
     feature_keys = tuple(feature_keys)
 
-    def to_model_inputs(serialized: tf.Tensor):
+    def to_model_inputs(
+        serialized: tf.Tensor,
+    ) -> dict[str, tf.Tensor] | tuple[dict[str, tf.Tensor], tf.Tensor]:
         decoded = parse(serialized)
         features = {key: decoded[key] for key in feature_keys}
         if label_key is None:

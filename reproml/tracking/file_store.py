@@ -14,10 +14,12 @@ directory behind: it did not start, so nothing may list it as RUNNING (or, later
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from sacred.dependencies import get_digest
 from sacred.observers import FileStorageObserver
@@ -31,7 +33,16 @@ RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json")
 class AtomicFileStorageObserver(FileStorageObserver):
     """A `FileStorageObserver` whose files are whole or absent (see the module docstring)."""
 
-    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):  # noqa: D102
+    def started_event(  # noqa: D102
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        start_time: datetime.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: int | str | None,
+    ) -> int | str:
         self.dir = None
         try:
             return super().started_event(
@@ -43,11 +54,13 @@ class AtomicFileStorageObserver(FileStorageObserver):
                 shutil.rmtree(self.dir, ignore_errors=True)
             raise
 
-    def save_json(self, obj, filename):  # noqa: D102 - Sacred's method, written atomically
+    def save_json(  # noqa: D102 - Sacred's method, written atomically
+        self, obj: dict[str, Any], filename: str
+    ) -> None:
         text = json.dumps(flatten(obj), sort_keys=True, indent=2)
         write_atomic(os.path.join(self.dir, filename), text)
 
-    def save_file(self, filename, target_name=None):  # noqa: D102
+    def save_file(self, filename: str, target_name: str | None = None) -> None:  # noqa: D102
         target_name = target_name or os.path.basename(filename)
         if target_name in RUN_FILES:
             raise FileExistsError(
@@ -58,11 +71,11 @@ class AtomicFileStorageObserver(FileStorageObserver):
         if Path(filename).resolve() != destination.resolve():
             write_atomic(destination, Path(filename).read_bytes())
 
-    def save_cout(self):  # noqa: D102 - the whole (filtered) output, rewritten atomically
+    def save_cout(self) -> None:  # noqa: D102 - the whole (filtered) output, rewritten atomically
         write_atomic(os.path.join(self.dir, "cout.txt"), self.cout)
         self.cout_write_cursor = len(self.cout)
 
-    def find_or_save(self, filename, store_dir: Path):  # noqa: D102
+    def find_or_save(self, filename: str, store_dir: Path) -> Path:  # noqa: D102
         store_dir = Path(store_dir)
         store_dir.mkdir(parents=True, exist_ok=True)
         stem, ext = os.path.splitext(os.path.basename(filename))

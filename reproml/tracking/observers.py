@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import tempfile
@@ -198,7 +199,15 @@ class GuardedObserver(RunObserver):
                 self._report(event, err)
         self._call(event, **kwargs)
 
-    def _scrubbed_start(self, ex_info, command, host_info, config, meta_info, _id) -> dict:
+    def _scrubbed_start(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: int | str | None,
+    ) -> dict[str, Any]:
         """The arguments of a queued or started event, scrubbed, with this store's id choice."""
         return {
             **scrub(
@@ -213,11 +222,29 @@ class GuardedObserver(RunObserver):
             "_id": None if self.own_ids else _id,
         }
 
-    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):  # noqa: D102
+    def queued_event(  # noqa: D102
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        queue_time: datetime.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: int | str | None,
+    ) -> int | str | None:
         arguments = self._scrubbed_start(ex_info, command, host_info, config, meta_info, _id)
         return self.observer.queued_event(queue_time=queue_time, **arguments)
 
-    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+    def started_event(
+        self,
+        ex_info: dict[str, Any],
+        command: str,
+        host_info: dict[str, Any],
+        start_time: datetime.datetime,
+        config: dict[str, Any],
+        meta_info: dict[str, Any],
+        _id: int | str | None,
+    ) -> int | str | None:
         """Record the start; a store that cannot do it stops the run with one line naming it.
 
         Raises:
@@ -241,7 +268,13 @@ class GuardedObserver(RunObserver):
                 "The run did not start; make room (or repair the store) and run it again",
             ) from err
 
-    def heartbeat_event(self, info, captured_out, beat_time, result):  # noqa: D102
+    def heartbeat_event(  # noqa: D102
+        self,
+        info: dict[str, Any],
+        captured_out: str,
+        beat_time: datetime.datetime,
+        result: Any,
+    ) -> None:
         self._call(
             "heartbeat_event",
             info=info,
@@ -250,19 +283,29 @@ class GuardedObserver(RunObserver):
             result=result,
         )
 
-    def completed_event(self, stop_time, result):  # noqa: D102
+    def completed_event(self, stop_time: datetime.datetime, result: Any) -> None:  # noqa: D102
         self._final("completed_event", stop_time=stop_time, result=result)
 
-    def interrupted_event(self, interrupt_time, status):  # noqa: D102
+    def interrupted_event(  # noqa: D102
+        self, interrupt_time: datetime.datetime, status: str
+    ) -> None:
         self._final("interrupted_event", interrupt_time=interrupt_time, status=status)
 
-    def failed_event(self, fail_time, fail_trace):  # noqa: D102
+    def failed_event(  # noqa: D102
+        self, fail_time: datetime.datetime, fail_trace: list[str]
+    ) -> None:
         self._final("failed_event", fail_time=fail_time, fail_trace=fail_trace)
 
-    def resource_event(self, filename):  # noqa: D102
+    def resource_event(self, filename: str) -> None:  # noqa: D102
         self._call("resource_event", filename=filename)
 
-    def artifact_event(self, name, filename, metadata=None, content_type=None):  # noqa: D102
+    def artifact_event(  # noqa: D102
+        self,
+        name: str,
+        filename: str,
+        metadata: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> None:
         filename = scrubbed_copy(filename)
         self._call(
             "artifact_event",
@@ -272,7 +315,9 @@ class GuardedObserver(RunObserver):
             content_type=content_type,
         )
 
-    def log_metrics(self, metrics_by_name, info):  # noqa: D102
+    def log_metrics(  # noqa: D102
+        self, metrics_by_name: dict[str, dict[str, Any]], info: dict[str, Any]
+    ) -> None:
         # `info` is the run's own dict: MongoObserver adds info["metrics"] to it in place.
         if self.failure is None:
             try:
@@ -282,7 +327,7 @@ class GuardedObserver(RunObserver):
                 self._report("log_metrics", err)
         self._note_missing("log_metrics", {})
 
-    def join(self):  # noqa: D102 - waiting for queued writes; nothing is recorded by itself
+    def join(self) -> None:  # noqa: D102 - waiting for queued writes; nothing is recorded by itself
         if self.failure is None:
             try:
                 self.observer.join()
