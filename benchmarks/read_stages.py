@@ -18,12 +18,13 @@ import tensorflow as tf
 from benchmarks.bench_io import BATCH, ours_write
 from reproml.records import reader as inputs
 from reproml.records.manifest import load_manifest
+from reproml.records.verify import verify_shards
 
 
 def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:
     """Returns each stage's dataset builder, from TF's bare reader to the full input_fn."""
     manifest = load_manifest(record_dir)
-    paths = inputs.verify_shards(manifest, record_dir, "train", "size")
+    paths = verify_shards(manifest, record_dir, "train", "size")
     compression = manifest.compression or ""
 
     def chunks() -> tf.data.Dataset:
