@@ -36,7 +36,7 @@ from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
 
 tf = lazy_import("tensorflow")
-shard_check = lazy_import("reproml.records.verify")  # verify_shards, FIX (imports the writer)
+shard_check = lazy_import("reproml.records.verify")  # verify_shards, FIX
 
 # Shards read at once when `num_parallel_reads` is AUTOTUNE. A fixed number (not the machine's
 # core count, which is what AUTOTUNE would use) keeps the interleaved order the same everywhere.

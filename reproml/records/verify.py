@@ -33,7 +33,7 @@ from reproml.records.manifest import (
     ShardInfo,
     load_manifest,
 )
-from reproml.records.writer import TMP_NAME_RE, shard_name_regex
+from reproml.records.shard_names import TMP_NAME_RE, shard_name_regex
 
 # How deep `check_shard` looks: "exists" (and is readable), "size" (also the byte size: catches
 # missing and truncated shards, cheap), "sha256" (also rehashes: catches any changed byte).

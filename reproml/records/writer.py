@@ -25,7 +25,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import string
 import uuid
 from collections import deque
@@ -38,7 +37,6 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from reproml.errors import ConfigError, HandlerError, RecordError
-from reproml.pids import pid_alive
 from reproml.records import example_codec, tfrecord_io
 from reproml.records.example_codec import Column
 from reproml.records.handler import FeatureHandler
@@ -51,12 +49,13 @@ from reproml.records.manifest import (
     SplitInfo,
     load_manifest,
 )
+from reproml.records.shard_names import (  # noqa: F401 - re-exported: the writer's names
+    TMP_NAME_RE,
+    TMP_SUFFIX,
+    remove_stale_temp_files,
+    shard_name_regex,
+)
 from reproml.records.spec import FeatureSpec
-
-TMP_SUFFIX = ".reproml-tmp"
-# .<shard name>.<pid of the writing process>-<8 hex>.reproml-tmp
-TMP_NAME_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}" + re.escape(TMP_SUFFIX) + "$")
-_MANIFEST_TMP_RE = re.compile(r"^\." + re.escape(MANIFEST_NAME) + r"\..+\.tmp$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,33 +271,6 @@ def write_records(
             Path(tmp).unlink(missing_ok=True)
         raise
     return manifest
-
-
-def remove_stale_temp_files(record_dir: str | os.PathLike) -> list[Path]:
-    """Remove temp shards (and manifest temp files) left by killed writes; returns them.
-
-    A temp shard is stale when the process that wrote it (the pid in its name) is gone.
-    """
-    removed = []
-    for path in sorted(Path(record_dir).iterdir()):
-        match = TMP_NAME_RE.match(path.name)
-        stale = bool(match) and not pid_alive(int(match["pid"]))
-        if stale or _MANIFEST_TMP_RE.match(path.name):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def shard_name_regex(record_pattern: str, split: str | None = None) -> re.Pattern[str]:
-    """Return a regex matching the file names `record_pattern` produces (of `split`, or any)."""
-    parts = []
-    for literal, field, _spec, _conv in string.Formatter().parse(record_pattern):
-        parts.append(re.escape(literal))
-        if field == "split":
-            parts.append(re.escape(split) if split is not None else r".+?")
-        elif field == "idx":
-            parts.append(r"\s*\d+")
-    return re.compile("^" + "".join(parts) + "$")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ DRIVER = textwrap.dedent(
 
 
 def _run(tmp_path, module, *args):
-    """Run ``python -m MODULE ARGS``; return (exit code, stderr, heavy modules loaded at exit)."""
+    """Run ``python -m MODULE ARGS``; return (exit code, stderr + stdout, heavy modules at exit)."""
     report = tmp_path / "loaded.json"
     env = {
         **os.environ,
@@ -49,7 +49,7 @@ def _run(tmp_path, module, *args):
         text=True,
         timeout=300,
     )
-    return result.returncode, result.stderr, json.loads(report.read_text())
+    return result.returncode, result.stderr + result.stdout, json.loads(report.read_text())
 
 
 @pytest.mark.parametrize(
@@ -90,9 +90,17 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     # Imported before the run was created, as when they were imported at the top: recorded.
     assert {"reproml/tracking/hooks.py", "reproml/records/writer.py"} <= sources
     assert {"reproml/models/classifier.py", "reproml/datasets/mnist.py"} <= sources
-    code, err, loaded = _run(tmp_path, "reproml.cli.main", "--store", "runs", "runs")
-    assert code == 0, err
-    assert loaded == []  # the CLI lists that run without TensorFlow
+    # The CLI reads that run, and verifies its records (sha256 of every shard), without TensorFlow.
+    for argv in (["runs"], ["show", "1"], ["leaderboard"], ["compare", "1", "1"]):
+        code, err, loaded = _run(tmp_path, "reproml.cli.main", "--store", "runs", *argv)
+        assert (code, loaded) == (0, []), (argv, err)
+    code, err, loaded = _run(tmp_path, "reproml.cli.main", "verify", data_dir)
+    assert (code, loaded) == (0, []), err
+    shard = sorted(data_dir.glob("train-*"))[0]
+    shard.write_bytes(shard.read_bytes()[:-1] + b"\0")  # one byte changed
+    code, err, loaded = _run(tmp_path, "reproml.cli.main", "verify", data_dir)
+    assert code != 0 and shard.name in err and "Traceback" not in err, err
+    assert loaded == []
 
 
 @pytest.fixture
