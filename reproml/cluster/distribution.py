@@ -28,11 +28,21 @@ on timing, so two runs are never bit-identical (see `reproml.cluster.reproducibi
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from reproml.cluster.tf_config import ClusterTask, cluster_task
 from reproml.errors import ConfigError
+
+# Under a strategy the Estimator builds its input with `make_input_fn_iterator`, whose
+# `MultiDeviceIterator` reads ``dataset.options().experimental_slack`` in graph mode: TensorFlow
+# then warns, once per task, that options are not known at graph construction. It concerns an
+# option reproml does not set, and that path does not auto-shard (each trainer's shards are the
+# ones `input_pipeline` picks; traced in TF 2.15), so the warning says nothing about the run.
+warnings.filterwarnings(
+    "ignore", message=r"To make it possible to preserve tf\.data options", category=UserWarning
+)
 
 STRATEGIES = ("auto", "none", "collective", "parameter_server")
 # The strategy `reproml.models.determinism.run_config` uses on a cluster (default "auto"): an

@@ -38,6 +38,7 @@ def test_two_worker_all_reduce_job_one_chief_sharded_input_and_exact_rerun(tmp_p
     code, log = run_job(tmp_path / "a", workers=2)
     assert code == 0, log
     assert "[chief:0] chief0 done" in log and "[worker:0] worker0 done" in log
+    assert "preserve tf.data options" not in log  # TF's graph-mode warning, filtered
     tasks = roles(tmp_path / "a")
     assert {name: r["is_chief"] for name, r in tasks.items()} == {"chief0": True, "worker0": False}
     assert tasks["chief0"]["strategy"] == "CollectiveAllReduceStrategy"
