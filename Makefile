@@ -28,8 +28,9 @@ omniboard: install
 	else echo "no Node.js: the board tests will skip (install: apt-get install nodejs npm)"; fi
 
 # pytest exits 5 when it collected nothing: that is a failure here, as any non-zero exit.
+# The 15 slowest tests are listed last, so CI's own output says where the time goes.
 test: install omniboard
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests
 
 # docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
 screenshots: install omniboard
