@@ -140,7 +140,7 @@ def _damaged(exported: Path, tmp_path: Path, change) -> Path:
         ),
         (lambda m: m.pop("artifacts/code.diff"), "member artifacts/code.diff is listed in"),
         (lambda m: m.update({"run/extra.txt": b"x"}), "member run/extra.txt is not listed in"),
-        (lambda m: m.update({"../evil.txt": b"x"}), "'../evil.txt' is not a plain relative path"),
+        (lambda m: m.update({"../evil.txt": b"x"}), "member '../evil.txt' has a '..' part"),
         (lambda m: m.pop(HEADER), f"has no {HEADER}"),
         (
             lambda m: m.update({HEADER: m[HEADER].replace(b'"version": 1', b'"version": 9')}),
