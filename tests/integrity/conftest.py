@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import cli, no_mongo_env, store_copy, world  # noqa: F401
 from tests.integrity.project import Project, git, make_project
 
 DISK_SIZE = "256k"

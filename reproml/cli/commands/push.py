@@ -17,6 +17,7 @@ from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import URL_ENV, connect, target_from_url
 from reproml.runs.push import OUTCOMES, push_run
 from reproml.runs.record import CliError
+from reproml.runs.safe_names import check_stored_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Push every readable run of RUNS_DIR; returns 0."""
+    """Push every readable run of RUNS_DIR; returns 0.
+
+    Raises:
+      UnsafeNameError: a run's record names a file outside its run or store: refused before
+        anything is pushed.
+    """
     url = args.push_mongo or getattr(args, "mongo", None) or os.environ.get(URL_ENV)
     if not url:
         raise CliError(f"push needs a target: --mongo URL (or ${URL_ENV})")
@@ -37,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     runs, warnings = store.list_runs()
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    for record in runs:
+        check_stored_run(record, store.root)
     db = connect(target)
     counts = dict.fromkeys(OUTCOMES, 0)
     for record in tqdm(runs, desc="push", unit="run", disable=None, file=sys.stderr):
