@@ -36,6 +36,7 @@ archive whose content is already in the store adds nothing: "already imported as
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import dataclasses
 import datetime as dt
@@ -44,7 +45,9 @@ import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
+import re
 import shutil
 import socket
 import tarfile
@@ -60,6 +63,22 @@ from reproml.records.atomic_write import atomic_output, write_atomic
 from reproml.runs.annotations import ANNOTATIONS_FILE, is_mongo_run
 from reproml.runs.file_store import read_json
 from reproml.runs.record import CliError, RunRecord, run_sort_key
+from reproml.runs.safe_names import (
+    ArchiveLimits,
+    ByteBudget,
+    UnsafeNameError,
+    check_base_name,
+    check_file_name,
+    check_md5,
+    check_relative_name,
+    check_stored_run,
+    copy_capped,
+    stored_file,
+    stored_resource,
+    stored_source,
+    tar_member_kind,
+    zip_member_kind,
+)
 
 FORMAT = "reproml-run-archive"
 VERSION = 1
@@ -67,8 +86,18 @@ HEADER = "reproml-archive.json"
 RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt", ANNOTATIONS_FILE)
 SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".zip": "zip"}
 CHUNK = 1 << 20
+TOP_DIRS = ("run", "artifacts", "sources", "resources")  # directory members a tar may hold
+DEFAULT_LIMITS = ArchiveLimits()
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 # What a damaged compressed stream raises while a member is read.
-_DAMAGE = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile)
+_DAMAGE = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    gzip.BadGzipFile,
+    lzma.LZMAError,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,10 +166,14 @@ def collect_run(store: Any, run: RunRecord) -> tuple[dict[str, Any], dict[str, b
     Raises:
       CliError: the run is still running, or a file it lists (artifact, source, resource) is
         missing from its store.
+      UnsafeNameError: a name in its record is not a plain name inside the run
+        (`reproml.runs.safe_names.check_stored_run`): nothing outside the run is packed.
     """
     if run.status == "RUNNING" and not run.probably_dead():
         raise CliError(f"run {run.run_id} is still running: export it once it has ended")
-    if is_mongo_run(run):
+    mongo = is_mongo_run(run)
+    check_stored_run(run, None if mongo else Path(run.location).parent)
+    if mongo:
         entry, files, artifacts, sources, resources = _collect_mongo(store, run)
         origin = {"store": "mongodb", "location": store.description}
     else:
@@ -183,23 +216,26 @@ def _collect_dir(run_dir: Path, run: RunRecord) -> tuple:
     root = run_dir.parent
     files = {n: (run_dir / n).read_bytes() for n in RUN_FILES if (run_dir / n).is_file()}
     artifacts = []
+    where = f"run {run.run_id}: run.json"
     for name in run.artifacts:
-        path = run_dir / name
+        path = stored_file(run_dir, name, f"{where} artifact")
         if not path.is_file():
             raise CliError(f"run {run.run_id}: artifact {name!r} is listed but {path} is missing")
         artifacts.append((name, path.read_bytes()))
     sources = []
     for name, stored in (run.raw.get("experiment") or {}).get("sources") or []:
-        path = root / stored
+        path = stored_source(root, stored, f"{where} source {name!r} stored as")
         if not path.is_file():
             raise CliError(f"run {run.run_id}: source {name!r} is missing from {path}")
+        check_base_name(name, f"{where} source")
         sources.append((name, path.read_bytes()))
     resources = []
     for filename, stored in run.raw.get("resources") or []:
-        candidates = [Path(stored), root / "_resources" / _basename(stored)] if stored else []
-        path = next((p for p in candidates if p.is_file()), None)
-        if path is None:
+        what = f"{where} resource {filename!r} stored as"
+        path = stored_resource(root, stored, what) if stored else None
+        if path is None or not path.is_file():
             raise CliError(f"run {run.run_id}: resource {filename!r} is missing from {stored}")
+        check_base_name(filename, f"{where} resource")
         data = path.read_bytes()
         resources.append((filename, _md5(data), data))
     return None, files, artifacts, sources, resources
@@ -215,7 +251,9 @@ def _collect_mongo(store: Any, run: RunRecord) -> tuple:
     entry = {k: v for k, v in doc.items() if k not in skip}
     experiment = dict(doc.get("experiment") or {})
     sources, stored_sources = [], []
+    where = f"run {run.run_id}: document"
     for name, file_id in experiment.get("sources") or []:
+        check_base_name(name, f"{where} source")
         data = fs.get(file_id).read()
         sources.append((name, data))
         stem, ext = os.path.splitext(_basename(name))
@@ -224,6 +262,8 @@ def _collect_mongo(store: Any, run: RunRecord) -> tuple:
     entry["experiment"] = experiment
     resources, stored_resources = [], []
     for filename, md5 in doc.get("resources") or []:
+        check_base_name(filename, f"{where} resource")
+        check_md5(md5, f"{where} resource {filename!r} md5")
         found = fs.find_one({"filename": filename, "md5": md5})
         data = found.read() if found is not None else None
         resources.append((filename, md5, data))
@@ -314,81 +354,149 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _CappedStream:
+    """The decompressed stream of a tar archive, refused once it grows beyond `cap` bytes.
+
+    `tarfile` reads a member's extended (pax, GNU long name) header into memory whatever size
+    its header claims: counting here bounds that too, not only the members' data.
+    """
+
+    def __init__(self, raw: Any, cap: int, path: Path) -> None:
+        self.raw, self.cap, self.path, self.count = raw, cap, path, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size is not None and size >= 0 else self.cap + 1)
+        self.count += len(data)
+        if self.count > self.cap:
+            raise UnsafeNameError(
+                f"{self.path} decompresses to more than {self.cap} bytes: expected a smaller "
+                "archive; refused"
+            )
+        return data
+
+
+def _decompressed(f: Any) -> Any:
+    """The tar stream inside `f`: gzip (what export writes), bzip2, xz or none."""
+    magic = f.read(6)
+    f.seek(0)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=f, mode="rb")
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(f)
+    if magic.startswith(b"\xfd7zXZ"):
+        return lzma.LZMAFile(f)
+    return f
+
+
 @contextlib.contextmanager
-def _entries(path: Path) -> Iterator[Iterator[tuple[str, Any]]]:
-    """Yield an iterator of (member name, opener or None for a non-file) over the archive."""
+def _entries(path: Path, limits: ArchiveLimits) -> Iterator[Iterator[tuple[str, str, Any]]]:
+    """Yield an iterator of (member name, ``"file"`` or ``"dir"``, opener) over the archive.
+
+    Links, devices and other special members are refused (`reproml.runs.safe_names`); a tar
+    archive is read as a stream (each member once, in order) whose size is capped.
+    """
+    what = f"{path}: member"
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > limits.members:
+                raise UnsafeNameError(
+                    f"{path} holds {len(infos)} members: expected at most {limits.members}; refused"
+                )
 
-            def zip_entries() -> Iterator[tuple[str, Any]]:
-                for info in archive.infolist():
-                    is_file = not info.is_dir()
-                    yield info.filename, (lambda i=info: archive.open(i)) if is_file else None
+            def zip_entries() -> Iterator[tuple[str, str, Any]]:
+                for info in infos:
+                    kind = zip_member_kind(info, what)
+                    yield info.filename, kind, (lambda i=info: archive.open(i))
 
             yield zip_entries()
         return
-    try:
-        tar = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-        raise CliError(
-            f"{path} is not a reproml run archive (neither .tar.gz nor .zip): {err}"
-        ) from None
-    with tar:
+    overhead = 4096 * limits.members + (1 << 20)  # tar headers and padding around the data
+    with open(path, "rb") as raw:
+        try:
+            stream = _CappedStream(_decompressed(raw), limits.total_bytes + overhead, path)
+            tar = tarfile.open(fileobj=stream, mode="r|")
+        except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as err:
+            raise CliError(
+                f"{path} is not a reproml run archive (neither .tar.gz nor .zip): {err}"
+            ) from None
+        with tar:
 
-        def tar_entries() -> Iterator[tuple[str, Any]]:
-            for info in tar:
-                yield info.name, (lambda i=info: tar.extractfile(i)) if info.isfile() else None
+            def tar_entries() -> Iterator[tuple[str, str, Any]]:
+                for info in tar:
+                    kind = tar_member_kind(info, what)
+                    yield info.name, kind, (lambda i=info: tar.extractfile(i))
 
-        yield tar_entries()
-
-
-def _checked_member(name: str) -> PurePosixPath:
-    """Refuse a member name that could land outside the staging directory."""
-    member = PurePosixPath(name)
-    if member.is_absolute() or ".." in member.parts or not member.parts or "\\" in name:
-        raise CliError(f"archive member {name!r} is not a plain relative path; refused")
-    return member
+            yield tar_entries()
 
 
-def read_archive(path: str | os.PathLike, staging: Path) -> dict[str, Any]:
+def read_archive(
+    path: str | os.PathLike, staging: Path, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """Check the archive `path` member by member into `staging`; return its header.
 
-    Every member is streamed to ``staging/<member>`` while its sha256 is computed, and compared
-    with the header's; nothing outside `staging` is written.
+    Every member name is checked to be a plain relative name (`reproml.runs.safe_names`) and
+    every member a plain file before it is streamed to ``staging/<member>``, counted against
+    `limits` while its sha256 is computed, and compared with the header's. The header's names
+    (artifacts, sources, resources, md5s) are checked the same way, the md5s against the
+    content, and ``run/run.json``'s artifacts against the header's. Nothing outside `staging`
+    is written.
 
     Raises:
       CliError: not an archive, no or bad header, a newer format, a member damaged, altered,
         missing, duplicated, unexpected or not a plain file (the message names it).
+      UnsafeNameError: a name that is not a plain name inside the run, a link, a device, a
+        directory where a file belongs, a member or archive beyond `limits`.
     """
     path = Path(path)
     if not path.is_file():
         raise CliError(f"{path} does not exist")
+    what = f"{path}: member"
     header: dict[str, Any] | None = None
     seen: dict[str, str] = {}
+    md5s: dict[str, str] = {}
+    files: set[str] = set()
+    dirs: set[str] = set()
+    budget = ByteBudget(limits)
+    count = 0
     try:
-        with _entries(path) as entries:
-            for name, opener in entries:
-                if opener is None:
-                    if name.rstrip("/") in ("run", "artifacts", "sources", "resources"):
+        with _entries(path, limits) as entries:
+            for name, kind, opener in entries:
+                count += 1
+                if count > limits.members:
+                    raise UnsafeNameError(
+                        f"{path} holds more than {limits.members} members: expected fewer; refused"
+                    )
+                if kind == "dir":
+                    check_relative_name(name[:-1] if name.endswith("/") else name, what)
+                    if name.rstrip("/") in TOP_DIRS:
                         continue
-                    raise CliError(f"{path}: member {name!r} is not a plain file; refused")
-                member = _checked_member(name)
-                if name in seen or (name == HEADER and header is not None):
+                    raise UnsafeNameError(
+                        f"{what} {name!r} is a directory: expected a plain file; refused"
+                    )
+                check_relative_name(name, what)
+                if name in files:
                     raise CliError(f"{path}: member {name!r} appears twice; refused")
+                parents = {str(p) for p in PurePosixPath(name).parents if str(p) != "."}
+                if name in dirs or parents & files:
+                    raise UnsafeNameError(
+                        f"{what} {name!r} is both a file and a directory: expected one plain "
+                        "file per name; refused"
+                    )
+                files.add(name)
+                dirs |= parents
                 if name == HEADER:
-                    header = _read_header(path, opener)
+                    header = _read_header(path, opener, limits)
                     continue
-                target = staging / member
+                target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha256()
+                sha, md5 = hashlib.sha256(), hashlib.md5()
                 try:
-                    with opener() as src, open(target, "wb") as dst:
-                        for chunk in iter(lambda: src.read(CHUNK), b""):
-                            digest.update(chunk)
-                            dst.write(chunk)
+                    with opener() as src, open(target, "xb") as dst:
+                        copy_capped(src, dst, budget, what, name, sha, md5)
                 except _DAMAGE as err:
                     raise CliError(f"{path}: member {name} is damaged ({err}); refused") from None
-                seen[name] = digest.hexdigest()
+                seen[name], md5s[name] = sha.hexdigest(), md5.hexdigest()
     except _DAMAGE as err:
         raise CliError(f"{path} is damaged ({err}); refused") from None
     if header is None:
@@ -405,15 +513,24 @@ def read_archive(path: str | os.PathLike, staging: Path) -> dict[str, Any]:
     missing = sorted(set(expected) - set(seen))
     if missing:
         raise CliError(f"{path}: member {missing[0]} is listed in {HEADER} but missing; refused")
+    _check_md5s(path, header, md5s)
+    _check_run_entry(path, staging, header)
     return header
 
 
-def _read_header(path: Path, opener: Any) -> dict[str, Any]:
+def _read_header(path: Path, opener: Any, limits: ArchiveLimits) -> dict[str, Any]:
     try:
         with opener() as f:
-            header = json.loads(f.read().decode("utf-8"))
+            data = f.read(limits.header_bytes + 1)
     except _DAMAGE as err:
         raise CliError(f"{path}: member {HEADER} is damaged ({err}); refused") from None
+    if len(data) > limits.header_bytes:
+        raise UnsafeNameError(
+            f"{path}: member {HEADER!r} is larger than {limits.header_bytes} bytes: expected a "
+            "header of a run; refused"
+        )
+    try:
+        header = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise CliError(f"{path}: {HEADER} is not JSON ({err}); refused") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -433,7 +550,84 @@ def _read_header(path: Path, opener: Any) -> dict[str, Any]:
             member = item.get("member") if isinstance(item, dict) else None
             if member is not None and member not in header["members"]:
                 raise CliError(f"{path}: {HEADER} {key} names {member!r}, not a member; refused")
+    _check_header_names(path, header)
     return header
+
+
+def _check_header_names(path: Path, header: dict[str, Any]) -> None:
+    """Refuse a header whose names are not plain names or whose md5s are not md5s."""
+    where = f"{path}: {HEADER}"
+    for name, sha in header["members"].items():
+        check_relative_name(name, f"{where} member")
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise CliError(f"{where} member {name!r}: sha256 {sha!r} is not 64 hex digits; refused")
+    artifacts: dict[str, str] = {}
+    for i, item in enumerate(header["artifacts"]):
+        field = f"{where} artifacts[{i}]"
+        if not isinstance(item, dict):
+            raise CliError(f"{field} is a {type(item).__name__}: expected an object; refused")
+        name = check_file_name(item.get("name"), f"{field}.name")
+        if name in RUN_FILES or name.startswith("."):
+            raise UnsafeNameError(
+                f"{field}.name {name!r} is a run file or hidden: expected an artifact name; refused"
+            )
+        member = _listed_member(header, item, field, "artifacts/")
+        if artifacts.setdefault(name, member) != member:
+            raise UnsafeNameError(f"{field}.name {name!r} appears twice; refused")
+    for key, name_key in (("sources", "name"), ("resources", "filename")):
+        for i, item in enumerate(header[key]):
+            field = f"{where} {key}[{i}]"
+            if not isinstance(item, dict):
+                raise CliError(f"{field} is a {type(item).__name__}: expected an object; refused")
+            check_base_name(item.get(name_key), f"{field}.{name_key}")
+            check_md5(item.get("md5"), f"{field}.md5")
+            if key == "sources" or item.get("member") is not None:
+                _listed_member(header, item, field, f"{key}/")
+
+
+def _listed_member(header: dict[str, Any], item: dict[str, Any], field: str, under: str) -> str:
+    member = item.get("member")
+    if not isinstance(member, str) or not member.startswith(under):
+        raise UnsafeNameError(
+            f"{field}.member {member!r} is not under {under}: expected a member there; refused"
+        )
+    if member not in header["members"]:
+        raise CliError(f"{field}.member {member!r} is not a member; refused")
+    return member
+
+
+def _check_md5s(path: Path, header: dict[str, Any], md5s: dict[str, str]) -> None:
+    """Refuse a source or resource whose md5 in the header is not that of its content."""
+    for key in ("sources", "resources"):
+        for i, item in enumerate(header[key]):
+            member = item.get("member")
+            if member is not None and md5s.get(member) != item["md5"]:
+                raise CliError(
+                    f"{path}: {HEADER} {key}[{i}].md5 {item['md5']!r} is not the md5 of member "
+                    f"{member} ({md5s.get(member)}); refused"
+                )
+
+
+def _check_run_entry(path: Path, staging: Path, header: dict[str, Any]) -> None:
+    """Refuse a run/run.json whose artifacts are not plain names or not those the archive holds."""
+    for required in ("run.json", "config.json"):
+        if not (staging / "run" / required).is_file():
+            raise CliError(f"{path}: archive has no run/{required}: not a run")
+    entry = read_json(staging / "run" / "run.json", required=True)
+    listed = entry.get("artifacts") or []
+    field = f"{path}: member run/run.json artifact"
+    if not isinstance(listed, list):
+        raise CliError(f"{field}s is a {type(listed).__name__}: expected a list; refused")
+    held = {item["name"] for item in header["artifacts"]}
+    for name in listed:
+        check_file_name(name, field)
+        if name not in held:
+            raise CliError(f"{field} {name!r} is not in the archive's artifacts; refused")
+    unlisted = sorted(held - set(listed))
+    if unlisted:
+        raise CliError(
+            f"{path}: {HEADER} artifact {unlisted[0]!r} is not listed in run/run.json; refused"
+        )
 
 
 def content_digest(header: dict[str, Any]) -> str:
@@ -457,40 +651,45 @@ def provenance(header: dict[str, Any], archive: Path, archive_sha256: str) -> di
 def _assemble_run_dir(staging: Path, header: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     """Move the artifacts next to the run files in ``staging/run``; return it and run.json.
 
-    Raises:
-      CliError: run.json or config.json is missing, or an artifact name is not a plain name.
+    The names were checked by `read_archive` (plain file names, each member once).
     """
     run_dir = staging / "run"
-    for required in ("run.json", "config.json"):
-        if not (run_dir / required).is_file():
-            raise CliError(f"archive has no run/{required}: not a run")
+    moved = set()
     for artifact in header["artifacts"]:
-        name = str(artifact["name"])
-        if "/" in name or "\\" in name or name in RUN_FILES or name.startswith("."):
-            raise CliError(f"archive artifact {name!r} is not a plain file name; refused")
-        os.replace(staging / artifact["member"], run_dir / name)
+        name = check_file_name(artifact["name"], "archive artifact")
+        if name not in moved:  # Sacred lists an artifact added twice twice
+            os.replace(staging / artifact["member"], run_dir / name)
+            moved.add(name)
     entry = read_json(run_dir / "run.json", required=True)
     return run_dir, entry
 
 
-def import_archive(path: str | os.PathLike, store: Any) -> Imported:
+def import_archive(
+    path: str | os.PathLike, store: Any, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> Imported:
     """Import the archive `path` into `store` (a `FileStore` or a `MongoStore`).
 
+    Args:
+      path: the archive.
+      store: where to add the run.
+      limits: caps on the archive's decompressed size (`read_archive`).
+
     Raises:
-      CliError: the archive is refused by `read_archive`, or is not a run.
+      CliError: the archive is refused by `read_archive` (before anything is added to the
+        store), or is not a run.
     """
     path = Path(path)
     archive_sha = _file_sha256(path) if path.is_file() else ""
     if hasattr(store, "db"):
         with tempfile.TemporaryDirectory(prefix="reproml-import-") as tmp:
-            header = read_archive(path, Path(tmp))
+            header = read_archive(path, Path(tmp), limits)
             return _import_into_mongo(store.db, header, Path(tmp), path, archive_sha)
     root = Path(store.root)
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".import-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        header = read_archive(path, staging)
+        header = read_archive(path, staging, limits)
         with _store_lock(root):
             return _import_into_dir(root, header, staging, path, archive_sha)
     finally:

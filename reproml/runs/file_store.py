@@ -18,6 +18,7 @@ from typing import Any
 
 from reproml.errors import RecordError
 from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.safe_names import stored_file
 
 REPAIR_HINT = "Repair or move away that run directory"
 
@@ -82,8 +83,9 @@ class FileStore:
 
         Raises:
           CliError: the run has no such artifact or its file is missing.
+          UnsafeNameError: `name` is not a plain file name inside the run directory.
         """
-        path = Path(run.location) / name
+        path = stored_file(Path(run.location), name, f"run {run.run_id}: artifact")
         if name not in run.artifacts or not path.is_file():
             raise CliError(f"run {run.run_id} has no artifact {name!r} (at {path})")
         return path.read_bytes()

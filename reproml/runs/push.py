@@ -41,6 +41,7 @@ from typing import Any
 from reproml.runs.annotations import as_annotations, omniboard_fields, read_annotations_file
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.record import CliError, RunRecord, parse_time
+from reproml.runs.safe_names import check_stored_run, stored_file, stored_resource, stored_source
 
 RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt", "omniboard.json")
 OUTCOMES = ("added", "updated", "unchanged", "already recorded")
@@ -58,7 +59,7 @@ def run_digest(run: RunRecord) -> str:
     digest = hashlib.sha256()
     run_dir = Path(run.location)
     for name in list(RUN_FILES) + sorted(run.artifacts):
-        path = run_dir / name
+        path = stored_file(run_dir, name, f"run {run.run_id}: run.json artifact")
         digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()
@@ -73,7 +74,7 @@ def _stage_sources(fs: Any, run: RunRecord, store_root: Path) -> list[list[str]]
     experiment = run.raw["experiment"]
     staged = []
     for name, stored in experiment.get("sources") or []:
-        local = store_root / stored
+        local = stored_source(store_root, stored, f"run {run.run_id}: source {name!r} stored as")
         if not local.is_file():
             raise CliError(f"run {run.run_id}: source {name!r} is missing from {local}")
         filename, md5 = os.path.join(experiment.get("base_dir", ""), name), _md5(local)
@@ -151,7 +152,9 @@ def replay(
         run_id,
     )
     for filename, stored in run.raw.get("resources") or []:
-        path = Path(stored) if stored else None  # None: imported from MongoDB (md5 only)
+        what = f"run {run.run_id}: resource {filename!r} stored as"
+        # None: imported from MongoDB (md5 only)
+        path = stored_resource(store_root, stored, what) if stored else None
         md5 = _md5(path) if path is not None and path.is_file() else None
         observer.run_entry["resources"].append([filename, md5])
     info = {k: v for k, v in run.info.items() if k != "metrics"}  # ids of another database
@@ -160,7 +163,7 @@ def replay(
     captured = cout.read_text(encoding="utf-8", errors="replace") if cout.is_file() else ""
     observer.heartbeat_event(info, captured, run.heartbeat, run.result)
     for name in run.artifacts:
-        path = Path(run.location) / name
+        path = stored_file(Path(run.location), name, f"run {run.run_id}: run.json artifact")
         if not path.is_file():
             raise CliError(f"run {run.run_id}: artifact {name!r} is listed but {path} is missing")
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -192,7 +195,10 @@ def push_run(
     Raises:
       CliError: a source or artifact file of the run is missing, or `keep_id` finds the id taken
         by another run.
+      UnsafeNameError: a name in its run.json is not a plain name inside the run or the store
+        (checked before anything is read or written).
     """
+    check_stored_run(run, store_root)
     key, digest = run_key(run), run_digest(run)
     existing = db.runs.find_one({"meta.pushed_from.key": key})
     if existing is not None and existing["meta"]["pushed_from"].get("digest") == digest:

@@ -197,7 +197,7 @@ def _file_and_dir(h: Hostile) -> None:
 
 
 def _bomb(h: Hostile) -> None:
-    size = 64 << 20  # 64 MiB of zeros, ~64 KiB compressed; the cap is 1 MiB
+    size = 16 << 20  # 16 MiB of zeros, ~16 KiB compressed; the cap is 1 MiB
     h.extra.append((_info("artifacts/bomb.bin", size=size), _Zeros(size)))
 
 

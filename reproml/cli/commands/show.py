@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
-from reproml.runs.annotations import notes_of, tags_of
+from reproml.runs.annotations import is_mongo_run, notes_of, tags_of
 from reproml.runs.record import RunRecord, flatten_config, source_artifact_name
+from reproml.runs.safe_names import check_stored_run
 from reproml.runs.stores import list_runs_warning, open_store
 
 
@@ -175,9 +177,15 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one run; returns 0."""
+    """Print one run; returns 0.
+
+    Raises:
+      UnsafeNameError: the record names a file outside the run (an altered record: refused in
+        one line rather than listed).
+    """
     store = open_store(args)
     shown = store.get_run(args.run_id)
+    check_stored_run(shown, None if is_mongo_run(shown) else Path(shown.location).parent)
     monitored_by = [
         r for r in list_runs_warning(store) if str(r.info.get("monitors")) == shown.run_id
     ]
