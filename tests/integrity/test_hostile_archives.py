@@ -424,6 +424,27 @@ def test_the_cli_prints_the_refusal_as_one_line(
         assert _tree(root) == tree and _database(mongo_db[1]) == database
 
 
+@pytest.mark.parametrize("mode", ["w", "w:bz2", "w:xz", "zip"])
+def test_the_same_run_repacked_plain_bz2_xz_or_zip_still_imports(base, sandbox, mode):
+    root, outside, _ = sandbox
+    hostile = _hostile(base, outside)
+    if mode == "zip":
+        archive = write_zip(hostile, root / "repacked.zip")
+    else:
+        archive = root / "repacked.tar"
+        with tarfile.open(archive, mode) as tar:
+            for name, data in [(HEADER, _header_bytes(hostile)), *hostile.members.items()]:
+                tar.addfile(_info(name, size=len(data)), io.BytesIO(data))
+            tar.addfile(_info("run", tarfile.DIRTYPE))  # a top directory, as `tar c` adds
+    store = FileStore(root / "elsewhere")
+    imported = import_archive(archive, store, SMALL)
+    assert imported.outcome == "imported"
+    assert (
+        store.get_run(imported.run_id).artifacts
+        == json.loads(hostile.members["run/run.json"])["artifacts"]
+    )
+
+
 # ------------------------------------------------------------------------ stored records
 
 
