@@ -377,6 +377,32 @@ class _CappedStream:
         return data
 
 
+_EXTENDED = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+def _capped_tarinfo(limit: int, path: Path) -> type[tarfile.TarInfo]:
+    """A `TarInfo` that refuses an extended header (pax, GNU long name) beyond `limit` bytes."""
+
+    class CappedTarInfo(tarfile.TarInfo):
+        # `_proc_member` is tarfile's hook "which can be overridden in a subclass" (its source
+        # says so): it runs before the header's `size` bytes are read into memory.
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            if self.type in _EXTENDED and self.size > limit:
+                raise UnsafeNameError(
+                    f"{path}: an extended tar header (pax or GNU long name) of {self.size} "
+                    f"bytes: expected at most {limit}; refused"
+                )
+            return super()._proc_member(tar)
+
+    return CappedTarInfo
+
+
 def _decompressed(f: Any) -> Any:
     """The tar stream inside `f`: gzip (what export writes), bzip2, xz or none."""
     magic = f.read(6)
@@ -417,7 +443,8 @@ def _entries(path: Path, limits: ArchiveLimits) -> Iterator[Iterator[tuple[str, 
     with open(path, "rb") as raw:
         try:
             stream = _CappedStream(_decompressed(raw), limits.total_bytes + overhead, path)
-            tar = tarfile.open(fileobj=stream, mode="r|")
+            tarinfo = _capped_tarinfo(limits.header_bytes, path)
+            tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=tarinfo)
         except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as err:
             raise CliError(
                 f"{path} is not a reproml run archive (neither .tar.gz nor .zip): {err}"
@@ -615,7 +642,12 @@ def _check_run_entry(path: Path, staging: Path, header: dict[str, Any]) -> None:
     for required in ("run.json", "config.json"):
         if not (staging / "run" / required).is_file():
             raise CliError(f"{path}: archive has no run/{required}: not a run")
-    entry = read_json(staging / "run" / "run.json", required=True)
+    try:
+        entry = json.loads((staging / "run" / "run.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise CliError(f"{path}: member run/run.json is not JSON ({err}); refused") from None
+    if not isinstance(entry, dict):
+        raise CliError(f"{path}: member run/run.json is not a JSON object; refused")
     listed = entry.get("artifacts") or []
     field = f"{path}: member run/run.json artifact"
     if not isinstance(listed, list):

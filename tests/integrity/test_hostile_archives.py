@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from reproml.errors import ReproMLError
-from reproml.runs.archive import HEADER, export_run, import_archive
+from reproml.runs.archive import HEADER, _CappedStream, export_run, import_archive
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo_store import MongoStore
-from reproml.runs.safe_names import ArchiveLimits, name_problem
+from reproml.runs.safe_names import ArchiveLimits, UnsafeNameError, name_problem
 
 # Small caps, so a bomb is refused after a few MiB (the defaults are GiBs).
 SMALL = ArchiveLimits(member_bytes=1 << 20, total_bytes=4 << 20, members=64, header_bytes=1 << 20)
@@ -218,6 +218,10 @@ def _pax_bomb(h: Hostile) -> None:
     h.extra.append((info, io.BytesIO(b"p")))
 
 
+def _runjson_not_json(h: Hostile) -> None:
+    h.members["run/run.json"] = b"\xff not json"
+
+
 def _big_header(h: Hostile) -> None:
     h.header["padding"] = "x" * (2 << 20)
 
@@ -281,7 +285,9 @@ CORPUS = [
     ("total-size", _many_parts, "tar",
      "member 'artifacts/part4' takes the archive beyond 4194304 bytes decompressed"),
     ("too-many-members", _many_members, "tar", "holds more than 64 members"),
-    ("pax-header-bomb", _pax_bomb, "tar", "decompresses to more than 5505024 bytes"),
+    ("pax-header-bomb", _pax_bomb, "tar",
+     "an extended tar header (pax or GNU long name) of 8388"),
+    ("runjson-not-json", _runjson_not_json, "tar", "member run/run.json is not JSON"),
     ("header-bomb", _big_header, "tar", "member 'reproml-archive.json' is larger than 1048576"),
     ("source-md5-escape", _source_md5_escape, "tar", "sources[0].md5 'x/../../../"),
     ("source-md5-not-content", _source_md5_wrong, "tar",
@@ -422,6 +428,15 @@ def test_the_cli_prints_the_refusal_as_one_line(
         assert code == 2 and out == "" and len(err.splitlines()) == 1, err
         assert err.startswith("reproml import: error: ") and expected in err, err
         assert _tree(root) == tree and _database(mongo_db[1]) == database
+
+
+def test_the_decompressed_tar_stream_is_capped_while_read(tmp_path):
+    stream = _CappedStream(io.BytesIO(bytes(10)), 6, tmp_path / "a.tar")
+    assert stream.read(4) == bytes(4)
+    with pytest.raises(UnsafeNameError, match="a.tar decompresses to more than 6 bytes"):
+        stream.read(4)
+    with pytest.raises(UnsafeNameError, match="decompresses to more than 6 bytes"):
+        _CappedStream(io.BytesIO(bytes(10)), 6, tmp_path / "a.tar").read()
 
 
 @pytest.mark.parametrize("mode", ["w", "w:bz2", "w:xz", "zip"])
