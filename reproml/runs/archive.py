@@ -18,7 +18,10 @@ origin database) is left out, as `reproml.runs.push` does. The archive is determ
 members, no timestamps): the same run exports to the same bytes.
 
 Import checks the header and the sha256 of every member before anything is added (a damaged
-or altered archive is refused, naming the member), then adds the run under a NEW id:
+or altered archive is refused, naming the member), and every name in it the way
+`reproml.runs.safe_names` says (members, artifact names, sources, resources and md5s are
+data, never paths: links, ``..``, absolute names, devices, duplicates and bombs are refused),
+then adds the run under a NEW id:
 
 * file store: the run directory is assembled in a hidden staging directory of the store, the
   next free id is claimed with ``mkdir`` (as Sacred's `FileStorageObserver` claims it, so a live

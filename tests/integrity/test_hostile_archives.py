@@ -28,7 +28,13 @@ from reproml.errors import ReproMLError
 from reproml.runs.archive import HEADER, _CappedStream, export_run, import_archive
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo_store import MongoStore
-from reproml.runs.safe_names import ArchiveLimits, UnsafeNameError, name_problem
+from reproml.runs.safe_names import (
+    ArchiveLimits,
+    UnsafeNameError,
+    name_problem,
+    stored_resource,
+    stored_source,
+)
 
 # Small caps, so a bomb is refused after a few MiB (the defaults are GiBs).
 SMALL = ArchiveLimits(member_bytes=1 << 20, total_bytes=4 << 20, members=64, header_bytes=1 << 20)
@@ -562,3 +568,42 @@ def test_read_artifact_reads_only_inside_the_run(store_copy, tmp_path):
 )
 def test_name_problem(name, problem):
     assert name_problem(name) == problem
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ("/elsewhere/runs/_resources/manifest_0a1b.json", None),  # the store was moved: by name
+        ("runs/_resources/manifest_0a1b.json", None),  # Sacred ran with a relative store
+        ("/home/me/.ssh/id_ed25519", "is not in _resources"),
+        ("_resources/../../secret.txt", "is not in _resources"),
+        ("/x/_resources/..", "is not in _resources"),
+        (7, "is not a plain path"),
+    ],
+)
+def test_a_stored_resource_is_read_from_this_store_only(tmp_path, stored, problem):
+    (tmp_path / "_resources").mkdir()
+    if problem is None:
+        path = stored_resource(tmp_path, stored, "resource stored as")
+        assert path == tmp_path / "_resources" / "manifest_0a1b.json"
+    else:
+        with pytest.raises(UnsafeNameError, match=f"resource stored as .* {problem}"):
+            stored_resource(tmp_path, stored, "resource stored as")
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ("_sources/toy_0a1b.py", None),
+        ("../outside/secret.txt", "has a '..' part"),
+        ("/etc/passwd", "is absolute"),
+        ("1/code.diff", "is not in _sources"),
+        ("_sources/a/b.py", "is not in _sources"),
+    ],
+)
+def test_a_stored_source_is_read_from_this_store_only(tmp_path, stored, problem):
+    if problem is None:
+        assert stored_source(tmp_path, stored, "source") == tmp_path / stored
+    else:
+        with pytest.raises(UnsafeNameError, match=f"source '.*' {problem}"):
+            stored_source(tmp_path, stored, "source")
