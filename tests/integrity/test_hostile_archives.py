@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pymongo
 import pytest
 
 from reproml.errors import ReproMLError
@@ -35,6 +36,7 @@ from reproml.runs.safe_names import (
     stored_resource,
     stored_source,
 )
+from tests.mongo_server import database_url
 
 # Small caps, so a bomb is refused after a few MiB (the defaults are GiBs).
 SMALL = ArchiveLimits(member_bytes=1 << 20, total_bytes=4 << 20, members=64, header_bytes=1 << 20)
@@ -386,6 +388,22 @@ def _mongo_target(mongo_db, sandbox) -> MongoStore:
     return store
 
 
+@pytest.fixture(scope="module")
+def shared_mongo(mongo_server, base, tmp_path_factory):
+    """``(url, db, store)``: a database holding one imported run, shared by the refusal tests
+    (a refusal changes nothing: each test compares every collection before and after)."""
+    url = database_url(mongo_server, "hostile")
+    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
+    db = client.get_default_database()
+    store = MongoStore(db, url)
+    clean = tmp_path_factory.mktemp("clean") / "clean.tar.gz"
+    write_tar(_hostile(base, clean.parent), clean)
+    assert import_archive(clean, store).outcome == "imported"
+    yield url, db, store
+    client.drop_database(db.name)
+    client.close()
+
+
 # ------------------------------------------------------------------------ the tests
 
 
@@ -395,32 +413,33 @@ def _mongo_target(mongo_db, sandbox) -> MongoStore:
     [pytest.param(*case[1:], id=case[0]) for case in CORPUS],
 )
 def test_a_hostile_archive_is_refused_in_one_line_and_nothing_changes(
-    base, sandbox, mongo_db, store_kind, change, kind, message
+    base, sandbox, shared_mongo, store_kind, change, kind, message
 ):
     root, outside, target = sandbox
-    store = target if store_kind == "file" else _mongo_target(mongo_db, sandbox)
+    url, db, mongo_store = shared_mongo
+    store = target if store_kind == "file" else mongo_store
     hostile = _hostile(base, outside)
     change(hostile)
     archive = (write_zip if kind == "zip" else write_tar)(
         hostile, root / f"hostile.{'zip' if kind == 'zip' else 'tar.gz'}"
     )
-    tree, database = _tree(root), _database(mongo_db[1])
+    tree, database = _tree(root), _database(db)
     with pytest.raises(ReproMLError) as refused:
         import_archive(archive, store, SMALL)
     line = str(refused.value)
     assert "\n" not in line and message in line, line
     assert line.startswith(str(archive)) and line.endswith("refused"), line
     assert _tree(root) == tree  # nothing planted, nothing overwritten, no staging left
-    assert _database(mongo_db[1]) == database
+    assert _database(db) == database
 
 
 @pytest.mark.parametrize("store_kind", ["file", "mongodb"])
 def test_the_cli_prints_the_refusal_as_one_line(
-    base, sandbox, mongo_db, store_kind, cli, no_mongo_env
+    base, sandbox, shared_mongo, store_kind, cli, no_mongo_env
 ):
     root, outside, target = sandbox
-    _mongo_target(mongo_db, sandbox) if store_kind == "mongodb" else None
-    where = ("--store", target.root) if store_kind == "file" else ("--mongo", mongo_db[0])
+    url, db, _ = shared_mongo
+    where = ("--store", target.root) if store_kind == "file" else ("--mongo", url)
     for change, expected in (
         (_source_md5_escape, "sources[0].md5 'x/../../../"),
         (_runjson_artifact, "member run/run.json artifact '../../outside/secret.txt'"),
@@ -429,11 +448,11 @@ def test_the_cli_prints_the_refusal_as_one_line(
         hostile = _hostile(base, outside)
         change(hostile)
         archive = write_tar(hostile, root / "hostile.tar.gz")
-        tree, database = _tree(root), _database(mongo_db[1])
+        tree, database = _tree(root), _database(db)
         code, out, err = cli("import", archive, *where)
         assert code == 2 and out == "" and len(err.splitlines()) == 1, err
         assert err.startswith("reproml import: error: ") and expected in err, err
-        assert _tree(root) == tree and _database(mongo_db[1]) == database
+        assert _tree(root) == tree and _database(db) == database
 
 
 def test_the_decompressed_tar_stream_is_capped_while_read(tmp_path):
