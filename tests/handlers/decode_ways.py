@@ -13,11 +13,13 @@ from reproml.records.handler import FeatureHandler
 from reproml.records.spec import decode_example, parse_spec
 
 
-def serialize_rows(handler: FeatureHandler, values: list, key: str) -> list[bytes]:
-    """The serialized `tf.train.Example` of each value, as `write_records` would assemble it."""
+def serialize_rows(
+    handler: FeatureHandler, values: list, key: str, as_rows: bool = False
+) -> list[bytes]:
+    """The serialized `tf.train.Example` of each value (or each whole row, with `as_rows`)."""
     out = []
     for value in values:
-        features = handler.handle({key: value}, key)
+        features = handler.handle(value if as_rows else {key: value}, key)
         out.append(
             tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
         )
@@ -25,8 +27,8 @@ def serialize_rows(handler: FeatureHandler, values: list, key: str) -> list[byte
 
 
 def _rows(value: tf.Tensor | tf.RaggedTensor) -> list:
-    if isinstance(value, tf.RaggedTensor):
-        return [np.asarray(row) for row in value.to_list()]
+    if isinstance(value, tf.RaggedTensor):  # row by row, keeping the dtype of empty rows
+        return [value[i].numpy() for i in range(int(value.nrows()))]
     return list(value.numpy())
 
 
@@ -60,10 +62,17 @@ def decode_four_ways(handler: FeatureHandler, serialized: list[bytes], key: str)
 
 
 def assert_all_ways_equal(
-    handler: FeatureHandler, values: list, key: str, expected: dict[str, list]
+    handler: FeatureHandler,
+    values: list,
+    key: str,
+    expected: dict[str, list],
+    as_rows: bool = False,
 ) -> None:
-    """Every way of decoding gives exactly `expected` (``{feature: [per-example value]}``)."""
-    decoded = decode_four_ways(handler, serialize_rows(handler, values, key), key)
+    """Every way of decoding gives exactly `expected` (``{feature: [per-example value]}``).
+
+    `values` are the values of `key`, or whole rows with `as_rows`.
+    """
+    decoded = decode_four_ways(handler, serialize_rows(handler, values, key, as_rows), key)
     specs = handler.feature_specs(key)
     for way, by_key in decoded.items():
         for name, want in expected.items():
