@@ -16,7 +16,8 @@ and how (`size_policy`), and the manifest records it.
 Channels policy (decode time, by TensorFlow's decoders, recorded as the spec's C): with C = 3
 a grey image is repeated to RGB, an alpha channel is dropped (not composited), a palette is
 expanded, CMYK JPEGs are converted to RGB by libjpeg; with C = 1, colour becomes luma. 16-bit
-PNGs are decoded to 8 bits (the high byte). ``key/channels`` records the file's own bands
+PNGs are decoded to 8 bits (the high byte). TensorFlow decodes a JPEG to 1 or 3 channels only
+(and a CMYK JPEG not to 1), so such a file is refused when written, naming it. ``key/channels`` records the file's own bands
 (``len(PIL mode bands)``: grey 1, palette 1, RGBA 4, CMYK 4).
 """
 
@@ -148,6 +149,17 @@ class EncodedImageHandler(CompositeHandler):
         with open_encoded(data, name, key) as image:
             width, height = image.size
             bands = len(image.getbands())
+            file_format, mode = ENCODED_FORMATS[image.format], image.mode
+        channels = self.shape[2]
+        # TensorFlow's JPEG decoder gives 1 or 3 channels, and cannot turn CMYK into grey: such
+        # a file would fail in the middle of training with an error that names no file.
+        if file_format == "JPEG" and (channels == 4 or (channels == 1 and mode == "CMYK")):
+            raise HandlerError(
+                key,
+                f"an image TensorFlow decodes to {channels} channel(s) (a JPEG decodes to 3,"
+                " or to 1 unless it is CMYK)",
+                f"a {mode} JPEG: {name}",
+            )
         return {
             "": data,
             "/height": height,

@@ -213,6 +213,30 @@ def test_write_and_read_a_messy_folder_through_the_manifest(messy, tmp_path):
         assert one[i]["image/channels"] == BANDS[name]
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_a_file_is_accepted_exactly_when_tensorflow_decodes_it_to_the_channels(messy, channels):
+    """JPEGs do not decode to 4 channels, CMYK JPEGs not to 1: refused when written, by name."""
+    handler = EncodedImageHandler(size=(4, 4), channels=channels)
+    accepted = []
+    for name, path in messy.items():
+        try:
+            tf.io.decode_image(path.read_bytes(), channels=channels, expand_animations=False)
+        except tf.errors.InvalidArgumentError:
+            with pytest.raises(HandlerError) as err:
+                handler.transform(path, KEY)
+            assert str(err.value).startswith(
+                f"key 'image': expected an image TensorFlow decodes to {channels} channel(s)"
+            )
+            assert str(err.value).endswith(f"JPEG: {path}")
+        else:
+            handler.transform(path, KEY)
+            accepted.append(name)
+    refused = {1: {"cmyk.jpg"}, 3: set(), 4: {"rgb.jpg", "grey.jpg", "cmyk.jpg"}}[channels]
+    assert set(messy) - set(accepted) == refused
+    expected = {"image/channels": [BANDS[n] for n in accepted]}
+    assert_all_ways_equal(handler, [messy[n] for n in accepted], KEY, expected)
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory, messy) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bad")
