@@ -10,7 +10,7 @@ manifest, so no reader writes a `VarLenFeature`/`RaggedFeature` by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,8 @@ class SequenceHandler(FeatureHandler):
           HandlerError: not a sequence, values of the wrong type, NaN/inf, or the wrong inner
             shape.
         """
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable | np.ndarray):
+        unordered = isinstance(value, Mapping | set | frozenset)  # no order to keep
+        if unordered or isinstance(value, str | bytes) or not isinstance(value, Iterable):
             raise HandlerError(key, self._expected(), f"{type(value).__name__} {value!r:.60}")
         if self.dtype == "string":
             items = list(value)
@@ -132,7 +133,7 @@ class MultiLabelHandler(FeatureHandler):
           HandlerError: not a collection, an unknown name, an index out of range, or a class
             given twice (names the label's position).
         """
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable | np.ndarray):
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
             raise HandlerError(
                 key,
                 "a set or sequence of class names or indices",

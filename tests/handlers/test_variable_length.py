@@ -185,6 +185,7 @@ BOX_RULE = (
         (SequenceHandler("int64"), [1, 2.5], "expected a sequence of ints, got values of dtype"),
         (SequenceHandler("int64"), [True], "got values of dtype bool"),
         (SequenceHandler("int64"), "123", "expected a sequence of ints, got str"),
+        (SequenceHandler("int64"), {3, 1}, "expected a sequence of ints, got set"),
         (SequenceHandler("float32"), [1.0, float("inf")], "expected finite values"),
         (SequenceHandler("float32"), [1e39], "expected values that fit float32"),
         (SequenceHandler("float32", inner_shape=(2,)), [[1, 2], [3]], "nested lists of unequal"),
@@ -242,3 +243,58 @@ def test_a_mask_without_its_image_names_the_image_key():
 def test_bad_settings_name_the_setting(make, entry):
     with pytest.raises(ConfigError, match=entry):
         make()
+
+
+# What every handler shares (as tests/handlers/test_all_handlers.py checks for the others).
+NEW_HANDLERS = {
+    "image": lambda: EncodedImageHandler(size=(4, 4)),
+    "ints": lambda: SequenceHandler("int64"),
+    "floats": lambda: SequenceHandler("float32", inner_shape=(2,)),
+    "tokens": lambda: SequenceHandler("string"),
+    "tags": lambda: MultiLabelHandler(FRUIT),
+    "objects": lambda: BoxesHandler(FRUIT),
+    "mask": lambda: MaskHandler("image", (4, 4)),
+}
+OBJECTS = {
+    "object array": np.array([object(), object()], dtype=object),
+    "object": object(),
+    "dict": {"a": 1},
+    "pickled": __import__("pickle").dumps(np.zeros((4, 4), np.uint8)),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NEW_HANDLERS))
+def test_missing_key_names_the_key_and_the_row_keys(key):
+    with pytest.raises(HandlerError) as err:
+        NEW_HANDLERS[key]().handle({"other": 1, "another": 2}, key)
+    assert str(err.value) == (
+        f"key {key!r}: expected the row to have this key, got a row with keys ['another', 'other']"
+    )
+
+
+@pytest.mark.parametrize("key", sorted(NEW_HANDLERS))
+@pytest.mark.parametrize("what", sorted(OBJECTS))
+def test_object_and_pickled_values_are_refused(key, what):
+    row = {"image": _png(np.zeros((4, 4), np.uint8)), key: OBJECTS[what]}
+    with pytest.raises(HandlerError, match=f"key {key!r}: expected"):
+        NEW_HANDLERS[key]().handle(row, key)
+
+
+def test_handlers_pickle_and_encode_the_same_after():
+    import pickle
+
+    image = _png(np.zeros((4, 4, 3), np.uint8))
+    row = {
+        "image": image,
+        "ints": [1, 2],
+        "floats": [[0.5, 1.5]],
+        "tokens": ["a"],
+        "tags": ["fig"],
+        "objects": {"boxes": [[0, 0, 1, 1]], "labels": ["fig"]},
+        "mask": np.ones((4, 4), np.uint8),
+    }
+    for key, make in NEW_HANDLERS.items():
+        handler = make()
+        clone = pickle.loads(pickle.dumps(handler))
+        assert clone.handle(row, key) == handler.handle(row, key)
+        assert clone.feature_specs(key) == handler.feature_specs(key)
