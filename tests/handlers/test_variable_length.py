@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from handlers import (
@@ -18,6 +21,7 @@ from handlers import (
 from reproml.errors import ConfigError, HandlerError
 from reproml.records.spec import FeatureSpec
 from tests.handlers.decode_ways import assert_all_ways_equal
+from tests.handlers.roundtrip import PROPERTY
 
 FRUIT = ("apple", "banana", "fig")
 
@@ -298,3 +302,57 @@ def test_handlers_pickle_and_encode_the_same_after():
         clone = pickle.loads(pickle.dumps(handler))
         assert clone.handle(row, key) == handler.handle(row, key)
         assert clone.feature_specs(key) == handler.feature_specs(key)
+
+
+def test_earlier_specs_keep_their_json_so_fingerprints_do_not_change():
+    old = {"encoding": "int64", "dtype": "int64", "shape": [], "names": ["a", "b"]}
+    assert FeatureSpec.from_json(old).to_json() == old
+    raw = {"encoding": "tensor_bytes", "dtype": "uint8", "shape": [28, 28, 1]}
+    assert FeatureSpec.from_json(raw).to_json() == raw
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"encoding": "encoded_image", "dtype": "uint8", "shape": (4, 4)}, "shape (H, W, C)"),
+        (
+            {"encoding": "encoded_image", "dtype": "uint8", "shape": (4, 4, 3)},
+            "size_policy must be one of",
+        ),
+        (
+            {
+                "encoding": "encoded_image",
+                "dtype": "uint8",
+                "shape": (4, 4, 3),
+                "size_policy": "resize",
+            },
+            "interpolation must be one of",
+        ),
+        (
+            {"encoding": "int64", "dtype": "int64", "size_policy": "resize"},
+            "for encoded_image only",
+        ),
+        ({"encoding": "ragged_int64", "dtype": "int64", "shape": (3,)}, "shape (-1, *inner"),
+        (
+            {"encoding": "ragged_float32", "dtype": "float32", "decode_as": "multi_hot"},
+            "decode_as must be one of",
+        ),
+    ],
+)
+def test_specs_that_cannot_be_decoded_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        FeatureSpec(**kwargs)
+
+
+@given(
+    st.lists(
+        st.lists(st.floats(-(2.0**100), 2.0**100, width=32), min_size=2, max_size=2), max_size=6
+    ),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=6),
+)
+@settings(PROPERTY, max_examples=10)  # each example builds four tf.data pipelines
+def test_sequences_round_trip_exactly(pairs, ints):
+    floats = SequenceHandler("float32", inner_shape=(2,))
+    expected = np.array(pairs, np.float32).reshape(-1, 2)
+    assert_all_ways_equal(floats, [pairs], "x", {"x": [expected]})
+    assert_all_ways_equal(SequenceHandler("int64"), [ints], "x", {"x": [np.array(ints, np.int64)]})
