@@ -11,6 +11,8 @@ from setuptools import find_packages, setup
 # numpy<2); its [gcp] extra (Dataflow) needs protobuf>=5 and does not (see docs/records.md).
 BEAM = ["apache-beam==2.77.0"]
 BOARD = ["secantusdb"]
+# rows_from_coco (reproml.records.sources_coco): COCO polygon and RLE masks.
+COCO = ["pycocotools"]
 
 setup(
     name="reproml",
@@ -45,7 +47,9 @@ setup(
         # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.
         "beam": BEAM,
         # The tests run the Beam writer on the DirectRunner, so `make test` installs it too.
-        "test": ["pytest", "hypothesis", "ruff", *BEAM, *BOARD, "playwright"],
+        "test": ["pytest", "hypothesis", "ruff", *BEAM, *BOARD, *COCO, "playwright"],
+        # COCO annotation files as a row source.
+        "coco": COCO,
         # reproml board's server for file-store runs: SecantusDB (GPL-2.0), only ever started
         # as a separate process (secantusd-py), never imported by reproml.
         "board": BOARD,

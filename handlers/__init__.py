@@ -1,15 +1,23 @@
-"""Concrete feature handlers: images, class labels, numbers, bytes and text."""
+"""Concrete feature handlers: images, labels (one or a set), boxes, masks, sequences, text."""
 
+from handlers.boxes import BoxesHandler, MaskHandler
+from handlers.encoded_image import EncodedImageHandler
 from handlers.image import ImageArrayHandler, ImageFileHandler
 from handlers.label import ClassLabelHandler
 from handlers.numeric import NumericHandler
 from handlers.raw import BytesHandler, StringHandler
+from handlers.sequence import MultiLabelHandler, SequenceHandler
 
 __all__ = [
+    "BoxesHandler",
     "BytesHandler",
     "ClassLabelHandler",
+    "EncodedImageHandler",
     "ImageArrayHandler",
     "ImageFileHandler",
+    "MaskHandler",
+    "MultiLabelHandler",
     "NumericHandler",
+    "SequenceHandler",
     "StringHandler",
 ]

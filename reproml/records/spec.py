@@ -8,6 +8,17 @@ functions, so no reader ever writes a parse spec by hand::
 
 `decode` works on one example or on a batch (a leading batch dimension is kept), so it can be
 used eagerly, inside `tf.data.Dataset.map`, or after a batched `parse_example`.
+
+Two families of layout beyond fixed-length values:
+
+* ``encoded_image``: the PNG/JPEG bytes of a file, as they were; `decode` runs
+  ``tf.io.decode_image`` with a fixed channel count (the last entry of `shape`) and brings the
+  image to ``shape[:2]`` by the declared `size_policy` (`SIZE_POLICIES`) with `interpolation`.
+* ``ragged_int64`` / ``ragged_float32`` / ``ragged_bytes``: a variable number of values per
+  example. `shape` is ``(-1, *inner)``: -1 for the variable length, then fixed inner dims (a
+  box is ``(-1, 4)``). One example decodes to a dense ``[n, *inner]`` tensor, a batch to a
+  ``tf.RaggedTensor`` ``[B, None, *inner]``. With ``decode_as="multi_hot"`` (class ids with
+  `names`) both decode to a dense float32 multi-hot ``[num_classes]`` (``[B, num_classes]``).
 """
 
 from __future__ import annotations
@@ -24,7 +35,26 @@ if TYPE_CHECKING:  # TensorFlow is imported where a spec is used in a graph, not
 #   tensor_bytes: one BytesList entry holding the raw C-order bytes of an array (little endian)
 #   int64 / float32: an Int64List / FloatList of prod(shape) values
 #   bytes: a BytesList of prod(shape) strings, decoded to tf.string
-ENCODINGS = ("tensor_bytes", "int64", "float32", "bytes")
+#   encoded_image: one BytesList entry holding a PNG or JPEG file's bytes, decoded in the graph
+#   ragged_int64 / ragged_float32 / ragged_bytes: a variable-length list (n * prod(inner) values)
+ENCODINGS = (
+    "tensor_bytes",
+    "int64",
+    "float32",
+    "bytes",
+    "encoded_image",
+    "ragged_int64",
+    "ragged_float32",
+    "ragged_bytes",
+)
+RAGGED_ENCODINGS = ("ragged_int64", "ragged_float32", "ragged_bytes")
+# How an encoded image of any size is brought to the spec's (H, W):
+#   resize:          tf.image.resize to (H, W) (aspect ratio not kept)
+#   resize_with_pad: tf.image.resize_with_pad (aspect kept, zero bands added)
+#   crop_or_pad:     tf.image.resize_with_crop_or_pad (centre crop / zero pad, no resampling)
+SIZE_POLICIES = ("resize", "resize_with_pad", "crop_or_pad")
+INTERPOLATIONS = ("bilinear", "nearest")
+DECODE_AS = ("multi_hot",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +66,20 @@ class FeatureSpec:
       dtype: NumPy name of the decoded dtype ("uint8", "float32", "int64", "string", ...).
       shape: decoded shape of one example (empty tuple for a scalar).
       names: class names for a class-label feature (its values are indices into `names`).
+      size_policy: for ``encoded_image``, how an image is brought to ``shape[:2]``
+        (one of `SIZE_POLICIES`).
+      interpolation: for ``encoded_image``, "bilinear" (images) or "nearest" (masks).
+      decode_as: for ``ragged_int64`` class ids, "multi_hot" decodes to a float32
+        ``[num_classes]`` vector; None keeps the ids.
     """
 
     encoding: str
     dtype: str
     shape: tuple[int, ...] = ()
     names: tuple[str, ...] | None = None
+    size_policy: str | None = None
+    interpolation: str | None = None
+    decode_as: str | None = None
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
@@ -49,6 +87,33 @@ class FeatureSpec:
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
         if self.names is not None:
             object.__setattr__(self, "names", tuple(self.names))
+        if self.encoding == "encoded_image":
+            if len(self.shape) != 3 or min(self.shape) < 1 or self.shape[2] not in (1, 3, 4):
+                raise ValueError(
+                    f"an encoded_image needs shape (H, W, C), C in 1/3/4: {self.shape}"
+                )
+            if self.size_policy not in SIZE_POLICIES:
+                raise ValueError(
+                    f"size_policy must be one of {SIZE_POLICIES}: {self.size_policy!r}"
+                )
+            if self.interpolation not in INTERPOLATIONS:
+                raise ValueError(
+                    f"interpolation must be one of {INTERPOLATIONS}: {self.interpolation!r}"
+                )
+        elif self.size_policy is not None or self.interpolation is not None:
+            raise ValueError("size_policy and interpolation are for encoded_image only")
+        if self.decode_as is not None and (
+            self.decode_as not in DECODE_AS or self.encoding != "ragged_int64" or not self.names
+        ):
+            raise ValueError(f"decode_as must be one of {DECODE_AS}, for ragged_int64 with names")
+        if self.encoding in RAGGED_ENCODINGS and self.decode_as is None:
+            if not self.shape or self.shape[0] != -1 or min(self.shape[1:], default=1) < 1:
+                raise ValueError(f"a ragged spec needs shape (-1, *inner dims): {self.shape}")
+
+    @property
+    def stored_inner_shape(self) -> tuple[int, ...]:
+        """The fixed dims after the variable length of a ragged feature (``()`` for a list)."""
+        return () if self.decode_as is not None else self.shape[1:]
 
     @property
     def num_classes(self) -> int | None:
@@ -62,19 +127,32 @@ class FeatureSpec:
 
         return tf.string if self.dtype == "string" else tf.as_dtype(np.dtype(self.dtype))
 
-    def parse_feature(self) -> tf.io.FixedLenFeature:
+    def parse_feature(self) -> tf.io.FixedLenFeature | tf.io.RaggedFeature:
         """Returns the `tf.io.parse_example` spec of this feature."""
         import tensorflow as tf
 
-        if self.encoding == "tensor_bytes":
+        if self.encoding in ("tensor_bytes", "encoded_image"):
             return tf.io.FixedLenFeature([], tf.string)
-        parsed = {"int64": tf.int64, "float32": tf.float32, "bytes": tf.string}[self.encoding]
+        parsed = {"int64": tf.int64, "float32": tf.float32, "bytes": tf.string}[
+            self.encoding.removeprefix("ragged_")
+        ]
+        if self.encoding in RAGGED_ENCODINGS:
+            # Outermost first: (-1, a, b) groups the flat values in rows of b, then rows of a.
+            partitions = [tf.io.RaggedFeature.UniformRowLength(d) for d in self.stored_inner_shape]
+            return tf.io.RaggedFeature(parsed, partitions=partitions, row_splits_dtype=tf.int64)
         return tf.io.FixedLenFeature(list(self.shape), parsed)
 
-    def decode(self, parsed: tf.Tensor) -> tf.Tensor:
+    def decode(self, parsed: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         """Decodes the output of `parse_example`/`parse_single_example` for this feature."""
         import tensorflow as tf
 
+        if self.encoding == "encoded_image":
+            return self._decode_images(parsed)
+        if self.encoding in RAGGED_ENCODINGS:
+            if self.decode_as == "multi_hot":
+                ids = parsed.to_tensor(-1) if isinstance(parsed, tf.RaggedTensor) else parsed
+                return tf.reduce_sum(tf.one_hot(ids, len(self.names), dtype=tf.float32), axis=-2)
+            return parsed if self.dtype == "string" else tf.cast(parsed, self.tf_dtype)
         if self.encoding == "tensor_bytes":
             raw = tf.io.decode_raw(parsed, self.tf_dtype, little_endian=True)
             shape = tf.concat([tf.shape(raw)[:-1], tf.constant(self.shape, tf.int32)], axis=0)
@@ -83,15 +161,44 @@ class FeatureSpec:
             return parsed
         return tf.cast(parsed, self.tf_dtype)
 
+    def _decode_images(self, parsed: tf.Tensor) -> tf.Tensor:
+        """Decodes one encoded image (a scalar string) or a batch ([B] strings) to `shape`."""
+        import tensorflow as tf
+
+        if parsed.shape.rank == 0:
+            return self._decode_image(parsed)
+        signature = tf.TensorSpec(self.shape, self.tf_dtype)
+        return tf.map_fn(self._decode_image, parsed, fn_output_signature=signature)
+
+    def _decode_image(self, encoded: tf.Tensor) -> tf.Tensor:
+        import tensorflow as tf
+
+        height, width, channels = self.shape
+        image = tf.io.decode_image(
+            encoded, channels=channels, dtype=self.tf_dtype, expand_animations=False
+        )
+        method = {"bilinear": "bilinear", "nearest": "nearest"}[self.interpolation]
+        if self.size_policy == "crop_or_pad":
+            image = tf.image.resize_with_crop_or_pad(image, height, width)
+        elif self.size_policy == "resize_with_pad":
+            image = tf.image.resize_with_pad(image, height, width, method=method)
+        else:
+            image = tf.image.resize(image, [height, width], method=method)
+        if image.dtype != self.tf_dtype:  # resampled in float: round back to the stored dtype
+            image = tf.saturate_cast(tf.round(image), self.tf_dtype)
+        return tf.ensure_shape(image, self.shape)
+
     def to_json(self) -> dict[str, Any]:
-        """Returns the manifest form of this spec."""
+        """Returns the manifest form of this spec (fields that are None are left out)."""
         out: dict[str, Any] = {
             "encoding": self.encoding,
             "dtype": self.dtype,
             "shape": list(self.shape),
         }
-        if self.names is not None:
-            out["names"] = list(self.names)
+        for name in ("names", "size_policy", "interpolation", "decode_as"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if name == "names" else value
         return out
 
     @classmethod
@@ -102,10 +209,15 @@ class FeatureSpec:
             dtype=data["dtype"],
             shape=tuple(data.get("shape", ())),
             names=tuple(data["names"]) if data.get("names") is not None else None,
+            size_policy=data.get("size_policy"),
+            interpolation=data.get("interpolation"),
+            decode_as=data.get("decode_as"),
         )
 
 
-def parse_spec(specs: dict[str, FeatureSpec]) -> dict[str, tf.io.FixedLenFeature]:
+def parse_spec(
+    specs: dict[str, FeatureSpec],
+) -> dict[str, tf.io.FixedLenFeature | tf.io.RaggedFeature]:
     """Returns the `tf.io.parse_example` spec for a mapping of key -> FeatureSpec."""
     return {key: spec.parse_feature() for key, spec in specs.items()}
 
