@@ -40,6 +40,7 @@ setup(
         "pillow",
         "matplotlib",
         "optuna",  # reproml sweep: the search and its study storage
+        "pandas",  # reproml.load_runs / load_metrics: runs as DataFrames for a notebook
     ],
     extras_require={
         # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.

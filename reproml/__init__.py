@@ -5,8 +5,10 @@ The public names of the Reproducible-ML docs are importable from here::
     from reproml import FeatureHandler, write_records, serialize_npz
     from reproml import dataset_from_records, shuffle_repeat_prefetch, input_fn
 
-They are loaded on first use (PEP 562), so ``import reproml`` alone (as the CLI does for the
-commands that only read run stores) does not import TensorFlow.
+So are the notebook readers of a run store, ``load_runs`` and ``load_metrics``
+(`reproml.runs.frames`, pandas DataFrames). They are loaded on first use (PEP 562), so
+``import reproml`` alone (as the CLI does for the commands that only read run stores) imports
+neither TensorFlow nor pandas.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _PUBLIC = {
     "dataset_from_records": "reproml.records.reader",
     "shuffle_repeat_prefetch": "reproml.records.reader",
     "input_fn": "reproml.records.reader",
+    # Runs as pandas DataFrames, for a notebook (pandas is imported on first use).
+    "load_runs": "reproml.runs.frames",
+    "load_metrics": "reproml.runs.frames",
 }
 __all__ = sorted(_PUBLIC)
 
