@@ -14,9 +14,16 @@ neither TensorFlow nor pandas.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# TensorFlow's C++ start-up lines (oneDNN, CUDA/cuDNN/cuFFT/cuBLAS registration, CPU features,
+# TensorRT) are silenced for any program that imports reproml (or `handlers`) before TensorFlow:
+# the level is read when TensorFlow loads. Level 3, as level 2 leaves the three cuDNN/cuFFT/cuBLAS
+# "Unable to register" lines of every CPU machine. A user's own setting wins. docs/output.md.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _PUBLIC = {
     "FeatureHandler": "reproml.records.handler",
