@@ -159,3 +159,13 @@ def test_import_reproml_does_not_import_pandas_until_load_runs_is_used():
         timeout=120,
     ).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_the_docs_blocks_run_as_written(world, monkeypatch, capsys):
+    from tests.doc_blocks import python_blocks, run_blocks
+
+    monkeypatch.chdir(world.store.parent)  # the store is ./runs, as in the docs
+    namespace = run_blocks(python_blocks("docs/notebooks.md"), "notebooks")
+    out = capsys.readouterr().out
+    assert "metrics.eval.accuracy" in out and "config.optimizer" in out
+    assert list(namespace["history"]["metric"].unique()) == ["eval.accuracy"]
