@@ -25,6 +25,9 @@ VENV_BIN = Path(sys.executable).parent
 # Words of TensorFlow's C++ start-up lines (oneDNN, cuda drivers, cuDNN/cuFFT/cuBLAS, CPU
 # features, TensorRT).
 TF_START_UP = ("cuda", "cuDNN", "cuFFT", "cuBLAS", "cpu_feature_guard", "TF-TRT", "oneDNN")
+# Any TensorFlow C++ log line ("2026-11-21 11:40:26.878647: I tensorflow/...") and the line that
+# continues its CPU-feature message.
+TF_CPP_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |^To enable the following")
 pytestmark = pytest.mark.slow
 
 
@@ -68,6 +71,7 @@ def test_no_tensorflow_start_up_line_reaches_the_terminal(user_run):
     _, _, proc = user_run
     for line in (proc.stdout + proc.stderr).splitlines():
         assert not any(word in line for word in TF_START_UP), line
+        assert not TF_CPP_LINE.match(line), line
     assert "Completed after" in proc.stderr
 
 
