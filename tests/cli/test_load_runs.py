@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import reproml
 from reproml.errors import ReproMLError
 from reproml.runs.frames import RUN_COLUMNS, UnreadableRunWarning
 from reproml.runs.mongo import MongoUnreachableError
+from tests.doc_blocks import python_blocks, run_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,7 +137,6 @@ def test_a_store_that_is_not_there_is_one_clear_error(tmp_path, no_mongo_env):
         reproml.load_runs(tmp_path / "empty")
     with pytest.raises(MongoUnreachableError, match="not a MongoDB URL"):
         reproml.load_runs("mongodb://:@/")
-    shutil.rmtree(tmp_path / "empty")
 
 
 def test_import_reproml_does_not_import_pandas_until_load_runs_is_used():
@@ -162,8 +161,6 @@ def test_import_reproml_does_not_import_pandas_until_load_runs_is_used():
 
 
 def test_the_docs_blocks_run_as_written(world, monkeypatch, capsys):
-    from tests.doc_blocks import python_blocks, run_blocks
-
     monkeypatch.chdir(world.store.parent)  # the store is ./runs, as in the docs
     namespace = run_blocks(python_blocks("docs/notebooks.md"), "notebooks")
     out = capsys.readouterr().out
