@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TensorFlow's C++ start-up lines: 3 hides them all (2 leaves cuDNN/cuFFT/cuBLAS "Unable to
+# register"); reproml sets the same default itself. `make demo TF_CPP_MIN_LOG_LEVEL=0` shows them.
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
 .PHONY: demo test bench lint format install constraints clean omniboard screenshots demo-screenshot
@@ -20,6 +22,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/python -m experiments.mnist
+	@echo "To type reproml, tensorboard and python without .venv/bin/: source $(BIN)/activate"
 
 # Omniboard for `reproml board` and its browser tests: `npm ci` from tools/omniboard's lock, once,
 # into ~/.cache/reproml (or $$REPROML_CACHE). Without Node.js the board tests skip (fail in CI).

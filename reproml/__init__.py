@@ -5,16 +5,25 @@ The public names of the Reproducible-ML docs are importable from here::
     from reproml import FeatureHandler, write_records, serialize_npz
     from reproml import dataset_from_records, shuffle_repeat_prefetch, input_fn
 
-They are loaded on first use (PEP 562), so ``import reproml`` alone (as the CLI does for the
-commands that only read run stores) does not import TensorFlow.
+So are the notebook readers of a run store, ``load_runs`` and ``load_metrics``
+(`reproml.runs.frames`, pandas DataFrames). They are loaded on first use (PEP 562), so
+``import reproml`` alone (as the CLI does for the commands that only read run stores) imports
+neither TensorFlow nor pandas.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# TensorFlow's C++ start-up lines (oneDNN, CUDA/cuDNN/cuFFT/cuBLAS registration, CPU features,
+# TensorRT) are silenced for any program that imports reproml (or `handlers`) before TensorFlow:
+# the level is read when TensorFlow loads. Level 3, as level 2 leaves the three cuDNN/cuFFT/cuBLAS
+# "Unable to register" lines of every CPU machine. A user's own setting wins. docs/output.md.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _PUBLIC = {
     "FeatureHandler": "reproml.records.handler",
@@ -29,6 +38,9 @@ _PUBLIC = {
     "dataset_from_records": "reproml.records.reader",
     "shuffle_repeat_prefetch": "reproml.records.reader",
     "input_fn": "reproml.records.reader",
+    # Runs as pandas DataFrames, for a notebook (pandas is imported on first use).
+    "load_runs": "reproml.runs.frames",
+    "load_metrics": "reproml.runs.frames",
 }
 __all__ = sorted(_PUBLIC)
 

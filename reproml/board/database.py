@@ -7,7 +7,9 @@ imports it: it only runs its console script ``secantusd-py`` (installed by the o
 
 `sync_store` makes that database hold exactly the file store's readable runs, under their
 file-store ids: runs that left the store (or were replaced under the same id) are deleted, the
-others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs.
+others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs. Their ``format``
+(Omniboard's "Format" column) says they are file-store runs (`FILE_STORE_FORMAT`), not runs a
+MongoObserver recorded.
 
 Tags and notes edited in Omniboard land in that database; `pull_annotations` writes them back
 into the runs' ``omniboard.json`` (when the board stops, and before each sync), so the file
@@ -37,6 +39,9 @@ from reproml.runs.push import delete_run, push_run, run_digest, run_key
 from reproml.runs.record import CliError
 
 SERVER_SCRIPT = "secantusd-py"
+# Omniboard's "Format" column: the runs of this database were recorded by Sacred's
+# FileStorageObserver; the MongoObserver that replayed them here (`push_run`) only copied them.
+FILE_STORE_FORMAT = "FileStorageObserver (file store, shown by reproml board)"
 READY = r"secantus listening on 127\.0\.0\.1:(\d+)"
 START_TIMEOUT = 60.0
 DB_NAME = "reproml_board"
@@ -158,4 +163,7 @@ def sync_store(
     for run in runs:
         outcome, _ = push_run(db, run, store.root, keep_id=True)
         counts[outcome] += 1
+    db.runs.update_many(
+        {"format": {"$ne": FILE_STORE_FORMAT}}, {"$set": {"format": FILE_STORE_FORMAT}}
+    )
     return counts, warnings

@@ -187,6 +187,7 @@ def drift_run(
 
     from reproml.drift.embeddings import embed_images, save_embeddings
     from reproml.drift.monitor import assign_windows, drift_report
+    from reproml.drift.projection import save_label_projection
     from reproml.drift.report import save_drift_curve, save_farthest_images, save_projection
     from reproml.tracking import experiment as rx
 
@@ -231,6 +232,15 @@ def drift_run(
     }
     for name, save in (
         ("drift_projection.png", lambda p: save_projection(base, prod, windows, flagged, p)),
+        # Both samples by dataset, predicted and actual label, correctness: UMAP and PCA.
+        (
+            "drift_umap.png",
+            lambda p: save_label_projection(base, prod, class_names, p, method="umap", seed=seed),
+        ),
+        (
+            "drift_pca_labels.png",
+            lambda p: save_label_projection(base, prod, class_names, p, method="pca", seed=seed),
+        ),
         ("drift_curve.png", lambda p: save_drift_curve(report, p)),
         (
             "drift_farthest.png",

@@ -72,6 +72,7 @@ from reproml.tracking.observers import (
     runs_dir,
 )
 from reproml.tracking.output import filter_captured_output
+from reproml.tracking.printed_commands import board_command, executable, runnable
 from reproml.tracking.record import (
     artifact_dir,
     record_code,
@@ -537,11 +538,18 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     run_dir = _run.info.get("run_dir")
     if run_dir:
         lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")
+    # Commands as the shell will find them: `make demo` does not put .venv/bin on PATH.
     if "tensorboard" in _run.info:
-        lines.append(f"TensorBoard: {_run.info['tensorboard']}")
+        lines.append(f"TensorBoard: {runnable(_run.info['tensorboard'])}")
     mongo = [obs.name for obs in _run.observers if not is_file_store(obs)]
-    where = f"--mongo URL ({', '.join(mongo)})" if mongo else "the file store"
-    lines.append(f"Browser: `reproml board` shows the runs of {where} in Omniboard")
+    if mongo:
+        lines.append(
+            f"Browser: `{executable('reproml')} --mongo URL board` shows the runs of "
+            f"{', '.join(mongo)} in Omniboard"
+        )
+    else:
+        board = board_command(Path(run_dir).parent if run_dir else None)
+        lines.append(f"Browser: `{board}` shows the runs of the file store in Omniboard")
     _run.reproml_summary = lines
 
 

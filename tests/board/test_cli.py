@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reproml.board import BoardError
-from reproml.board.database import sync_store
+from reproml.board.database import FILE_STORE_FORMAT, sync_store
 from reproml.board.omniboard import mongo_uri, start_omniboard
 from reproml.board.processes import free_port
 from reproml.cli.main import main
@@ -135,6 +135,8 @@ def test_sync_store_mirrors_the_file_store(new_mongo_db, tmp_path):
     assert dict(counts) == {"added": 3} and warnings == []
     assert sorted(d["_id"] for d in db.runs.find()) == [1, 2, 3]
     assert db.runs.find_one({"_id": 3})["status"] == "FAILED"
+    # Omniboard's "Format" column names the file store, not the MongoObserver that copied them.
+    assert {d["format"] for d in db.runs.find()} == {FILE_STORE_FORMAT}
     import shutil
 
     shutil.rmtree(store / "2")
@@ -142,6 +144,7 @@ def test_sync_store_mirrors_the_file_store(new_mongo_db, tmp_path):
     assert dict(counts) == {"removed": 1, "unchanged": 2}
     assert sorted(d["_id"] for d in db.runs.find()) == [1, 3]
     assert db.metrics.count_documents({"run_id": 2}) == 0
+    assert {d["format"] for d in db.runs.find()} == {FILE_STORE_FORMAT}
 
 
 def test_omniboard_refuses_a_port_taken_after_the_check(omniboard_script, listening, tmp_path):

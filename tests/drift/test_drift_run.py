@@ -86,7 +86,8 @@ def test_report_flags_exactly_the_degraded_windows_in_a_run_linked_to_training(
     clean = [w["distance"] for w in report["windows"] if w["window"] in CLEAN]
     degraded = [w["distance"] for w in report["windows"] if w["window"] in DEGRADED]
     assert min(degraded) > max(clean)
-    for name in ("drift_projection.png", "drift_curve.png", "drift_farthest.png"):
+    pngs = ("drift_projection.png", "drift_umap.png", "drift_pca_labels.png", "drift_curve.png")
+    for name in (*pngs, "drift_farthest.png"):
         assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert any((run_dir / "drift_tensorboard").glob("events.out.tfevents.*"))
 
