@@ -61,6 +61,7 @@ from reproml.errors import ConfigError
 from reproml.lazy import import_deferred, lazy_import
 from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
+from reproml.runs.record import class_count_lines, missing_class_lines
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.tracking.observers import (
     GuardedObserver,
@@ -515,7 +516,8 @@ def record_tensorboard(_run: Any, model_dir: str) -> None:
 def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     """Print the result now; the dataset and the stores are printed once the record is complete.
 
-    The summary names the dataset the run trained on and, when it is a fallback (its recorded
+    The summary names the dataset the run trained on, its examples per class of each split
+    (and a warning per split that lacks a class) and, when it is a fallback (its recorded
     source has a ``reason``, e.g. MNIST missing -> scikit-learn's digits), repeats the warning.
     The lines about the stores (where the run is, how to open TensorBoard and Omniboard) are
     kept on the run and printed by `run_commandline` after the final record was written, so
@@ -527,6 +529,8 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     dataset = dataset if isinstance(dataset, Mapping) else {}
     if dataset.get("name"):
         lines.append(f"dataset: {dataset['name']} ({dataset.get('record_dir', '?')})")
+    lines += [f"examples per class, {split}: {line}" for split, line in class_count_lines(dataset)]
+    lines += missing_class_lines(dataset)
     source = dataset.get("source") or {}
     if isinstance(source, Mapping) and source.get("reason"):
         # The fallback warning scrolled by long ago, among TensorFlow's lines: say it again.
