@@ -171,6 +171,8 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 def class_count_lines(dataset: Mapping[str, Any], shown: int = 12) -> list[tuple[str, str]]:
     """Return ``(split, "cat 40, dog 40, ...")`` per split of a run's ``info.dataset``.
 
+    Splits in the order train, eval, test, then any other by name.
+
     From ``examples_per_class`` (`reproml.tracking.record.record_dataset`); at most `shown`
     classes per line, then ``... (N classes)``. Empty when the run recorded no class counts.
     """
@@ -178,7 +180,8 @@ def class_count_lines(dataset: Mapping[str, Any], shown: int = 12) -> list[tuple
     if not isinstance(per_class, Mapping):
         return []
     lines = []
-    for split, counts in per_class.items():
+    order = {"train": 0, "eval": 1, "test": 2}
+    for split, counts in sorted(per_class.items(), key=lambda kv: (order.get(kv[0], 3), kv[0])):
         if not isinstance(counts, Mapping):
             continue
         items = [f"{name} {count}" for name, count in counts.items()]

@@ -558,7 +558,11 @@ def first_examples(input_fn: Callable, count: int) -> tuple[Any, Any]:
 
 
 def split_sizes_limited(sizes: Mapping[str, int], limit: int | None) -> dict[str, int]:
-    """Return `sizes` with every split capped at `limit` (None: unchanged)."""
+    """Return `sizes` with every split capped at `limit` (None: unchanged): its first rows.
+
+    Fine for rows in random order (MNIST); rows sorted by class (an image folder) would lose
+    classes: use `reproml.records.subset.limit_examples` (stratified, seeded) for those.
+    """
     return {k: (v if limit is None else min(v, limit)) for k, v in sizes.items()}
 
 

@@ -53,6 +53,7 @@ def check_dataset(config: dict, command_name: str, logger: Any) -> dict:
     entries = records.prefixed_entries(config, "dataset")
     records.check_record_entries(entries, "dataset")
     rx.check_existing_path(entries, "dataset.data_path", allow_none=False)
+    rx.check_seed(entries, "dataset.subset_seed")
     wanted = records.serialization_of(config["dataset"], SERIALIZATION)
     records.refuse_other_records(config, command_name, "dataset", wanted)
     return {}

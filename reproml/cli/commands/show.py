@@ -104,6 +104,14 @@ def _drift_sections(run: RunRecord, monitored_by: list[RunRecord]) -> list[str]:
     return sections
 
 
+def _shown_source(dataset: dict) -> dict:
+    """The recorded source, without the subset's class counts (shown as ``examples <split>``)."""
+    source = dict(dataset.get("source") or {})
+    if isinstance(source.get("subset"), dict):
+        source["subset"] = {k: v for k, v in source["subset"].items() if k != "examples_per_class"}
+    return source
+
+
 def _replaced_pairs(dataset: dict) -> list[tuple[str, Any]]:
     """The records this run's ``overwrite_records=True`` replaced, when it replaced any."""
     replaced = dataset.get("replaced")
@@ -168,7 +176,7 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
             + [(f"examples {split}", line) for split, line in class_count_lines(dataset)]
             + [("warning", line.removeprefix("WARNING: ")) for line in missing_class_lines(dataset)]
             + _replaced_pairs(dataset)
-            + sorted(flatten_config({"source": dataset.get("source") or {}}).items())
+            + sorted(flatten_config({"source": _shown_source(dataset)}).items())
         ),
         "model",
         render_pairs(
