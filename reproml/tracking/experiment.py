@@ -529,8 +529,6 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     dataset = dataset if isinstance(dataset, Mapping) else {}
     if dataset.get("name"):
         lines.append(f"dataset: {dataset['name']} ({dataset.get('record_dir', '?')})")
-    lines += [f"examples per class, {split}: {line}" for split, line in class_count_lines(dataset)]
-    lines += missing_class_lines(dataset)
     source = dataset.get("source") or {}
     if isinstance(source, Mapping) and source.get("reason"):
         # The fallback warning scrolled by long ago, among TensorFlow's lines: say it again.
@@ -538,6 +536,8 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
             f"WARNING: trained on the fallback {source.get('name', dataset.get('name'))}, not on "
             f"the data asked for: {source['reason']}"
         )
+    lines += [f"examples per class, {split}: {line}" for split, line in class_count_lines(dataset)]
+    lines += missing_class_lines(dataset)
     run_dir = _run.info.get("run_dir")
     if run_dir:
         lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")

@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 from experiments.mnist import ex
-from reproml.datasets.ingredient import SERIALIZATION_KEY, SerializationMismatchError
+from reproml.datasets.ingredient import (
+    SERIALIZATION_KEY,
+    SerializationMismatchError,
+    SourceChangedError,
+)
 from reproml.datasets.mnist import (
     MnistFallbackWarning,
     MnistFileWarning,
@@ -151,6 +155,16 @@ def test_data_sha256_pins_the_file_and_the_run_records_its_hash(serialize, tmp_p
     with pytest.raises(RecordError, match="b.npz"):
         serialize(data_dir=str(tmp_path / "other"), data_path=str(b), data_sha256=sha_a)
     assert not (tmp_path / "other" / MANIFEST_NAME).exists()
+
+
+def test_a_data_path_rewritten_in_place_is_refused_naming_it(serialize, tmp_path, npz_files):
+    a, b = npz_files
+    first = serialize(data_path=str(a))
+    a.write_bytes(b.read_bytes())  # the same path, other content
+    with pytest.raises(SourceChangedError, match=f"the data file {a.resolve()} changed"):
+        serialize(data_path=str(a))
+    again = serialize(data_path=str(a), overwrite_records=True)
+    assert again.info["dataset"]["replaced"]["fingerprint"] == first.result != again.result
 
 
 def test_records_without_a_serialization_config_are_refused(serialize, tmp_path):
