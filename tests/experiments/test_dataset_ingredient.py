@@ -24,6 +24,7 @@ from reproml.datasets.mnist import (
     mnist_keys_to_handlers,
     mnist_rows,
 )
+from reproml.datasets.mnist_ingredient import FIRST_ROWS
 from reproml.errors import ConfigError, RecordError
 from reproml.records.file_hash import file_sha256
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
@@ -82,6 +83,11 @@ def test_first_run_serializes_and_stores_its_serialization_config(serialize, tmp
     assert {s: i.num_examples for s, i in manifest.splits.items()} == {"train": 256, "test": 256}
     assert run.info["dataset"]["fingerprint"] == manifest.fingerprint
     assert run.info["dataset"]["source"][SERIALIZATION_KEY]["max_examples"] == 256
+    # How max_examples cut the splits is recorded, and the run's examples per class.
+    assert manifest.source["subset"] == {"method": FIRST_ROWS, "max_examples": 256}
+    per_class = run.info["dataset"]["examples_per_class"]
+    assert sum(per_class["train"].values()) == 256 and len(per_class["train"]) == 10
+    assert run.info["dataset"]["classes_missing"] == {}
 
 
 def test_same_config_reuses_the_records(serialize, tmp_path):
