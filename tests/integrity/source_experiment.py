@@ -125,3 +125,7 @@ def main(_run: Any) -> int:
     examples = manifest.splits["train"].num_examples
     rx.print_run_summary(_run, "train examples", examples)
     return examples
+
+
+if __name__ == "__main__":
+    rx.run_commandline(ex)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -20,6 +24,7 @@ from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.source_fingerprint import FILE_HASHES_KEY
 from tests.integrity.source_experiment import ex
 
+REPO = Path(__file__).resolve().parents[2]
 # Rows come class by class: the first 20 train rows are all "checker".
 TRAIN = {"checker": 30, "circle": 20, "cross": 15, "stripe": 10}
 TEST = {"checker": 5, "circle": 5, "cross": 5, "stripe": 5}
@@ -261,3 +266,34 @@ def test_overwriting_another_datasets_records_is_logged_and_recorded(
     assert replaced["serialization"]["data_path"] == str(folder.resolve())
     recorded = json.loads((tmp_path / "runs" / str(blobs._id) / "info.json").read_text())
     assert recorded["dataset"]["replaced"]["fingerprint"] == shapes.result
+
+
+@pytest.mark.slow
+def test_a_changed_source_is_one_line_on_the_command_line(folder, tmp_path):
+    """As a user sees it: exit 1, one line on stderr naming the file, no traceback, no run."""
+    env = {**os.environ, "REPROML_RUNS_DIR": str(tmp_path / "runs"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["PYTHONPATH"] = str(REPO)
+    args = [
+        sys.executable,
+        "-m",
+        "tests.integrity.source_experiment",
+        "serialize",
+        "with",
+        f"dataset.data_path={folder}",
+        f"dataset.data_dir={tmp_path / 'records'}",
+    ]
+
+    def run():
+        return subprocess.run(
+            args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    assert run().returncode == 0
+    (folder / "test" / "stripe" / "img01.png").unlink()
+    proc = run()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if "SourceChangedError" in ln]
+    assert line.startswith("reproml.datasets.ingredient.SourceChangedError: ")
+    assert f"1 file removed ({folder / 'test' / 'stripe' / 'img01.png'})" in line
+    assert proc.stderr.strip() == line
+    assert _recorded_runs(tmp_path) == ["1"]
