@@ -218,10 +218,9 @@ def test_show_and_the_run_summary_print_the_examples_per_class(serialize, folder
     assert "examples per class, test: checker 5, circle 5, cross 5, stripe 5" in summary
     code, out, err = cli("--store", str(tmp_path / "runs"), "show", str(run._id))
     assert code == 0, err
+    # "  examples train    checker 8, ..." -> {"train": "checker 8, ..."}
     shown = dict(
-        line.strip().split(None, 2)[1:]
-        for line in out.splitlines()
-        if "examples " in line and line.startswith("  examples")
+        line.split(None, 2)[1:] for line in out.splitlines() if line.startswith("  examples ")
     )
     assert shown["train"] == "checker 8, circle 5, cross 4, stripe 3", out
     assert shown["test"] == "checker 5, circle 5, cross 5, stripe 5"
