@@ -5,9 +5,15 @@ the manifest at write time, as ``source["serialization"]``. A later run compares
 
     data_dir has no manifest            -> serialize (write_records), store the entries
     manifest, the same entries          -> reuse the records
-    manifest, other entries             -> SerializationMismatchError naming every entry that
+    manifest, other entries             -> SerializationMismatchError naming whose records they
+                                           are (dataset, source, fingerprint), every entry that
                                            differs (both values) and the two ways out
-    ... and overwrite_records=True      -> serialize again (write_records replaces atomically)
+    manifest, same entries, but the     -> SourceChangedError naming the files added, removed or
+    source changed since                   changed (`reproml.records.source_fingerprint`)
+    ... and overwrite_records=True      -> serialize again (write_records replaces atomically);
+                                           the records replaced are logged (one warning line
+                                           naming their dataset, source and fingerprint) and
+                                           recorded as ``info.dataset.replaced``
 
 The comparison runs in the ingredient's config hook (`refuse_other_records`: refused before
 anything runs or is recorded) and again in `ensure_records` (records written meanwhile). The
@@ -26,6 +32,7 @@ from typing import Any
 
 from reproml.errors import ConfigError, RecordError
 from reproml.records.manifest import COMPRESSIONS, MANIFEST_NAME, Manifest, load_manifest
+from reproml.records.source_fingerprint import source_changes
 from reproml.tracking import experiment as rx
 from reproml.tracking.record import record_dataset
 
@@ -43,18 +50,76 @@ class SerializationMismatchError(RecordError):
     """
 
     def __init__(
-        self, manifest_path: str | os.PathLike, differences: dict[str, tuple], path: str
+        self,
+        manifest_path: str | os.PathLike,
+        differences: dict[str, tuple],
+        path: str,
+        owner: str = "",
     ) -> None:
         self.differences = differences
+        self.owner = owner
         listed = "; ".join(
             f"{entry}={recorded!r} there, {wanted!r} in this run"
             for entry, (recorded, wanted) in differences.items()
         )
+        whose = f" ({owner})" if owner else ""
         super().__init__(
             manifest_path,
-            f"these records were serialized from another config ({listed})",
-            f"Use another {path}.data_dir, or {path}.overwrite_records=True to serialize them again",
+            f"these records{whose} were serialized from another config ({listed})",
+            f"Use another {path}.data_dir, or {path}.overwrite_records=True to replace them "
+            "(they are deleted: runs bound to their fingerprint can no longer be reproduced "
+            "from this directory)",
         )
+
+
+class SourceChangedError(RecordError):
+    """Records whose source (data file, image folder) changed since they were serialized.
+
+    Attributes:
+      change: what changed, one line (`reproml.records.source_fingerprint.source_changes`).
+    """
+
+    def __init__(
+        self, manifest_path: str | os.PathLike, change: str, path: str, owner: str = ""
+    ) -> None:
+        self.change = change
+        whose = f" ({owner})" if owner else ""
+        super().__init__(
+            manifest_path,
+            f"the source of these records{whose} changed since they were serialized: {change}",
+            f"Use {path}.overwrite_records=True to serialize them again from the source as it is "
+            f"now (or another {path}.data_dir)",
+        )
+
+
+def describe_records(manifest: Manifest) -> str:
+    """Return whose records `manifest` describes: ``dataset 'x' from <source>, fingerprint <12>``.
+
+    The dataset is the source's ``name`` (else its ``type``), the source its file, path or
+    folders; parts the manifest does not hold are left out.
+    """
+    source = manifest.source if isinstance(manifest.source, Mapping) else {}
+    parts = []
+    name = source.get("name") or source.get("type")
+    if name:
+        parts.append(f"dataset {name!r}")
+    where = source_location(source)
+    if where:
+        parts.append(f"from {where}")
+    fingerprint = manifest.fingerprint or manifest.compute_fingerprint()
+    parts.append(f"fingerprint {fingerprint[:12]}")
+    return ", ".join(parts)
+
+
+def source_location(source: Mapping[str, Any]) -> str | None:
+    """Return where a manifest's source came from: its file, path or folders (None: unknown)."""
+    for key in ("file", "path"):
+        if isinstance(source.get(key), str):
+            return source[key]
+    folders = source.get("folders")
+    if isinstance(folders, Mapping) and folders:
+        return ", ".join(f"{split} {folder}" for split, folder in folders.items())
+    return None
 
 
 def prefixed_entries(config: Mapping[str, Any], path: str) -> dict[str, Any]:
@@ -187,15 +252,24 @@ def check_records_reusable(
       The manifest, or None when `record_dir` has no manifest yet (serialize it).
 
     Raises:
-      SerializationMismatchError: the manifest records another serialization config (or none).
+      SerializationMismatchError: the manifest records another serialization config (or none);
+        the message says whose records they are (`describe_records`).
+      SourceChangedError: the same config, but the source it describes changed since (a file
+        added to, removed from or changed in an image folder; another sha256 of a data file).
       RecordError: the manifest is not valid.
     """
     if not (Path(record_dir) / MANIFEST_NAME).is_file():
         return None
     manifest = load_manifest(record_dir)
+    manifest_path = Path(record_dir) / MANIFEST_NAME
     differences = serialization_differences(recorded_serialization(manifest), wanted, path)
     if differences:
-        raise SerializationMismatchError(Path(record_dir) / MANIFEST_NAME, differences, path)
+        raise SerializationMismatchError(
+            manifest_path, differences, path, describe_records(manifest)
+        )
+    change = source_changes(manifest.source)
+    if change:
+        raise SourceChangedError(manifest_path, change, path, describe_records(manifest))
     return manifest
 
 
@@ -225,12 +299,16 @@ def ensure_records(
     Raises:
       SerializationMismatchError: `record_dir` holds records of another config and not
         `overwrite` (see `check_records_reusable`).
+      SourceChangedError: the same config, but its source changed since, and not `overwrite`.
       RecordError: `write` did not store `wanted` in the manifest.
     """
     wanted = json.loads(json.dumps(dict(wanted)))
     manifest = None if overwrite else check_records_reusable(record_dir, wanted, path)
+    replaced = None
     if manifest is None:
         why = "overwrite_records=True" if overwrite else "no records yet"
+        if overwrite:
+            replaced = _records_replaced(record_dir)
         _log.info("serializing into %s (%s)", record_dir, why)
         manifest = write(wanted)
         if recorded_serialization(manifest) != wanted:
@@ -240,6 +318,41 @@ def ensure_records(
                 "Pass source={..., 'serialization': serialization} to write_records",
             )
     else:
-        _log.info("reusing the records in %s (same serialization config)", record_dir)
-    record_dataset(_run, record_dir, name)
+        _log.info(
+            "reusing the records in %s (same serialization config, source unchanged)", record_dir
+        )
+    info = record_dataset(_run, record_dir, name)
+    if replaced is not None:
+        info["replaced"] = replaced
+    for split, classes in info.get("classes_missing", {}).items():
+        _log.warning(
+            "split %r of the records in %s has no examples of %d class(es): %s",
+            split,
+            record_dir,
+            len(classes),
+            ", ".join(classes),
+        )
     return manifest
+
+
+def _records_replaced(record_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """Log and return whose records an overwrite replaces (None: there were none)."""
+    if not (Path(record_dir) / MANIFEST_NAME).is_file():
+        return None
+    try:
+        earlier = load_manifest(record_dir)
+    except RecordError as err:
+        _log.warning("overwrite_records=True replaces an unreadable manifest: %s", err)
+        return {"manifest": "unreadable"}
+    source = earlier.source if isinstance(earlier.source, Mapping) else {}
+    _log.warning(
+        "overwrite_records=True replaces the records in %s (%s)",
+        record_dir,
+        describe_records(earlier),
+    )
+    return {
+        "name": source.get("name") or source.get("type"),
+        "source": source_location(source),
+        "fingerprint": earlier.fingerprint or earlier.compute_fingerprint(),
+        SERIALIZATION_KEY: recorded_serialization(earlier),
+    }

@@ -28,10 +28,17 @@ from reproml.errors import ConfigError, RecordError
 from reproml.records.file_hash import file_sha256
 from reproml.records.handler import FeatureHandler
 from reproml.records.manifest import Manifest
+from reproml.records.source_fingerprint import (
+    CONTENT_KEY,
+    FILE_HASHES_KEY,
+    FINGERPRINT_METHOD,
+    IMAGE_EXTENSIONS,
+    cached_file_sha256,
+    content_sha256,
+)
 from reproml.records.writer import write_records
 
 DEFAULT_PATTERN = "{split}-{idx:05d}.tfrecord"
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +50,16 @@ class RowSource:
       split_to_size: number of rows of each split.
       source: JSON-serializable description of the input (file, sha256, layout) for the manifest.
       class_names: the class names of an image folder (sorted), else None.
+      labels: ``labels(split)`` returns the label of every row of a split, in row order,
+        without reading the rows (`reproml.records.subset.limit_examples` stratifies by it);
+        None when the source has no label.
     """
 
     rows_gen: Callable[[str], Iterator[dict[str, Any]]]
     split_to_size: dict[str, int]
     source: dict[str, Any]
     class_names: tuple[str, ...] | None = None
+    labels: Callable[[str], Sequence[Any]] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +135,13 @@ def rows_from_npz(
         "eval": eval_rule,
     }
     sizes = {split: len(xs) for split, (xs, _ys) in by_split.items()}
-    return RowSource(rows_gen, sizes, source)
+
+    def labels(split: str) -> list[Any]:
+        if split not in by_split:
+            raise ConfigError("split", f"one of {list(by_split)}", split)
+        return by_split[split][1].tolist()
+
+    return RowSource(rows_gen, sizes, source, labels=labels)
 
 
 def serialize_npz(
@@ -286,6 +303,7 @@ def rows_from_hdf5(
     split_to_datasets: Mapping[str, Mapping[str, str]],
     *,
     chunk_rows: int = 256,
+    label_key: str = "label",
 ) -> RowSource:
     """Stream rows from named HDF5 datasets, `chunk_rows` rows at a time.
 
@@ -298,6 +316,8 @@ def rows_from_hdf5(
       hdf5_file: the HDF5 file.
       split_to_datasets: split -> row key -> dataset path in the file (e.g. "train/images").
       chunk_rows: rows read per block.
+      label_key: the row key of the label (``RowSource.labels`` reads its dataset whole; a
+        split without it has no labels).
 
     Raises:
       RecordError: the file is unreadable, a path is missing or not a dataset (names it), or
@@ -357,7 +377,15 @@ def rows_from_hdf5(
         "datasets": {s: dict(d) for s, d in split_to_datasets.items()},
         "arrays": shapes,
     }
-    return RowSource(rows_gen, sizes, source)
+
+    def labels(split: str) -> list[Any]:
+        datasets = split_to_datasets.get(split, {})
+        if label_key not in datasets:
+            raise ConfigError("label_key", f"a key of split {split!r}: {list(datasets)}", label_key)
+        with h5py.File(path, "r") as f:
+            return [_row_value(value) for value in f[datasets[label_key]][:]]
+
+    return RowSource(rows_gen, sizes, source, labels=labels)
 
 
 def _hdf5_datasets(f: Any) -> list[str]:
@@ -391,6 +419,9 @@ def rows_from_image_folder(
     names; every split must have the same classes. Use e.g.
     ``ImageFileHandler(delegate_to=ImageArrayHandler(shape=...))`` for the image and
     ``ClassLabelHandler(names=src.class_names)`` for the label.
+
+    The source fingerprints every image (bytes and sha256, `reproml.records.source_fingerprint`)
+    so a reuse of the records can see a file added, removed or changed since.
 
     Args:
       split_to_folder: split -> folder holding one sub-folder per class.
@@ -462,20 +493,34 @@ def rows_from_image_folder(
             yield {image_key: image, label_key: label}
 
     digest = hashlib.sha256()
+    file_hashes: dict[str, dict[str, list]] = {}
     for split, rows in listing.items():
         root = Path(split_to_folder[split]).resolve()
+        file_hashes[split] = {}
         for image, _label in rows:
             rel = Path(image).relative_to(root).as_posix()
-            digest.update(f"{split}\t{rel}\t{Path(image).stat().st_size}\n".encode())
+            size, sha = cached_file_sha256(image)
+            file_hashes[split][rel] = [size, sha]
+            digest.update(f"{split}\t{rel}\t{size}\n".encode())
     source = {
         "type": "image_folder",
         "folders": {s: str(Path(f).resolve()) for s, f in split_to_folder.items()},
+        "extensions": list(extensions),
         "class_names": list(classes or ()),
         "files": {s: len(rows) for s, rows in listing.items()},
         "listing_sha256": digest.hexdigest(),
+        "fingerprint_method": FINGERPRINT_METHOD,
+        CONTENT_KEY: content_sha256(file_hashes),
+        FILE_HASHES_KEY: file_hashes,
     }
     sizes = {s: len(rows) for s, rows in listing.items()}
-    return RowSource(rows_gen, sizes, source, class_names=classes)
+
+    def labels(split: str) -> list[str]:
+        if split not in listing:
+            raise ConfigError("split", f"one of {list(listing)}", split)
+        return [label for _image, label in listing[split]]
+
+    return RowSource(rows_gen, sizes, source, class_names=classes, labels=labels)
 
 
 def _visible(folder: Path) -> list[Path]:

@@ -168,6 +168,40 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any
     return flat
 
 
+def class_count_lines(dataset: Mapping[str, Any], shown: int = 12) -> list[tuple[str, str]]:
+    """Return ``(split, "cat 40, dog 40, ...")`` per split of a run's ``info.dataset``.
+
+    Splits in the order train, eval, test, then any other by name.
+
+    From ``examples_per_class`` (`reproml.tracking.record.record_dataset`); at most `shown`
+    classes per line, then ``... (N classes)``. Empty when the run recorded no class counts.
+    """
+    per_class = dataset.get("examples_per_class")
+    if not isinstance(per_class, Mapping):
+        return []
+    lines = []
+    order = {"train": 0, "eval": 1, "test": 2}
+    for split, counts in sorted(per_class.items(), key=lambda kv: (order.get(kv[0], 3), kv[0])):
+        if not isinstance(counts, Mapping):
+            continue
+        items = [f"{name} {count}" for name, count in counts.items()]
+        more = f", ... ({len(items)} classes)" if len(items) > shown else ""
+        lines.append((str(split), ", ".join(items[:shown]) + more))
+    return lines
+
+
+def missing_class_lines(dataset: Mapping[str, Any]) -> list[str]:
+    """Return one warning per split of ``info.dataset.classes_missing``: the classes it lacks."""
+    missing = dataset.get("classes_missing")
+    if not isinstance(missing, Mapping):
+        return []
+    return [
+        f"WARNING: split {split!r} has no examples of {len(names)} class(es): {', '.join(names)}"
+        for split, names in missing.items()
+        if isinstance(names, list) and names
+    ]
+
+
 def run_sort_key(run_id: str) -> tuple[int, int | str]:
     """Sort numeric run ids numerically, before any other ids."""
     return (0, int(run_id)) if str(run_id).isdigit() else (1, str(run_id))

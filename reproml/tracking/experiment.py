@@ -61,6 +61,7 @@ from reproml.errors import ConfigError
 from reproml.lazy import import_deferred, lazy_import
 from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
+from reproml.runs.record import class_count_lines, missing_class_lines
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.tracking.observers import (
     GuardedObserver,
@@ -516,7 +517,8 @@ def record_tensorboard(_run: Any, model_dir: str) -> None:
 def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     """Print the result now; the dataset and the stores are printed once the record is complete.
 
-    The summary names the dataset the run trained on and, when it is a fallback (its recorded
+    The summary names the dataset the run trained on, its examples per class of each split
+    (and a warning per split that lacks a class) and, when it is a fallback (its recorded
     source has a ``reason``, e.g. MNIST missing -> scikit-learn's digits), repeats the warning.
     The lines about the stores (where the run is, how to open TensorBoard and Omniboard) are
     kept on the run and printed by `run_commandline` after the final record was written, so
@@ -535,6 +537,8 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
             f"WARNING: trained on the fallback {source.get('name', dataset.get('name'))}, not on "
             f"the data asked for: {source['reason']}"
         )
+    lines += [f"examples per class, {split}: {line}" for split, line in class_count_lines(dataset)]
+    lines += missing_class_lines(dataset)
     run_dir = _run.info.get("run_dir")
     if run_dir:
         lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")
@@ -562,7 +566,11 @@ def first_examples(input_fn: Callable, count: int) -> tuple[Any, Any]:
 
 
 def split_sizes_limited(sizes: Mapping[str, int], limit: int | None) -> dict[str, int]:
-    """Return `sizes` with every split capped at `limit` (None: unchanged)."""
+    """Return `sizes` with every split capped at `limit` (None: unchanged): its first rows.
+
+    Fine for rows in random order (MNIST); rows sorted by class (an image folder) would lose
+    classes: use `reproml.records.subset.limit_examples` (stratified, seeded) for those.
+    """
     return {k: (v if limit is None else min(v, limit)) for k, v in sizes.items()}
 
 

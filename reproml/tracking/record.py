@@ -6,8 +6,9 @@
   network chosen by name, an import inside a function): their sha256 in ``info["code"]``, and
   the content of those in no commit as artifacts ``source-<quoted path>``.
 * `record_environment`: ``pip freeze`` as the artifact ``pip-freeze.txt``.
-* `record_dataset`: ``info["dataset"] = {"name", "record_dir", "fingerprint", "source"}`` and the
-  ``manifest.json`` as a Sacred resource (stored once per content in MongoDB's GridFS).
+* `record_dataset`: ``info["dataset"] = {"name", "record_dir", "fingerprint", "source", "splits",
+  "examples_per_class", "classes_missing"}`` and the ``manifest.json`` as a Sacred resource
+  (stored once per content in MongoDB's GridFS; the source's per-file hashes are only there).
 * `record_export`: ``info["export_dir"]`` and the SavedModel zipped as one artifact (small
   models only, see `MAX_EXPORT_ZIP_BYTES`).
 
@@ -27,7 +28,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from reproml.records.manifest import MANIFEST_NAME, load_manifest
+from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
+from reproml.records.source_fingerprint import FILE_HASHES_KEY
 from reproml.runs.code_state import (
     CodeState,
     current_code_state,
@@ -181,15 +183,45 @@ def record_dataset(run: Any, record_dir: str | os.PathLike, name: str) -> dict[s
     manifest = load_manifest(record_dir)
     path = Path(record_dir) / MANIFEST_NAME
     run.add_resource(str(path.resolve()))
+    source = {k: v for k, v in manifest.source.items() if k != FILE_HASHES_KEY}
+    per_class = examples_per_class(manifest)
     info = {
         "name": manifest.source.get("name") or name,
         "record_dir": str(Path(record_dir).resolve()),
         "fingerprint": manifest.fingerprint or manifest.compute_fingerprint(),
-        "source": scrub(manifest.source),
+        "source": scrub(source),
         "splits": {s: split.num_examples for s, split in manifest.splits.items()},
     }
+    if per_class:
+        info["examples_per_class"] = per_class
+        missing = {
+            split: [name for name, count in counts.items() if count == 0]
+            for split, counts in per_class.items()
+        }
+        info["classes_missing"] = {split: names for split, names in missing.items() if names}
     run.info["dataset"] = info
     return info
+
+
+def examples_per_class(manifest: Manifest) -> dict[str, dict[str, int]]:
+    """Return ``{split: {class name: examples}}`` of the manifest's one class-label feature.
+
+    Read from the label histograms `write_records` counts (every class listed, zeros
+    included). Empty when the records have no class-label feature; with several, the class
+    names are prefixed by their feature (``"label/cat"``).
+    """
+    per_class: dict[str, dict[str, int]] = {}
+    for split, info in manifest.splits.items():
+        histograms = info.label_histogram
+        if len(histograms) == 1:
+            per_class[split] = dict(next(iter(histograms.values())))
+        elif histograms:
+            per_class[split] = {
+                f"{key}/{name}": count
+                for key, counts in histograms.items()
+                for name, count in counts.items()
+            }
+    return per_class
 
 
 def record_export(run: Any, export_dir: str | os.PathLike) -> Path | None:

@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 from experiments.mnist import ex
-from reproml.datasets.ingredient import SERIALIZATION_KEY, SerializationMismatchError
+from reproml.datasets.ingredient import (
+    SERIALIZATION_KEY,
+    SerializationMismatchError,
+    SourceChangedError,
+)
 from reproml.datasets.mnist import (
     MnistFallbackWarning,
     MnistFileWarning,
@@ -20,6 +24,7 @@ from reproml.datasets.mnist import (
     mnist_keys_to_handlers,
     mnist_rows,
 )
+from reproml.datasets.mnist_ingredient import FIRST_ROWS
 from reproml.errors import ConfigError, RecordError
 from reproml.records.file_hash import file_sha256
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
@@ -78,6 +83,11 @@ def test_first_run_serializes_and_stores_its_serialization_config(serialize, tmp
     assert {s: i.num_examples for s, i in manifest.splits.items()} == {"train": 256, "test": 256}
     assert run.info["dataset"]["fingerprint"] == manifest.fingerprint
     assert run.info["dataset"]["source"][SERIALIZATION_KEY]["max_examples"] == 256
+    # How max_examples cut the splits is recorded, and the run's examples per class.
+    assert manifest.source["subset"] == {"method": FIRST_ROWS, "max_examples": 256}
+    per_class = run.info["dataset"]["examples_per_class"]
+    assert sum(per_class["train"].values()) == 256 and len(per_class["train"]) == 10
+    assert run.info["dataset"]["classes_missing"] == {}
 
 
 def test_same_config_reuses_the_records(serialize, tmp_path):
@@ -151,6 +161,16 @@ def test_data_sha256_pins_the_file_and_the_run_records_its_hash(serialize, tmp_p
     with pytest.raises(RecordError, match="b.npz"):
         serialize(data_dir=str(tmp_path / "other"), data_path=str(b), data_sha256=sha_a)
     assert not (tmp_path / "other" / MANIFEST_NAME).exists()
+
+
+def test_a_data_path_rewritten_in_place_is_refused_naming_it(serialize, tmp_path, npz_files):
+    a, b = npz_files
+    first = serialize(data_path=str(a))
+    a.write_bytes(b.read_bytes())  # the same path, other content
+    with pytest.raises(SourceChangedError, match=f"the data file {a.resolve()} changed"):
+        serialize(data_path=str(a))
+    again = serialize(data_path=str(a), overwrite_records=True)
+    assert again.info["dataset"]["replaced"]["fingerprint"] == first.result != again.result
 
 
 def test_records_without_a_serialization_config_are_refused(serialize, tmp_path):

@@ -46,7 +46,9 @@ def test_summary_names_the_dataset_and_repeats_the_fallback_warning(quick_run):
     assert tail[1] == f"dataset: sklearn-digits ({runs.parent / 'records'})"
     assert tail[2].startswith("WARNING: trained on the fallback sklearn-digits, not on the data ")
     assert "mnist.npz is not cached and allow_download=False" in tail[2]
-    assert tail[3].startswith(f"run 1 recorded in {runs / '1'} ")
+    assert tail[3].startswith("examples per class, train: 0 ")
+    assert tail[4].startswith("examples per class, test: 0 ")
+    assert tail[5].startswith(f"run 1 recorded in {runs / '1'} ")
 
 
 def test_no_tensorflow_start_up_lines(quick_run):

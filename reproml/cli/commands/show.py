@@ -8,7 +8,13 @@ from typing import Any
 
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 from reproml.runs.annotations import is_mongo_run, notes_of, tags_of
-from reproml.runs.record import RunRecord, flatten_config, source_artifact_name
+from reproml.runs.record import (
+    RunRecord,
+    class_count_lines,
+    flatten_config,
+    missing_class_lines,
+    source_artifact_name,
+)
 from reproml.runs.safe_names import check_stored_run
 from reproml.runs.stores import list_runs_warning, open_store
 
@@ -100,6 +106,27 @@ def _drift_sections(run: RunRecord, monitored_by: list[RunRecord]) -> list[str]:
     return sections
 
 
+def _shown_source(dataset: dict) -> dict:
+    """The recorded source, without the subset's class counts (shown as ``examples <split>``)."""
+    source = dict(dataset.get("source") or {})
+    if isinstance(source.get("subset"), dict):
+        source["subset"] = {k: v for k, v in source["subset"].items() if k != "examples_per_class"}
+    return source
+
+
+def _replaced_pairs(dataset: dict) -> list[tuple[str, Any]]:
+    """The records this run's ``overwrite_records=True`` replaced, when it replaced any."""
+    replaced = dataset.get("replaced")
+    if not isinstance(replaced, dict):
+        return []
+    parts = [
+        f"dataset {replaced['name']!r}" if replaced.get("name") else None,
+        f"from {replaced['source']}" if replaced.get("source") else None,
+        f"fingerprint {replaced['fingerprint']}" if replaced.get("fingerprint") else None,
+    ]
+    return [("replaced", ", ".join(p for p in parts if p) or "an unreadable manifest")]
+
+
 def _files_line(code: dict) -> str | None:
     """``N files (sha256 recorded)``: the sources the run depended on, as `reproduce` checks."""
     files = code.get("files")
@@ -148,7 +175,10 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
         "dataset",
         render_pairs(
             [(k, dataset.get(k)) for k in ("name", "fingerprint", "record_dir")]
-            + sorted(flatten_config({"source": dataset.get("source") or {}}).items())
+            + [(f"examples {split}", line) for split, line in class_count_lines(dataset)]
+            + [("warning", line.removeprefix("WARNING: ")) for line in missing_class_lines(dataset)]
+            + _replaced_pairs(dataset)
+            + sorted(flatten_config({"source": _shown_source(dataset)}).items())
         ),
         "model",
         render_pairs(
