@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from reproml.cli.seal_marks import seal_line
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 from reproml.runs.annotations import notes_of, tags_of
 from reproml.runs.record import RunRecord, flatten_config, source_artifact_name
+from reproml.runs.seal import SealCheck, check_run
 from reproml.runs.stores import list_runs_warning, open_store
 
 
@@ -117,8 +119,16 @@ def _untracked_line(run: RunRecord) -> str | None:
     return ", ".join(shown) or None
 
 
-def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str:
-    """Return the text `show` prints for `run` (`monitored_by`: drift runs that monitor it)."""
+def describe(
+    run: RunRecord, monitored_by: list[RunRecord] | None = None, seal: SealCheck | None = None
+) -> str:
+    """Return the text `show` prints for `run`.
+
+    Args:
+      run: the run.
+      monitored_by: drift runs that monitor it.
+      seal: how its record compares with its seal (`reproml.runs.seal.check_run`).
+    """
     host = run.raw.get("host") or {}
     header = [
         ("experiment", run.experiment),
@@ -132,6 +142,8 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
         ("seed", run.seed),
         ("location", run.location),
     ]
+    if seal is not None:
+        header.append(("seal", seal_line(seal)))
     header += [("tags", ", ".join(tags_of(run)) or None), ("note", notes_of(run) or None)]
     if run.info.get("reproduces") is not None:
         header.append(("reproduces", run.info["reproduces"]))
@@ -181,5 +193,5 @@ def run(args: argparse.Namespace) -> int:
     monitored_by = [
         r for r in list_runs_warning(store) if str(r.info.get("monitors")) == shown.run_id
     ]
-    print(describe(shown, monitored_by))
+    print(describe(shown, monitored_by, check_run(store, shown, full=True)))
     return 0
