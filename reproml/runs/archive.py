@@ -147,8 +147,7 @@ def collect_run(store: Any, run: RunRecord) -> tuple[dict[str, Any], dict[str, b
     sealed = check_run(store, run, full=True)
     if sealed.tampered:
         raise CliError(
-            f"run {run.run_id} does not match its seal ({'; '.join(sealed.problems)}): not "
-            "exported (`reproml verify` names every change)"
+            f"run {run.run_id} not exported, it does not match its seal: {sealed.summary()}"
         )
     if is_mongo_run(run):
         entry, files, artifacts, sources, resources = _collect_mongo(store, run)
@@ -527,13 +526,11 @@ def check_staged_seal(run_dir: Path, archive: Path, public_key: Any = None) -> N
     """
     if not (run_dir / SEAL_FILE).is_file():
         if public_key is not None:
-            raise CliError(f"{archive}: its run has no seal; a trusted key was given: refused")
+            raise CliError(f"{archive}: refused, its run has no seal and a trusted key was given")
         return
     check = check_run_dir(run_dir, public_key)
     if check.tampered:
-        raise CliError(
-            f"{archive}: the run does not match its seal ({'; '.join(check.problems)}); refused"
-        )
+        raise CliError(f"{archive}: refused, its run does not match its seal: {check.summary()}")
 
 
 def _origin_text(header: dict[str, Any]) -> str:

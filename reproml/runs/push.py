@@ -202,7 +202,7 @@ def push_run(
     sealed = check_run(None, run, full=True)
     if sealed.tampered:
         raise CliError(
-            f"run {run.run_id} does not match its seal ({'; '.join(sealed.problems)}): not pushed"
+            f"run {run.run_id} not pushed, it does not match its seal: {sealed.summary()}"
         )
     key, digest = run_key(run), run_digest(run)
     existing = db.runs.find_one({"meta.pushed_from.key": key})

@@ -40,6 +40,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gridfs.errors import GridFSError
+
 from reproml.errors import ReproMLError
 from reproml.records.atomic_write import write_atomic
 from reproml.runs.file_store import load_run_dir
@@ -367,10 +369,14 @@ def mongo_artifacts(db: Any, doc: Mapping[str, Any], *, full: bool) -> dict[str,
             found[str(artifact["name"])] = None
             continue
         digest, size = hashlib.sha256(), 0
-        stream = fs.get(artifact["file_id"])
-        for chunk in iter(lambda stream=stream: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
+        try:
+            stream = fs.get(artifact["file_id"])
+            for chunk in iter(lambda stream=stream: stream.read(CHUNK), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        except GridFSError:  # chunks that no longer add up to the file: changed
+            found[str(artifact["name"])] = {"sha256": "unreadable", "size": -1}
+            continue
         found[str(artifact["name"])] = {"sha256": digest.hexdigest(), "size": size}
     return found
 

@@ -152,7 +152,7 @@ def signature_problem(seal: dict[str, Any], public_key: Ed25519PublicKey) -> str
     """Return why the seal's signature is not a valid one by `public_key` (None: it is)."""
     signature = seal.get("signature")
     if not isinstance(signature, dict):
-        return "the seal is not signed (a trusted key was given)"
+        return "the seal is not signed, and a trusted key was given"
     expected = key_id(public_key)
     if signature.get("algorithm") != ALGORITHM:
         return f"the seal's signature uses {signature.get('algorithm')!r}, expected {ALGORITHM}"
