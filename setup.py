@@ -40,6 +40,7 @@ setup(
         "pillow",
         "matplotlib",
         "optuna",  # reproml sweep: the search and its study storage
+        "cryptography",  # Ed25519 signatures of run seals (reproml.runs.signing)
     ],
     extras_require={
         # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.
