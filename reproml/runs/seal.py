@@ -25,6 +25,9 @@ cut to milliseconds), so a run pushed or imported into the other store keeps its
 
 Not sealed, on purpose: tags and notes (``omniboard.json`` / the ``omniboard`` field), which
 ``reproml tag`` and Omniboard edit at any time. They are annotations about a run, never its result.
+Nor the model directory (checkpoints, TensorBoard events; ``runs/<id>/model`` by default): the
+exported model is sealed as the ``saved_model.zip`` artifact, when it is small enough to be one
+(`reproml.tracking.record.MAX_EXPORT_ZIP_BYTES`).
 
 A checksum stops accidental edits and partial writes, not a forger who re-hashes: that takes a
 signature (`reproml.runs.signing`). See docs/guarantees.md for the threat model.
@@ -323,9 +326,16 @@ def dir_parts(run: RunRecord) -> dict[str, str]:
 
 
 def dir_extra_files(run: RunRecord) -> list[str]:
-    """Return the files of a run directory that are neither parts, artifacts nor unsealed files."""
+    """Return the files of a run directory that are neither parts, artifacts nor unsealed files.
+
+    Directories are not sealed content: the run's own model directory (``runs/<id>/model`` by
+    default: checkpoints, TensorBoard events) lives there; the exported model is sealed as the
+    ``saved_model.zip`` artifact. A store copied elsewhere keeps its runs' seals.
+    """
     known = set(PART_NAMES) | set(UNSEALED_FILES) | set(run.artifacts)
-    return sorted(p.name for p in Path(run.location).iterdir() if p.name not in known)
+    return sorted(
+        p.name for p in Path(run.location).iterdir() if p.name not in known and not p.is_dir()
+    )
 
 
 def check_run_dir(run_dir: Path, public_key: Any = None) -> SealCheck:

@@ -204,6 +204,43 @@ def test_unsealed_and_running_runs_are_shown_as_such_never_as_tampered(store, cl
     assert "!" not in out and "TAMPERED" not in out
 
 
+def _toy(tmp_path: Path):
+    write_toy_records(tmp_path / "records")
+    ex = make_classifier_experiment(tmp_path / "records", tmp_path, lambda: CodeState("a", b""))
+    ex.observers[:] = [file_store_observer(str(tmp_path / "runs"))]
+    return ex
+
+
+def test_an_interrupted_run_is_sealed_too(tmp_path, cli):
+    ex = _toy(tmp_path)
+
+    @ex.post_run_hook
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ex.run(options={"--capture": "sys"})
+    assert json.loads((tmp_path / "runs" / "1" / "run.json").read_text())["status"] == "INTERRUPTED"
+    code, out, err = cli("--store", tmp_path / "runs", "verify", "1")
+    assert code == 0, out + err
+
+
+def test_a_store_that_failed_during_the_run_never_seals_its_incomplete_record(tmp_path, cli):
+    ex = _toy(tmp_path)
+    planted = tmp_path / "seal.json"
+    planted.write_text("{}")
+
+    @ex.post_run_hook
+    def add_an_artifact_the_store_refuses(_run):
+        _run.add_artifact(str(planted), "seal.json")  # would overwrite the store's own file
+
+    ex.run(options={"--capture": "sys"})
+    assert not (tmp_path / "runs" / "1" / SEAL_FILE).exists()
+    # The store missed the final status too: the run is shown as it was last recorded.
+    _, out, _ = cli("--store", tmp_path / "runs", "show", "1")
+    assert "not yet (running: sealed when it ends)" in out and "TAMPERED" not in out
+
+
 # ------------------------------------------------------------------------------- signatures
 
 
@@ -245,9 +282,7 @@ def test_an_unreadable_signing_key_stops_the_run_at_its_start(tmp_path, monkeypa
     bad = tmp_path / "key.pem"
     bad.write_text("not a key")
     monkeypatch.setenv(SIGNING_KEY_ENV, str(bad))
-    write_toy_records(tmp_path / "records")
-    ex = make_classifier_experiment(tmp_path / "records", tmp_path, lambda: CodeState("a", b""))
-    ex.observers[:] = [file_store_observer(str(tmp_path / "runs"))]
+    ex = _toy(tmp_path)
     with pytest.raises(Exception, match=f"signing key {bad}: not an unencrypted PEM"):
         ex.run(options={"--capture": "sys"})
     assert not any((tmp_path / "runs").glob("[0-9]*"))  # it did not start

@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from reproml.records.manifest import load_manifest
+from reproml.records.verify import verify
 from reproml.runs.file_store import FileStore
 from reproml.runs.record import CliError
 from reproml.runs.seal import check_run
@@ -79,7 +81,8 @@ def verify_run(store: object, record: object, public_key_path: str | None) -> in
     if check.tampered:
         for problem in check.problems:
             print(f"CHANGED  {problem}")
-        print(f"{name}: {len(check.problems)} problem(s); the record does not match its seal")
+        what = "a seal signed by the trusted key" if public_key is not None else "its seal"
+        print(f"{name}: {len(check.problems)} problem(s); the record does not match {what}")
         return EXIT_DIFFERS
     signed = f", signed by key {check.key_id}" if check.key_id else ", unsigned"
     trusted = " (the trusted key)" if public_key is not None else ""
@@ -91,9 +94,6 @@ def verify_run(store: object, record: object, public_key_path: str | None) -> in
 
 def verify_record_dir(record_dir: Path) -> int:
     """Verify RECORD_DIR against its manifest; return 0 if it matches, 1 if anything differs."""
-    from reproml.records.manifest import load_manifest  # imports TensorFlow: only here
-    from reproml.records.verify import verify
-
     problems = verify(record_dir, progress=sys.stderr.isatty())
     if problems:
         for problem in problems:
