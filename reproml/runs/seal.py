@@ -334,8 +334,15 @@ def dir_extra_files(run: RunRecord) -> list[str]:
     """
     known = set(PART_NAMES) | set(UNSEALED_FILES) | set(run.artifacts)
     return sorted(
-        p.name for p in Path(run.location).iterdir() if p.name not in known and not p.is_dir()
+        p.name
+        for p in Path(run.location).iterdir()
+        if p.name not in known and not p.is_dir() and not _annotation_temp(p.name)
     )
+
+
+def _annotation_temp(name: str) -> bool:
+    """The temp file `reproml.runs.annotations` renames onto ``omniboard.json`` (a tag write)."""
+    return name.startswith(".omniboard.json.") and name.endswith(".tmp")
 
 
 def check_run_dir(run_dir: Path, public_key: Any = None) -> SealCheck:
