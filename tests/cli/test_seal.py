@@ -411,3 +411,18 @@ def test_a_tampered_run_is_neither_exported_nor_pushed(store, tmp_path, new_mong
     code, out, err = cli("push", store, "--mongo", url)
     assert code == 2 and "run 1 not pushed, it does not match its seal: TAMPERED: metrics" in err
     assert db.runs.count_documents({}) == 0
+
+
+def test_a_damaged_seal_or_a_bad_public_key_is_one_clear_line(sealed, store, tmp_path, cli):
+    (store / "1" / SEAL_FILE).write_text("{")
+    code, out, _ = cli("--store", store, "verify", "1")
+    assert code == 1 and f"{store / '1' / SEAL_FILE}: not valid JSON" in out
+    _, out, _ = cli("--store", store, "runs")
+    assert "COMPLETED!" in out
+    not_a_key = tmp_path / "key.pub"
+    not_a_key.write_text("hello")
+    code, out, err = cli("--store", store, "verify", "2", "--public-key", not_a_key)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"public key {not_a_key}: not a PEM public key" in err
+    code, _, err = cli("--store", store, "verify", "2", "--public-key", sealed.private_key)
+    assert code == 2 and "not a PEM public key" in err
