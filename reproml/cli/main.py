@@ -15,6 +15,7 @@ from reproml.cli.commands import (
     archive,
     board,
     compare,
+    keys,
     launch,
     leaderboard,
     push,
@@ -43,6 +44,7 @@ COMMANDS = (
     tag,
     rm,
     archive,
+    keys,
 )
 EXIT_ERROR = 2
 

@@ -82,11 +82,15 @@ from reproml.runs.safe_names import (
     tar_member_kind,
     zip_member_kind,
 )
+from reproml.runs.seal import SEAL_FILE, check_run, check_run_dir, read_seal_file
 
 FORMAT = "reproml-run-archive"
 VERSION = 1
 HEADER = "reproml-archive.json"
-RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt", ANNOTATIONS_FILE)
+RUN_FILES = (
+    *("run.json", "config.json", "info.json", "metrics.json", "cout.txt", ANNOTATIONS_FILE),
+    SEAL_FILE,
+)
 SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".zip": "zip"}
 CHUNK = 1 << 20
 TOP_DIRS = ("run", "artifacts", "sources", "resources")  # directory members a tar may hold
@@ -167,8 +171,8 @@ def collect_run(store: Any, run: RunRecord) -> tuple[dict[str, Any], dict[str, b
     """Return the header (without ``members``) and the members of `run` (name -> bytes).
 
     Raises:
-      CliError: the run is still running, or a file it lists (artifact, source, resource) is
-        missing from its store.
+      CliError: the run is still running, does not match its seal, or a file it lists
+        (artifact, source, resource) is missing from its store.
       UnsafeNameError: a name in its record is not a plain name inside the run
         (`reproml.runs.safe_names.check_stored_run`): nothing outside the run is packed.
     """
@@ -176,6 +180,11 @@ def collect_run(store: Any, run: RunRecord) -> tuple[dict[str, Any], dict[str, b
         raise CliError(f"run {run.run_id} is still running: export it once it has ended")
     mongo = is_mongo_run(run)
     check_stored_run(run, None if mongo else Path(run.location).parent)
+    sealed = check_run(store, run, full=True)
+    if sealed.tampered:
+        raise CliError(
+            f"run {run.run_id} not exported, it does not match its seal: {sealed.summary()}"
+        )
     if mongo:
         entry, files, artifacts, sources, resources = _collect_mongo(store, run)
         origin = {"store": "mongodb", "location": store.description}
@@ -250,7 +259,7 @@ def _collect_mongo(store: Any, run: RunRecord) -> tuple:
 
     fs = gridfs_of(store.db)
     doc = run.raw
-    skip = ("_id", "config", "info", "captured_out", "omniboard", "format")
+    skip = ("_id", "config", "info", "captured_out", "omniboard", "format", "seal")
     entry = {k: v for k, v in doc.items() if k not in skip}
     experiment = dict(doc.get("experiment") or {})
     sources, stored_sources = [], []
@@ -295,6 +304,8 @@ def _collect_mongo(store: Any, run: RunRecord) -> tuple:
     }
     if doc.get("captured_out"):
         files["cout.txt"] = str(doc["captured_out"]).encode("utf-8")
+    if doc.get("seal") is not None:
+        files[SEAL_FILE] = _json_bytes(doc["seal"])
     omniboard = doc.get("omniboard") or {}
     if omniboard.get("tags") or omniboard.get("notes"):
         files[ANNOTATIONS_FILE] = _json_bytes(
@@ -702,7 +713,10 @@ def _assemble_run_dir(staging: Path, header: dict[str, Any]) -> tuple[Path, dict
 
 
 def import_archive(
-    path: str | os.PathLike, store: Any, limits: ArchiveLimits = DEFAULT_LIMITS
+    path: str | os.PathLike,
+    store: Any,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    public_key: Any = None,
 ) -> Imported:
     """Import the archive `path` into `store` (a `FileStore` or a `MongoStore`).
 
@@ -710,17 +724,18 @@ def import_archive(
       path: the archive.
       store: where to add the run.
       limits: caps on the archive's decompressed size (`read_archive`).
+      public_key: a trusted Ed25519 public key: the run's seal must be signed by it.
 
     Raises:
       CliError: the archive is refused by `read_archive` (before anything is added to the
-        store), or is not a run.
+        store), is not a run, or its run does not match its seal (`check_staged_seal`).
     """
     path = Path(path)
     archive_sha = _file_sha256(path) if path.is_file() else ""
     if hasattr(store, "db"):
         with tempfile.TemporaryDirectory(prefix="reproml-import-") as tmp:
             header = read_archive(path, Path(tmp), limits)
-            return _import_into_mongo(store.db, header, Path(tmp), path, archive_sha)
+            return _import_into_mongo(store.db, header, Path(tmp), path, archive_sha, public_key)
     root = Path(store.root)
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".import-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -728,9 +743,28 @@ def import_archive(
     try:
         header = read_archive(path, staging, limits)
         with _store_lock(root):
-            return _import_into_dir(root, header, staging, path, archive_sha)
+            return _import_into_dir(root, header, staging, path, archive_sha, public_key)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_staged_seal(run_dir: Path, archive: Path, public_key: Any = None) -> None:
+    """Check the staged run against the seal it carries (`reproml.runs.seal`), before any write.
+
+    The members' sha256 in the header is a checksum anyone can recompute; the seal binds the
+    run's record and artifacts, and its signature (checked with `public_key`) binds the seal.
+
+    Raises:
+      CliError: a part or artifact does not match the seal (each named), the seal is missing
+        or unsigned while a trusted key is given, or its signature is not by that key.
+    """
+    if not (run_dir / SEAL_FILE).is_file():
+        if public_key is not None:
+            raise CliError(f"{archive}: refused, its run has no seal and a trusted key was given")
+        return
+    check = check_run_dir(run_dir, public_key)
+    if check.tampered:
+        raise CliError(f"{archive}: refused, its run does not match its seal: {check.summary()}")
 
 
 def _origin_text(header: dict[str, Any]) -> str:
@@ -764,7 +798,12 @@ def _already_in_dir(root: Path, content: str) -> str | None:
 
 
 def _import_into_dir(
-    root: Path, header: dict[str, Any], staging: Path, archive: Path, archive_sha: str
+    root: Path,
+    header: dict[str, Any],
+    staging: Path,
+    archive: Path,
+    archive_sha: str,
+    public_key: Any,
 ) -> Imported:
     from reproml.tracking.file_store import AtomicFileStorageObserver
 
@@ -774,6 +813,7 @@ def _import_into_dir(
     if existing is not None:
         return Imported("already imported", existing, original, origin)
     run_dir, entry = _assemble_run_dir(staging, header)
+    check_staged_seal(run_dir, archive, public_key)
     observer = AtomicFileStorageObserver(root)
     sources = []
     for source in header["sources"]:
@@ -809,7 +849,12 @@ def _claim_run_id(root: Path) -> str:
 
 
 def _import_into_mongo(
-    db: Any, header: dict[str, Any], staging: Path, archive: Path, archive_sha: str
+    db: Any,
+    header: dict[str, Any],
+    staging: Path,
+    archive: Path,
+    archive_sha: str,
+    public_key: Any,
 ) -> Imported:
     from reproml.runs.annotations import omniboard_fields
     from reproml.runs.file_store import load_run_dir
@@ -827,6 +872,7 @@ def _import_into_mongo(
         run_id = existing["_id"]  # an import killed half-way: redo it under the same id
         delete_run(db, run_id)
     run_dir, entry = _assemble_run_dir(staging, header)
+    check_staged_seal(run_dir, archive, public_key)
     sources = []
     for source in header["sources"]:
         stem, ext = os.path.splitext(_basename(source["name"]))
@@ -851,6 +897,7 @@ def _import_into_mongo(
         resources.append([filename, md5])
     fields = {
         **omniboard_fields(run_dir),
+        **({"seal": read_seal_file(run_dir)} if (run_dir / SEAL_FILE).is_file() else {}),
         "resources": resources,
         "meta.imported_from.archive_sha256": archive_sha,  # written last: the import is whole
     }

@@ -39,7 +39,8 @@ class MongoStore:
         self.description = description
         self.target = target
 
-    def _record(self, doc: dict[str, Any]) -> RunRecord:
+    def record_of(self, doc: dict[str, Any]) -> RunRecord:
+        """Return the `RunRecord` of a run document of this database (metrics read from it)."""
         metrics = {
             m["name"]: {
                 "steps": list(m.get("steps", [])),
@@ -74,7 +75,7 @@ class MongoStore:
         docs = list(self.db.runs.find({"experiment": {"$exists": True}}))
         if not docs:
             raise CliError(f"MongoDB {self.description} holds no runs")
-        runs = [self._record(doc) for doc in docs]
+        runs = [self.record_of(doc) for doc in docs]
         return sorted(runs, key=lambda r: run_sort_key(r.run_id)), []
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -94,7 +95,7 @@ class MongoStore:
             )
             shown = ", ".join(ids[:10]) or "none"
             raise CliError(f"no run {run_id!r} in MongoDB {self.description} (runs there: {shown})")
-        return self._record(doc)
+        return self.record_of(doc)
 
     def read_artifact(self, run: RunRecord, name: str) -> bytes:
         """Return the bytes of artifact `name` of `run` from GridFS.

@@ -16,7 +16,9 @@ metric or artifact refers to them, so concurrent pushes and live runs never shar
 ``keep_id=True`` asks for the file-store id instead (a private database, e.g. ``reproml board``).
 
 Tags and notes set with ``reproml tag`` (the run's ``omniboard.json``) become Omniboard's own
-``omniboard.tags`` / ``omniboard.notes`` fields.
+``omniboard.tags`` / ``omniboard.notes`` fields. The run's seal (``seal.json``) becomes the
+document's ``seal`` field, unchanged: the sealed parts are hashed in a form both stores hold
+alike (`reproml.runs.seal`); a run that no longer matches its seal is refused, naming what changed.
 
 Idempotent: ``meta.pushed_from = {"run_id", "store", "key", "annotations", "digest"}``
 identifies the pushed run (``annotations``: the tags and note as pushed).
@@ -42,8 +44,12 @@ from reproml.runs.annotations import as_annotations, omniboard_fields, read_anno
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.record import CliError, RunRecord, parse_time
 from reproml.runs.safe_names import check_stored_run, stored_file, stored_resource, stored_source
+from reproml.runs.seal import SEAL_FILE, check_run, read_seal_file
 
-RUN_FILES = ("run.json", "config.json", "info.json", "metrics.json", "cout.txt", "omniboard.json")
+RUN_FILES = (
+    *("run.json", "config.json", "info.json", "metrics.json", "cout.txt", "omniboard.json"),
+    SEAL_FILE,
+)
 OUTCOMES = ("added", "updated", "unchanged", "already recorded")
 
 
@@ -193,12 +199,17 @@ def push_run(
       (one of `OUTCOMES`, its MongoDB ``_id``).
 
     Raises:
-      CliError: a source or artifact file of the run is missing, or `keep_id` finds the id taken
-        by another run.
+      CliError: a source or artifact file of the run is missing, the run does not match its
+        seal, or `keep_id` finds the id taken by another run.
       UnsafeNameError: a name in its run.json is not a plain name inside the run or the store
         (checked before anything is read or written).
     """
     check_stored_run(run, store_root)
+    sealed = check_run(None, run, full=True)
+    if sealed.tampered:
+        raise CliError(
+            f"run {run.run_id} not pushed, it does not match its seal: {sealed.summary()}"
+        )
     key, digest = run_key(run), run_digest(run)
     existing = db.runs.find_one({"meta.pushed_from.key": key})
     if existing is not None and existing["meta"]["pushed_from"].get("digest") == digest:
@@ -221,8 +232,10 @@ def push_run(
     # Tags and notes (reproml tag) are Omniboard's own fields, not Sacred's: set them, record
     # them as pushed (so edits made later in Omniboard can be told apart, see
     # reproml.board.database.pull_annotations), then mark the push complete (digest last).
+    seal = read_seal_file(Path(run.location))
     fields = {
         **omniboard_fields(run.location),
+        **({"seal": seal} if seal is not None else {}),
         "meta.pushed_from.annotations": as_annotations(read_annotations_file(Path(run.location))),
         "meta.pushed_from.digest": digest,
     }

@@ -27,7 +27,7 @@ from sacred.serializer import flatten
 
 from reproml.records.atomic_write import write_atomic
 
-RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json")
+RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json", "seal.json")
 
 
 class AtomicFileStorageObserver(FileStorageObserver):

@@ -8,6 +8,9 @@
 * Every observer is wrapped in `GuardedObserver`: what it records is scrubbed of credentials,
   and an observer that fails after the start (MongoDB lost mid-run) is reported once, naming
   it, and then skipped, so the run finishes in the other stores.
+* A store that recorded the whole run seals its record when the run ends (any final status):
+  ``seal.json`` / the document's ``seal`` field, signed when ``$REPROML_SIGNING_KEY`` names a
+  key (`reproml.runs.seal`, `reproml.runs.signing`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 from reproml.errors import RecordError, ReproMLError
 from reproml.runs.mongo import MongoTarget, connect, gridfs_of, ping
 from reproml.runs.scrub import redact_url, scrub, scrub_text
+from reproml.runs.seal import seal_mongo_run, seal_run_dir
+from reproml.runs.signing import signing_key_from_env
 from reproml.tracking.file_store import AtomicFileStorageObserver
 
 RUNS_DIR_ENV = "REPROML_RUNS_DIR"
@@ -141,6 +146,7 @@ class GuardedObserver(RunObserver):
         self.failed_during: str | None = None  # the event it failed in (not `failed_event`:
         # that is the observer method Sacred calls when the run fails)
         self.missing: list[str] = []  # what this store did not record, after the failure
+        self.signing_key: Any = None  # the Ed25519 key that signs the seal ($REPROML_SIGNING_KEY)
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self.__dict__["observer"], item)
@@ -198,6 +204,29 @@ class GuardedObserver(RunObserver):
             except Exception as err:  # noqa: BLE001
                 self._report(event, err)
         self._call(event, **kwargs)
+        if self.failure is None:
+            self._seal()
+
+    def _seal(self) -> None:
+        """Seal this store's record of the run, now whole (`reproml.runs.seal`), last of all.
+
+        A store that failed at any point is never sealed: a sealed record is a complete one.
+        A seal that cannot be written is one warning; the record stays unsealed (shown so).
+        """
+        inner = self.observer
+        try:
+            if isinstance(inner, FileStorageObserver) and inner.dir:
+                seal_run_dir(Path(inner.dir), self.signing_key)
+            elif isinstance(inner, MongoObserver) and inner.run_entry:
+                seal = seal_mongo_run(inner.runs.database, inner.run_entry["_id"], self.signing_key)
+                inner.run_entry["seal"] = seal  # a later save of the entry keeps it
+        except Exception as err:  # noqa: BLE001 - the run is over; its record stays unsealed
+            _log.warning(
+                "%s could not seal its record of the run (%s: %s); it is shown as unsealed",
+                self.name,
+                type(err).__name__,
+                redact_url(str(err))[:300],
+            )
 
     def _scrubbed_start(
         self,
@@ -252,6 +281,8 @@ class GuardedObserver(RunObserver):
             naming the store and where it writes. The store is then skipped for the
             events Sacred still sends (the failed status of a run that never started).
         """
+        # A signing key that cannot be read stops the run now, not unsigned at its end.
+        self.signing_key = signing_key_from_env()
         try:
             arguments = self._scrubbed_start(ex_info, command, host_info, config, meta_info, _id)
             return self.observer.started_event(start_time=start_time, **arguments)

@@ -90,8 +90,9 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     # Imported before the run was created, as when they were imported at the top: recorded.
     assert {"reproml/tracking/hooks.py", "reproml/records/writer.py"} <= sources
     assert {"reproml/models/classifier.py", "reproml/datasets/mnist.py"} <= sources
-    # The CLI reads that run, and verifies its records (sha256 of every shard), without TensorFlow.
-    for argv in (["runs"], ["show", "1"], ["leaderboard"], ["compare", "1", "1"]):
+    # The CLI reads that run, checks it against its seal, and verifies its records (sha256 of
+    # every shard), without TensorFlow.
+    for argv in (["runs"], ["show", "1"], ["leaderboard"], ["compare", "1", "1"], ["verify", "1"]):
         code, err, loaded = _run(tmp_path, "reproml.cli.main", "--store", "runs", *argv)
         assert (code, loaded) == (0, []), (argv, err)
     code, err, loaded = _run(tmp_path, "reproml.cli.main", "verify", data_dir)

@@ -91,6 +91,11 @@ def test_export_import_rm_of_a_real_run(quick_run, tmp_path, mongo_db):
     runs, _ = quick_run
     url, db = mongo_db
     archive = tmp_path / "run-1.tar.gz"
+    # Sealed when it ended (its model directory inside the run directory is not sealed content).
+    assert (
+        "OK, the record and 6 artifact(s) match its seal"
+        in _cli("--store", runs, "verify", 1).stdout
+    )
     out = _cli("--store", runs, "export", "1", "-o", archive).stdout
     assert out.startswith("exported run 1 (mnist, COMPLETED, ") and str(archive) in out
     other = tmp_path / "other"
@@ -104,6 +109,9 @@ def test_export_import_rm_of_a_real_run(quick_run, tmp_path, mongo_db):
     assert "as run 1 in" in _cli("import", archive, "--mongo", url).stdout
     doc = db.runs.find_one({"_id": 1})
     assert doc["info"]["dataset"]["name"] == "sklearn-digits"
+    # The seal came along, and both copies still match it.
+    for store in (("--store", other), ("--mongo", url)):
+        assert "match its seal" in _cli(*store, "verify", 1).stdout
     content = gridfs.GridFS(db).find_one({"filename": manifest}).read()
     assert content == Path(stored).read_bytes()
     # rm with --yes removes the original with its model directory; the copies stay.

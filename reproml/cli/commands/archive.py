@@ -6,7 +6,8 @@
     reproml import run-3.tar.gz --mongo URL          # or into MongoDB
 
 The archive holds the run's files, artifacts, sources and resources as stored, with a header
-listing the sha256 of every member; import checks them all before adding anything, records
+listing the sha256 of every member and the run's seal (``run/seal.json``); import checks them
+all before adding anything (``--public-key``: the seal must be signed by that key), records
 ``meta.imported_from`` and says "already imported as run N" the second time. Format and
 guarantees: `reproml.runs.archive`, docs/tags_and_housekeeping.md.
 """
@@ -17,6 +18,7 @@ import argparse
 
 from reproml.runs.archive import export_run, import_archive
 from reproml.runs.delete import describe
+from reproml.runs.signing import TRUSTED_KEY_ENV, trusted_key
 from reproml.runs.stores import RunStore, open_store
 
 
@@ -47,6 +49,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     imp = subparsers.add_parser("import", help="add a run from an archive under a new id")
     imp.add_argument("archive", metavar="FILE", help="an archive made by `reproml export`")
     _store_options(imp, "import into")
+    imp.add_argument(
+        "--public-key",
+        default=None,
+        help=f"the team's public key: refuse a run whose seal it did not sign (default: "
+        f"${TRUSTED_KEY_ENV})",
+    )
     imp.set_defaults(func=run_import)
 
 
@@ -65,7 +73,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     """Import one archive; returns 0 (also when it was already imported)."""
     store = _store(args)
-    result = import_archive(args.archive, store)
+    result = import_archive(args.archive, store, trusted_key(args.public_key))
     if result.outcome == "already imported":
         print(f"{args.archive}: already imported as run {result.run_id} in {store.description}")
     else:

@@ -20,6 +20,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from reproml.cli.seal_marks import marked_status, seal_checks, tampered_lines
 from reproml.cli.table import render_table, write_csv
 from reproml.runs.annotations import tags_of
 from reproml.runs.record import CliError, RunRecord
@@ -200,11 +201,17 @@ def sort_within_evaluators(
 
 def run(args: argparse.Namespace) -> int:
     """Print the leaderboard (and writes the CSV); returns 0."""
-    runs = filter_runs(list_runs_warning(open_store(args)), args.experiment, args.status)
+    store = open_store(args)
+    runs = filter_runs(list_runs_warning(store), args.experiment, args.status)
     runs = [r for r in runs if set(args.tag) <= set(tags_of(r))]
     if not runs:
         raise CliError(f"no runs match --experiment {args.experiment!r} --status {args.status!r}")
-    rows = sort_rows(leaderboard_rows(runs), args.sort, args.desc)
+    checks = seal_checks(store, runs)
+    rows = leaderboard_rows(runs)
+    status = HEADERS.index("status")
+    for row, r in zip(rows, runs, strict=True):
+        row[status] = marked_status(r, checks.get(r.run_id))
+    rows = sort_rows(rows, args.sort, args.desc)
     note = None
     if args.sort.lower() in GAN_SCORE_COLUMNS:
         rows, note = sort_within_evaluators(rows, args.sort, args.desc)
@@ -212,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(note)
     print(render_table(HEADERS, rows))
+    for line in tampered_lines(checks, [str(row[HEADERS.index("id")]) for row in rows]):
+        print(line)
     if args.csv:
         write_csv(args.csv, HEADERS, rows)
     return 0

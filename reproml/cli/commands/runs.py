@@ -1,9 +1,14 @@
-"""`reproml runs`: one line per run — id, experiment, status, start, duration, result, tags."""
+"""`reproml runs`: one line per run — id, experiment, status, start, duration, result, tags.
+
+A run whose record no longer matches its seal is listed with status ``COMPLETED!`` and one
+``! run N: TAMPERED: ...`` line under the table (`reproml.cli.seal_marks`).
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from reproml.cli.seal_marks import marked_status, seal_checks, tampered_lines
 from reproml.cli.table import format_duration, format_time, render_table
 from reproml.runs.annotations import tags_of
 from reproml.runs.stores import filter_runs, list_runs_warning, open_store
@@ -24,13 +29,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the run table; returns 0."""
-    runs = filter_runs(list_runs_warning(open_store(args)), args.experiment, args.status)
+    store = open_store(args)
+    runs = filter_runs(list_runs_warning(store), args.experiment, args.status)
     runs = [r for r in runs if set(args.tag) <= set(tags_of(r))]
+    checks = seal_checks(store, runs)
     rows = [
         (
             r.run_id,
             r.experiment,
-            r.shown_status,
+            marked_status(r, checks.get(r.run_id)),
             format_time(r.start_time),
             format_duration(r.duration),
             r.result,
@@ -39,4 +46,6 @@ def run(args: argparse.Namespace) -> int:
         for r in runs
     ]
     print(render_table(HEADERS, rows))
+    for line in tampered_lines(checks, [r.run_id for r in runs]):
+        print(line)
     return 0

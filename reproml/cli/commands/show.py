@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from reproml.cli.seal_marks import seal_line
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 from reproml.runs.annotations import is_mongo_run, notes_of, tags_of
 from reproml.runs.record import (
@@ -16,6 +17,7 @@ from reproml.runs.record import (
     source_artifact_name,
 )
 from reproml.runs.safe_names import check_stored_run
+from reproml.runs.seal import SealCheck, check_run
 from reproml.runs.stores import list_runs_warning, open_store
 
 
@@ -146,8 +148,16 @@ def _untracked_line(run: RunRecord) -> str | None:
     return ", ".join(shown) or None
 
 
-def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str:
-    """Return the text `show` prints for `run` (`monitored_by`: drift runs that monitor it)."""
+def describe(
+    run: RunRecord, monitored_by: list[RunRecord] | None = None, seal: SealCheck | None = None
+) -> str:
+    """Return the text `show` prints for `run`.
+
+    Args:
+      run: the run.
+      monitored_by: drift runs that monitor it.
+      seal: how its record compares with its seal (`reproml.runs.seal.check_run`).
+    """
     host = run.raw.get("host") or {}
     header = [
         ("experiment", run.experiment),
@@ -161,6 +171,8 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
         ("seed", run.seed),
         ("location", run.location),
     ]
+    if seal is not None:
+        header.append(("seal", seal_line(seal)))
     header += [("tags", ", ".join(tags_of(run)) or None), ("note", notes_of(run) or None)]
     if run.info.get("reproduces") is not None:
         header.append(("reproduces", run.info["reproduces"]))
@@ -219,5 +231,5 @@ def run(args: argparse.Namespace) -> int:
     monitored_by = [
         r for r in list_runs_warning(store) if str(r.info.get("monitors")) == shown.run_id
     ]
-    print(describe(shown, monitored_by))
+    print(describe(shown, monitored_by, check_run(store, shown, full=True)))
     return 0

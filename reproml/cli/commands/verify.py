@@ -1,9 +1,15 @@
-"""`reproml verify RECORD_DIR`: recompute a record directory's hashes against its manifest.
+"""`reproml verify TARGET`: check a record directory against its manifest, or a run against its seal.
 
-Prints one line per problem `reproml.records.verify.verify` finds (each names the file: the shard
-whose size or sha256 differs, a missing or unlisted shard, an edited manifest) and exits 1;
-prints the fingerprint and exits 0 when everything matches; exits 2 when there is no readable
-manifest at all.
+* ``verify RECORD_DIR`` (a directory with ``manifest.json``): recompute the shards' hashes
+  (`reproml.records.verify.verify`); one ``DIFFERS`` line per problem (each names the file: a
+  shard whose size or sha256 differs, a missing or unlisted shard, an edited manifest).
+* ``verify RUN`` (a run id of ``--store`` / ``--mongo``, or a run directory): re-hash the run's
+  record and every artifact and compare them with its seal (`reproml.runs.seal`); one
+  ``CHANGED`` line per changed, missing or extra file. With ``--public-key FILE`` (or
+  ``$REPROML_TRUSTED_KEY``) the seal must also be signed by that key.
+
+Exit 0: it matches; 1: something differs (each named); 2: nothing to check (no manifest, a run
+without a seal, or still running).
 """
 
 from __future__ import annotations
@@ -12,26 +18,82 @@ import argparse
 import sys
 from pathlib import Path
 
+from reproml.records.manifest import load_manifest
+from reproml.records.verify import verify
+from reproml.runs.file_store import FileStore
 from reproml.runs.record import CliError
+from reproml.runs.seal import check_run
+from reproml.runs.signing import TRUSTED_KEY_ENV, trusted_key
+from reproml.runs.stores import open_store
 
 EXIT_DIFFERS = 1
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `verify`."""
-    parser = subparsers.add_parser("verify", help="recompute the hashes of a record directory")
-    parser.add_argument("record_dir", metavar="RECORD_DIR", help="directory with manifest.json")
+    parser = subparsers.add_parser(
+        "verify", help="check a record directory's hashes, or a run against its seal"
+    )
+    parser.add_argument(
+        "target",
+        metavar="RECORD_DIR|RUN",
+        help="a directory with manifest.json, a run id of the store, or a run directory",
+    )
+    parser.add_argument(
+        "--public-key",
+        default=None,
+        help=f"the team's public key: the run's seal must be signed by it (default: ${TRUSTED_KEY_ENV})",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify RECORD_DIR; return 0 if it matches its manifest, 1 if anything differs."""
-    from reproml.records.manifest import load_manifest  # imports TensorFlow: only here
-    from reproml.records.verify import verify
+    """Verify a record directory or a run; return 0 if it matches, 1 if anything differs."""
+    target = Path(args.target)
+    if target.is_dir() and (target / "run.json").is_file():
+        store = FileStore(target.parent)
+        return verify_run(store, store.get_run(target.name), args.public_key)
+    if target.exists() or "/" in args.target or "\\" in args.target:  # a path, not a run id
+        if not target.is_dir():
+            raise CliError(f"{target} is not a directory")
+        return verify_record_dir(target)
+    store = open_store(args)
+    return verify_run(store, store.get_run(args.target), args.public_key)
 
-    record_dir = Path(args.record_dir)
-    if not record_dir.is_dir():
-        raise CliError(f"{record_dir} is not a directory")
+
+def verify_run(store: object, record: object, public_key_path: str | None) -> int:
+    """Check one run against its seal; print one line per problem; return the exit code.
+
+    Raises:
+      CliError: the run has no seal (recorded before sealing, or its record is incomplete) or
+        is still running: there is nothing to check it against.
+    """
+    public_key = trusted_key(public_key_path)
+    check = check_run(store, record, full=True, public_key=public_key)
+    name = f"run {record.run_id} ({record.location})"
+    if check.state == "running":
+        raise CliError(f"{name} is still running: its record is sealed when it ends")
+    if check.state == "unsealed":
+        raise CliError(
+            f"{name} has no seal: recorded before sealing, or a store failed during the run "
+            "(its record is incomplete); nothing to check it against"
+        )
+    if check.tampered:
+        for problem in check.problems:
+            print(f"CHANGED  {problem}")
+        what = "a seal signed by the trusted key" if public_key is not None else "its seal"
+        print(f"{name}: {len(check.problems)} problem(s); the record does not match {what}")
+        return EXIT_DIFFERS
+    signed = f", signed by key {check.key_id}" if check.key_id else ", unsigned"
+    trusted = " (the trusted key)" if public_key is not None else ""
+    artifacts = len(record.artifacts)
+    print(f"{name}: OK, the record and {artifacts} artifact(s) match its seal")
+    print(f"seal sha256:{check.digest}{signed}{trusted}")
+    return 0
+
+
+def verify_record_dir(record_dir: Path) -> int:
+    """Verify RECORD_DIR against its manifest; return 0 if it matches, 1 if anything differs."""
     problems = verify(record_dir, progress=sys.stderr.isatty())
     if problems:
         for problem in problems:
