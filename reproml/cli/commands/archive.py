@@ -73,7 +73,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     """Import one archive; returns 0 (also when it was already imported)."""
     store = _store(args)
-    result = import_archive(args.archive, store, trusted_key(args.public_key))
+    result = import_archive(args.archive, store, public_key=trusted_key(args.public_key))
     if result.outcome == "already imported":
         print(f"{args.archive}: already imported as run {result.run_id} in {store.description}")
     else:
