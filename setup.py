@@ -40,6 +40,7 @@ setup(
         "pillow",
         "matplotlib",
         "optuna",  # reproml sweep: the search and its study storage
+        "packaging",  # reproduce: package names compared as pip does (canonicalize_name)
     ],
     extras_require={
         # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.
