@@ -3,6 +3,7 @@ before anything is recorded, naming the entry and the store (`reproml.tracking.o
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tests.cli.toy_experiments import write_toy_records
 REPO = Path(__file__).resolve().parents[2]
 
 
+@functools.cache  # one experiment for every run: making one scans the imported modules
 def _experiment() -> Experiment:
     ex = rx.track(Experiment("dirs"), record_code_state=False)
 
