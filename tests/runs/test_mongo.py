@@ -110,3 +110,19 @@ def test_an_unknown_user_is_refused_credentials_in_one_cli_line(mongo_user, caps
     assert out == "" and len(err.splitlines()) == 1
     assert "refused the credentials for user nobody (authentication failed" in err
     assert "pw-of-nobody" not in err
+
+
+def test_a_live_run_with_a_wrong_password_is_refused_before_it_records(
+    mongo_user, tmp_path, monkeypatch
+):
+    from sacred import Experiment
+
+    from reproml.tracking import experiment as rx
+
+    server, user, _ = mongo_user
+    monkeypatch.setenv("REPROML_MONGO_URL", _with_credentials(server, user, "wrong-password"))
+    ex = rx.track(Experiment("auth"), record_code_state=False)
+    ex.main(lambda: 1)
+    with pytest.raises(MongoAuthenticationError, match=f"credentials for user {user} "):
+        ex.run(options={"--runs_dir": str(tmp_path / "runs")})
+    assert not (tmp_path / "runs").exists()  # nothing recorded anywhere
