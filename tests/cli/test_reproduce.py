@@ -251,3 +251,16 @@ def test_a_run_without_a_freeze_says_packages_were_not_compared(store_copy, cli,
     assert out.splitlines()[-2] == (
         "environment: Python as recorded; run 1 recorded no pip-freeze.txt: packages not compared"
     )
+
+
+def test_a_resumed_run_is_re_run_from_step_0_and_the_report_says_so(store_copy, cli, code_now):
+    info_path = store_copy / "1" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["resumed_from_step"] = 3  # as a run resumed in another run's model dir records it
+    info_path.write_text(json.dumps(info))
+    code, out, _ = cli("--store", store_copy, "reproduce", "1")
+    assert code == 0
+    assert (
+        f"note: run 1 resumed from step 3 of the checkpoints in {info['model_dir']}; the re-run "
+        "trains from step 0, so a series that differs may be that resumption, not the code"
+    ) in out.splitlines()

@@ -536,6 +536,13 @@ def run(args: argparse.Namespace) -> int:
             f"model_dir: the re-run trained in {new.info.get(MODEL_DIR_ENTRY, 'its own run dir')} "
             f"(run {original.run_id}'s {overrides[MODEL_DIR_ENTRY]} was not read nor written)"
         )
+    resumed = original.info.get("resumed_from_step")
+    if resumed:
+        print(
+            f"note: run {original.run_id} resumed from step {resumed} of the checkpoints in "
+            f"{original.info.get(MODEL_DIR_ENTRY)}; the re-run trains from step 0, so a series "
+            "that differs may be that resumption, not the code"
+        )
     print(render_table(("metric", f"run {original.run_id}", f"run {new.run_id}", "verdict"), rows))
     print(environment_line(original, new, store))
     what = f"up to step {up_to}" if up_to is not None else ""
