@@ -20,7 +20,7 @@ file, docstring and sources from there), handed to `track`::
   file store, keeps the MongoObserver Sacred's own ``-m`` flag made and adds one for
   ``REPROML_MONGO_URL``, pings every MongoDB (fails in seconds, naming the host), and wraps each
   observer in `GuardedObserver` (credentials scrubbed, a store lost mid-run named once); an
-  output directory (``model_dir``, any ``*_dir`` entry) inside a runs store or a record dir is
+  output directory (``model_dir``, ...) inside a runs store or a record dir is
   refused there, before anything is recorded (`reproml.tracking.output_dirs`);
 * a pre-run hook recording ``info["run_dir"]``, the code state, ``pip freeze`` and, on a
   ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing

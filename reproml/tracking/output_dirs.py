@@ -1,15 +1,19 @@
 """Where a run may write: never among the records of a runs store or of a dataset.
 
-A run's output directories are its config entries named ``*_dir`` (``model_dir``,
-``evaluator_dir``, ``dataset.data_dir``, ...). Checked before the run starts (nothing recorded
-yet), one refusal names the entry, its value and the store or record dir it falls in:
+Checked before the run starts (nothing recorded yet) on every config entry named ``*_dir``; one
+refusal names the entry, its value and the store or record dir it falls in. A run's *output*
+dirs are ``model_dir`` and `OUTPUT_DIR_ENTRIES` (checkpoints, exports, caches it writes):
 
-* inside a runs store (a file store the run records in): every directory there is read as a run,
-  so listings would call it corrupt, and a run's record dir would get foreign files. The one
-  exception is a recorded run's own model dir, ``<store>/<id>/model`` (reused to resume training
-  or to evaluate, export or embed that model; `reproml rm` then knows the dependent run);
-* inside a record dir (a directory holding ``manifest.json``), for every entry but the record
-  dirs themselves (`RECORD_DIR_ENTRIES`): checkpoints among the shards of a dataset.
+* an output dir inside a runs store (a file store the run records in) is refused: every
+  directory there is read as a run, so listings would call it corrupt, and a run's record dir
+  would get foreign files. The one exception is a recorded run's own model dir,
+  ``<store>/<id>/model`` (reused to resume training or to evaluate, export or embed that model;
+  `reproml rm` then knows the dependent run);
+* an output dir inside a record dir (a directory holding ``manifest.json``) is refused:
+  checkpoints among the shards of a dataset;
+* any other ``*_dir`` entry (``dataset.data_dir``, a record dir an experiment reads) inside a
+  runs store is refused unless it lies inside a recorded run's directory: elsewhere in the store
+  it would be read as a (corrupt) run.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from typing import Any
 from reproml.errors import ConfigError
 from reproml.records.manifest import MANIFEST_NAME
 
-# Entries whose value is a record dir (read or serialized there): not refused for being one.
-RECORD_DIR_ENTRIES = frozenset({"data_dir", "baseline_dir"})
+# Entries (last part of the name) a run writes into besides its model_dir (``*model_dir``).
+OUTPUT_DIR_ENTRIES = frozenset({"export_dir", "evaluator_dir", "output_dir"})
 RUN_RECORD = "run.json"  # the file every run directory of a file store holds
 RUN_MODEL_DIR = "model"  # a run's own model dir inside its run directory
 
@@ -38,12 +42,18 @@ def dir_entries(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[s
             yield name, value
 
 
-def _is_a_runs_model_dir(store: Path, path: Path) -> bool:
-    """Whether `path` is (inside) ``<store>/<id>/model`` of a recorded run."""
+def is_output_entry(entry: str) -> bool:
+    """Whether the config entry names a directory the run writes into (see the docstring)."""
+    name = entry.rsplit(".", 1)[-1]
+    return name.endswith("model_dir") or name in OUTPUT_DIR_ENTRIES
+
+
+def _in_a_run_dir(store: Path, path: Path, under: str | None = None) -> bool:
+    """Whether `path` lies in a recorded run's directory (in its `under` subdirectory if given)."""
     parts = path.relative_to(store).parts
-    return (
-        len(parts) >= 2 and parts[1] == RUN_MODEL_DIR and (store / parts[0] / RUN_RECORD).is_file()
-    )
+    if len(parts) < 2 or not (store / parts[0] / RUN_RECORD).is_file():
+        return False
+    return under is None or parts[1] == under
 
 
 def _record_dir_holding(path: Path) -> Path | None:
@@ -67,18 +77,20 @@ def check_output_dirs(config: Mapping[str, Any], runs_stores: Iterable[str | os.
     stores = [Path(s).expanduser().resolve() for s in runs_stores]
     for entry, value in dir_entries(config):
         path = Path(value).expanduser().resolve()
+        output = is_output_entry(entry)
         for store in stores:
-            if path.is_relative_to(store) and not _is_a_runs_model_dir(store, path):
+            if path.is_relative_to(store) and not _in_a_run_dir(
+                store, path, RUN_MODEL_DIR if output else None
+            ):
+                reused = f"{store}/ID/{RUN_MODEL_DIR}" if output else f"{store}/ID/..."
                 raise ConfigError(
                     entry,
                     f"a directory outside the runs store {store} (every directory there is read "
-                    f"as a run; only a run's own model dir, {store}/ID/{RUN_MODEL_DIR}, may be "
-                    "reused)",
+                    f"as a run; only a run's own {'model dir' if output else 'directory'}, "
+                    f"{reused}, may be reused)",
                     value,
                 )
-        if entry.rsplit(".", 1)[-1] in RECORD_DIR_ENTRIES:
-            continue
-        records = _record_dir_holding(path)
+        records = _record_dir_holding(path) if output else None
         if records is not None:
             raise ConfigError(
                 entry,

@@ -61,6 +61,7 @@ def _run_dirs(store: Path) -> list[str]:
         ("model_dir", "store/mine", "outside the runs store"),
         ("model_dir", "store", "outside the runs store"),
         ("model_dir", "store/1", "outside the runs store"),  # among run 1's record files
+        ("model_dir", "store/1/checkpoints", "outside the runs store"),  # not its model dir
         ("model_dir", "store/_sources/m", "outside the runs store"),
         ("model_dir", "records/model", "outside the record dir"),
         ("model_dir", "records", "outside the record dir"),
