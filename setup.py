@@ -45,6 +45,7 @@ setup(
         "pandas",  # reproml.load_runs / load_metrics: runs as DataFrames for a notebook
         "umap-learn",  # the drift report's UMAP projection (numba, llvmlite, pynndescent pinned)
         "cryptography",  # Ed25519 signatures of run seals (reproml.runs.signing)
+        "packaging",  # reproduce: package names compared as pip does (canonicalize_name)
     ],
     extras_require={
         # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.

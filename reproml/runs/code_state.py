@@ -17,6 +17,7 @@ A run records (`reproml.tracking.record.record_code`) and ``reproml reproduce`` 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import subprocess
 import sys
@@ -110,10 +111,22 @@ def imported_files(repo: str | os.PathLike) -> list[Path]:
         filename = getattr(module, "__file__", None)
         if not isinstance(filename, str) or not filename.endswith(".py"):
             continue
-        path = Path(filename).resolve()
-        if repo in path.parents and not ENVIRONMENT_DIRS.intersection(path.relative_to(repo).parts):
+        path = _resolved(filename) if os.path.isabs(filename) else Path(filename).resolve()
+        if path.is_relative_to(repo) and not ENVIRONMENT_DIRS.intersection(
+            path.relative_to(repo).parts
+        ):
             found.add(path)
     return sorted(found)
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolved(filename: str) -> Path:
+    """``Path(filename).resolve()`` of an absolute module file, once per process.
+
+    A run asks for ~10,000 of them (TensorFlow's modules); a relative one depends on the
+    working directory, so it is never cached.
+    """
+    return Path(filename).resolve()
 
 
 def changed_files(repo: str | os.PathLike, recorded: Mapping[str, str]) -> list[str]:

@@ -10,7 +10,9 @@ one of two ways, both by the libraries that own the syntax:
   ``reproml`` when the URL names none).
 
 `connect` pings the server with a short timeout, so an unreachable server fails in seconds with
-one line naming the host (never the password), instead of hanging for pymongo's 30 s.
+one line naming the host (never the password), instead of hanging for pymongo's 30 s. A server
+that answers but refuses the credentials (MongoDB's error code 18, ``AuthenticationFailed``) is
+named as such, with the user, so a wrong password is never reported as a wrong address.
 """
 
 from __future__ import annotations
@@ -26,10 +28,15 @@ from reproml.runs.scrub import redact_url, secrets_from_url
 URL_ENV = "REPROML_MONGO_URL"
 DEFAULT_DB = "reproml"
 TIMEOUT_MS = 3000
+AUTHENTICATION_FAILED = 18  # MongoDB's error code "AuthenticationFailed"
 
 
 class MongoUnreachableError(ReproMLError):
     """MongoDB did not answer (or the target is not a MongoDB address); names the host."""
+
+
+class MongoAuthenticationError(MongoUnreachableError):
+    """MongoDB answered but refused the credentials; names the host and the user."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +58,13 @@ class MongoTarget:
         """The ``host:port`` part of the URL, without credentials."""
         netloc = self.url.split("://", 1)[-1].split("/", 1)[0]
         return netloc.rsplit("@", 1)[-1]
+
+    @property
+    def user(self) -> str | None:
+        """The user name in the URL (None: no credentials), never the password."""
+        from pymongo.uri_parser import parse_uri
+
+        return parse_uri(self.url, warn=True).get("username")
 
     @property
     def display(self) -> str:
@@ -120,6 +134,7 @@ def ping(client: Any, target: MongoTarget, timeout_ms: int = TIMEOUT_MS) -> None
     """Ping the server behind `client`.
 
     Raises:
+      MongoAuthenticationError: the server refused the credentials (names the host and user).
       MongoUnreachableError: no answer within `timeout_ms`; names the host and `target.source`.
     """
     import pymongo
@@ -129,6 +144,12 @@ def ping(client: Any, target: MongoTarget, timeout_ms: int = TIMEOUT_MS) -> None
         with pymongo.timeout(timeout_ms / 1000):
             client.admin.command("ping")
     except pymongo.errors.PyMongoError as err:
+        if is_authentication_failure(err):
+            raise MongoAuthenticationError(
+                f"MongoDB at {target.hosts} refused the credentials for user "
+                f"{target.user or '(none given)'} (authentication failed; from {target.source}): "
+                "fix the user name, password or authSource in the URL"
+            ) from None
         first = (str(err).splitlines() or [type(err).__name__])[0]
         reason = redact_url(first.split(", Timeout:")[0].split(" (configured timeouts")[0])
         raise MongoUnreachableError(
@@ -136,6 +157,15 @@ def ping(client: Any, target: MongoTarget, timeout_ms: int = TIMEOUT_MS) -> None
             f"{timeout_ms / 1000:g} s: {type(err).__name__}: {reason[:200]}. Start MongoDB "
             f"there or fix the address (runs recorded without MongoDB stay in the file store)"
         ) from None
+
+
+def is_authentication_failure(err: BaseException) -> bool:
+    """Whether `err` is pymongo's report of a server refusing the credentials (code 18)."""
+    import pymongo.errors
+
+    if not isinstance(err, pymongo.errors.OperationFailure):
+        return False
+    return err.code == AUTHENTICATION_FAILED or "authentication failed" in str(err).lower()
 
 
 def connect(target: MongoTarget, timeout_ms: int = TIMEOUT_MS) -> Any:

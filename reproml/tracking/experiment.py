@@ -19,7 +19,9 @@ file, docstring and sources from there), handed to `track`::
   that an option hook turns on for every run. Applied to the run before it starts, it adds the
   file store, keeps the MongoObserver Sacred's own ``-m`` flag made and adds one for
   ``REPROML_MONGO_URL``, pings every MongoDB (fails in seconds, naming the host), and wraps each
-  observer in `GuardedObserver` (credentials scrubbed, a store lost mid-run named once);
+  observer in `GuardedObserver` (credentials scrubbed, a store lost mid-run named once); an
+  output directory (``model_dir``, ...) inside a runs store or a record dir is
+  refused there, before anything is recorded (`reproml.tracking.output_dirs`);
 * a pre-run hook recording ``info["run_dir"]``, the code state, ``pip freeze`` and, on a
   ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing
   (`reproml.cluster.is_chief`), so a distributed job is one run;
@@ -73,6 +75,7 @@ from reproml.tracking.observers import (
     runs_dir,
 )
 from reproml.tracking.output import filter_captured_output
+from reproml.tracking.output_dirs import check_output_dirs
 from reproml.tracking.printed_commands import board_command, executable, runnable
 from reproml.tracking.record import (
     artifact_dir,
@@ -107,11 +110,13 @@ def runs_dir_option(args: str, run: Any) -> None:
     """Record the run in the file store DIR (default $REPROML_RUNS_DIR or runs/) too.
 
     reproml turns this option on for every run: it also pings MongoDB (-m or
-    REPROML_MONGO_URL) before the run starts and guards every observer.
+    REPROML_MONGO_URL) before the run starts and guards every observer, and refuses an output
+    directory inside a runs store or a record dir (`reproml.tracking.output_dirs`).
     """
     if not is_chief():  # one distributed job is one run: the chief records it
         run.unobserved = True
     if run.unobserved:
+        check_output_dirs(run.config, [])
         return
     observers = []
     for observer in run.observers:
@@ -123,10 +128,16 @@ def runs_dir_option(args: str, run: Any) -> None:
             observers.append(GuardedObserver(observer, type(observer).__name__))
     if not any(is_file_store(obs) for obs in observers):
         observers.append(file_store_observer(args))
+    check_output_dirs(run.config, [_inner(obs).basedir for obs in observers if is_file_store(obs)])
     env_target = target_from_env()
     if env_target is not None:
         observers.append(mongo_observer_for(env_target))
     run.observers = observers
+
+
+def _inner(observer: Any) -> Any:
+    """The observer a `GuardedObserver` wraps (or `observer` itself)."""
+    return observer.observer if isinstance(observer, GuardedObserver) else observer
 
 
 def _target_of(observer: MongoObserver, run: Any) -> MongoTarget:

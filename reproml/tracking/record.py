@@ -21,8 +21,6 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -37,6 +35,7 @@ from reproml.runs.code_state import (
     imported_files,
     untracked_files,
 )
+from reproml.runs.environment import pip_freeze
 from reproml.runs.record import (
     DIFF_ARTIFACT,
     EXPORT_ARTIFACT,
@@ -156,18 +155,14 @@ def record_late_imports(run: Any) -> list[str]:
 
 
 def record_environment(run: Any) -> str:
-    """Add ``pip freeze`` of the running interpreter as the artifact ``pip-freeze.txt``."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--all"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"pip freeze failed: {result.stderr.strip()[:500]}")
-    add_text_artifact(run, FREEZE_ARTIFACT, result.stdout)
-    return result.stdout
+    """Add ``pip freeze`` of the running interpreter as the artifact ``pip-freeze.txt``.
+
+    Raises:
+      RuntimeError: pip failed (`reproml.runs.environment.pip_freeze`).
+    """
+    frozen = pip_freeze()
+    add_text_artifact(run, FREEZE_ARTIFACT, frozen)
+    return frozen
 
 
 def record_dataset(run: Any, record_dir: str | os.PathLike, name: str) -> dict[str, Any]:

@@ -128,3 +128,47 @@ def test_pushed_mnist_runs_read_back_the_same(mnist_store, cli, mongo_db, no_mon
         _, file_out, _ = cli("--store", store, *command)
         _, mongo_out, _ = cli("--mongo", url, *command)
         assert mongo_out == file_out
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file under `root`."""
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_reproducing_a_run_that_set_model_dir_never_touches_that_dir(
+    mnist_store, cli, pinned_code, monkeypatch, tmp_path
+):
+    from experiments.mnist import ex
+
+    store, model_dir = tmp_path / "runs", tmp_path / "my model"
+    monkeypatch.setenv("REPROML_RUNS_DIR", str(store))
+    ex.run(
+        named_configs=["quick"],
+        config_updates={
+            "dataset.data_dir": str(mnist_store / "records"),
+            "export_savedmodel": False,
+            "model_dir": str(model_dir),
+        },
+    )
+    before = _tree(model_dir)
+    assert any(name.startswith("model.ckpt-30") for name in before)
+    code, out, err = cli("--store", store, "reproduce", "1")
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "run 1 reproduced exactly"
+    assert set(_verdicts(out).values()) <= {"exact", "timing, not compared"}
+    assert _tree(model_dir) == before  # not one byte read-modified, added or removed
+    info = json.loads((store / "2" / "info.json").read_text())
+    assert info["model_dir"] == str(store / "2" / "model") and "resumed_from_step" not in info
+    assert info["reproduce_overrides"] == {"model_dir": str(model_dir)}
+    assert (
+        f"model_dir: the re-run trained in {store / '2' / 'model'} (run 1's {model_dir} was not "
+        "read nor written)"
+    ) in out.splitlines()
+    # (the packages may change meanwhile: colleagues install into the shared venv)
+    assert out.splitlines()[-2].startswith("environment")

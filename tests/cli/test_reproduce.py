@@ -29,7 +29,7 @@ def _verdicts(out: str) -> dict[str, str]:
     start = next(i for i, line in enumerate(lines) if line.startswith("metric")) + 2
     rows = {}
     for line in lines[start:]:
-        if line.startswith("run "):
+        if line.startswith(("run ", "environment")):
             break
         parts = line.split(None, 3)
         rows[parts[0]] = parts[3]
@@ -207,3 +207,60 @@ def test_tolerance_flags_are_refused_for_a_run_compared_exactly(store_copy, cli,
         and err.strip() == "reproml reproduce: error: --rtol must be a finite number >= 0, got -0.5"
     )
     assert sorted(p.name for p in store_copy.iterdir() if p.name.isdigit()) == ["1", "2", "3", "4"]
+
+
+def _give_a_freeze(store: Path, run_id: str, text: str) -> None:
+    """Add ``pip-freeze.txt`` to run `run_id` of a store copy (the toy runs record none)."""
+    (store / run_id / "pip-freeze.txt").write_text(text)
+    run_json = store / run_id / "run.json"
+    entry = json.loads(run_json.read_text())
+    entry["artifacts"].append("pip-freeze.txt")
+    run_json.write_text(json.dumps(entry))
+
+
+def _numpy_line(frozen: str) -> str:
+    return next(line for line in frozen.splitlines() if line.startswith("numpy=="))
+
+
+def test_the_verdict_says_the_environment_is_the_same(store_copy, cli, code_now):
+    from reproml.runs.environment import pip_freeze
+
+    _give_a_freeze(store_copy, "1", pip_freeze())
+    code, out, _ = cli("--store", store_copy, "reproduce", "1")
+    assert code == 0
+    assert out.splitlines()[-2:] == ["environment: same as recorded", "run 1 reproduced exactly"]
+
+
+def test_the_verdict_names_the_packages_that_changed(store_copy, cli, code_now):
+    from reproml.runs.environment import pip_freeze
+
+    frozen = pip_freeze()
+    numpy = _numpy_line(frozen)
+    _give_a_freeze(store_copy, "1", frozen.replace(numpy, "numpy==1.0.0") + "gone-pkg==2.0\n")
+    code, out, _ = cli("--store", store_copy, "reproduce", "1")
+    assert code == 0  # the metrics still reproduce: the environment line informs
+    assert out.splitlines()[-2] == (
+        "environment differs from run 1's: 2 packages changed: gone-pkg removed (was 2.0), "
+        f"numpy 1.0.0 -> {numpy.split('==')[1]}"
+    )
+
+
+def test_a_run_without_a_freeze_says_packages_were_not_compared(store_copy, cli, code_now):
+    code, out, _ = cli("--store", store_copy, "reproduce", "1")
+    assert code == 0
+    assert out.splitlines()[-2] == (
+        "environment: Python as recorded; run 1 recorded no pip-freeze.txt: packages not compared"
+    )
+
+
+def test_a_resumed_run_is_re_run_from_step_0_and_the_report_says_so(store_copy, cli, code_now):
+    info_path = store_copy / "1" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["resumed_from_step"] = 3  # as a run resumed in another run's model dir records it
+    info_path.write_text(json.dumps(info))
+    code, out, _ = cli("--store", store_copy, "reproduce", "1")
+    assert code == 0
+    assert (
+        f"note: run 1 resumed from step 3 of the checkpoints in {info['model_dir']}; the re-run "
+        "trains from step 0, so a series that differs may be that resumption, not the code"
+    ) in out.splitlines()

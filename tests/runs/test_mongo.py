@@ -6,6 +6,7 @@ import time
 import pytest
 
 from reproml.runs.mongo import (
+    MongoAuthenticationError,
     MongoTarget,
     MongoUnreachableError,
     connect,
@@ -61,3 +62,67 @@ def test_connect_reaches_the_real_server(mongo_db):
     reached = connect(target_from_url(url, "--mongo"))
     reached.runs.insert_one({"_id": 1})
     assert db.runs.find_one({"_id": 1}) == {"_id": 1}
+
+
+@pytest.fixture
+def mongo_user(mongo_server):
+    """A user ``(url without credentials, name, password)`` created on the real server."""
+    import uuid
+
+    import pymongo
+
+    name, password = f"u{uuid.uuid4().hex[:8]}", "right-password"
+    client = pymongo.MongoClient(mongo_server, serverSelectionTimeoutMS=5000)
+    client.admin.command("createUser", name, pwd=password, roles=["root"])
+    yield mongo_server, name, password
+    client.admin.command("dropUser", name)
+    client.close()
+
+
+def _with_credentials(url: str, user: str, password: str) -> str:
+    return url.replace("mongodb://", f"mongodb://{user}:{password}@", 1) + "/db?authSource=admin"
+
+
+def test_a_wrong_password_is_named_as_refused_credentials_not_an_address(mongo_user):
+    server, user, _ = mongo_user
+    target = target_from_url(_with_credentials(server, user, "wrong-password"), "--mongo")
+    with pytest.raises(MongoAuthenticationError) as info:
+        connect(target)
+    assert str(info.value) == (
+        f"MongoDB at {target.hosts} refused the credentials for user {user} (authentication "
+        "failed; from --mongo): fix the user name, password or authSource in the URL"
+    )
+    assert "wrong-password" not in str(info.value) and "could not reach" not in str(info.value)
+
+
+def test_the_right_password_connects(mongo_user):
+    server, user, password = mongo_user
+    assert connect(target_from_url(_with_credentials(server, user, password))).name == "db"
+
+
+def test_an_unknown_user_is_refused_credentials_in_one_cli_line(mongo_user, capsys):
+    from reproml.cli.main import main
+
+    server, _, _ = mongo_user
+    url = _with_credentials(server, "nobody", "pw-of-nobody")
+    assert main(["--mongo", url, "runs"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1
+    assert "refused the credentials for user nobody (authentication failed" in err
+    assert "pw-of-nobody" not in err
+
+
+def test_a_live_run_with_a_wrong_password_is_refused_before_it_records(
+    mongo_user, tmp_path, monkeypatch
+):
+    from sacred import Experiment
+
+    from reproml.tracking import experiment as rx
+
+    server, user, _ = mongo_user
+    monkeypatch.setenv("REPROML_MONGO_URL", _with_credentials(server, user, "wrong-password"))
+    ex = rx.track(Experiment("auth"), record_code_state=False)
+    ex.main(lambda: 1)
+    with pytest.raises(MongoAuthenticationError, match=f"credentials for user {user} "):
+        ex.run(options={"--runs_dir": str(tmp_path / "runs")})
+    assert not (tmp_path / "runs").exists()  # nothing recorded anywhere

@@ -6,6 +6,16 @@ Before running it refuses (unless ``--force``) when the local records' fingerpri
 from the recorded one (``manifest.json`` in the run's ``record_dir``), or when the code differs
 from the recorded commit and uncommitted diff. The new run is recorded in the same store with
 ``info["reproduces"]`` set to the original id.
+
+The re-run always trains into a fresh model dir: a run whose config set ``model_dir`` is re-run
+with ``model_dir=None`` (its own ``<run dir>/model``; on a cluster a new shared directory), so it
+never resumes from, nor writes into, the original's checkpoints; the recorded value is kept in
+``info["reproduce_overrides"]``.
+
+The verdict ends with one line on the environment: the Python version (Sacred's
+``host.python_version``), TensorFlow and every package whose version changed between the
+original's ``pip-freeze.txt`` and the re-run's (`reproml.runs.environment`), or
+``environment: same as recorded``.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import contextlib
 import importlib
 import math
 import os
+import platform
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -31,14 +42,21 @@ from reproml.runs.code_state import (
     require_checkout,
     summarize_diff,
 )
+from reproml.runs.environment import environment_differences, pip_freeze
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
-from reproml.runs.record import TIMING_METRICS, CliError, RunRecord
+from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, CliError, RunRecord
 from reproml.runs.stores import MONGO_URL_ENV, RunStore, open_store
 from reproml.tracking.observers import incomplete_records
 
 EXIT_DIFFERS = 1
+MODEL_DIR_ENTRY = (
+    "model_dir"  # the config entry holding a run's checkpoints (reproml's experiments)
+)
+OVERRIDES_INFO = (
+    "reproduce_overrides"  # info key: {entry: the original's value} the re-run replaced
+)
 
 
 def _import_experiment(name: str, repo: Path) -> Any:
@@ -240,12 +258,31 @@ def reached_step(original: RunRecord) -> int | None:
     return None if step is None else int(step)
 
 
+def fresh_model_dir(
+    config: dict[str, Any], command_name: str | None, new_dir: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the re-run's config training into a fresh model dir, and what was replaced.
+
+    A training run (the main command) whose config set ``model_dir`` gets `new_dir` instead
+    (None: the experiment's default, ``<run dir>/model``). Commands that read a trained model
+    (``evaluate``, ``export``, ...) keep it: it is their input.
+
+    Returns:
+      ``(config, overrides)``: the config to run and ``{entry: recorded value}`` (empty: none).
+    """
+    value = config.get(MODEL_DIR_ENTRY)
+    if not value or (command_name and command_name != "main"):
+        return config, {}
+    return {**config, MODEL_DIR_ENTRY: new_dir}, {MODEL_DIR_ENTRY: value}
+
+
 def rerun(original: RunRecord, store: RunStore, ex: Any, up_to: int | None = None) -> RunRecord:
     """Run the experiment `ex` again with the recorded command, config and seed.
 
     The re-run's output goes to stderr. It is recorded in `store` only (``$REPROML_MONGO_URL``
     is ignored meanwhile, so no second MongoDB observer is added). With `up_to` (an interrupted
-    run) it trains to that step instead of the config's ``steps``.
+    run) it trains to that step instead of the config's ``steps``. It trains into a fresh model
+    dir (`fresh_model_dir`).
 
     Returns:
       The new run, read back from `store`.
@@ -253,9 +290,13 @@ def rerun(original: RunRecord, store: RunStore, ex: Any, up_to: int | None = Non
     Raises:
       CliError: the experiment cannot be imported or the re-run failed.
     """
-    config = dict(original.config)
+    command = original.raw.get("command") or None
+    config, overrides = fresh_model_dir(dict(original.config), command)
     if up_to is not None and "steps" in config:
         config["steps"] = up_to
+    info = {"reproduces": original.run_id}
+    if overrides:
+        info[OVERRIDES_INFO] = overrides
     observer = _observer_for(store)
     saved_observers = list(ex.observers)
     ex.observers[:] = [observer]
@@ -264,9 +305,9 @@ def rerun(original: RunRecord, store: RunStore, ex: Any, up_to: int | None = Non
         # The experiment's own output goes to stderr: stdout is the reproduction report.
         with contextlib.redirect_stdout(sys.stderr):
             new = ex.run(
-                command_name=original.raw.get("command") or None,
+                command_name=command,
                 config_updates=config,
-                info={"reproduces": original.run_id},
+                info=info,
                 options={"--seed": original.seed},
             )
     except Exception as err:  # the experiment's own failure, reported as one line
@@ -331,6 +372,39 @@ def metric_report(
     return rows, exact
 
 
+def _freeze_of(run: RunRecord, store: RunStore) -> str | None:
+    """The run's recorded ``pip-freeze.txt`` (None when it recorded none)."""
+    if FREEZE_ARTIFACT not in run.artifacts:
+        return None
+    return store.read_artifact(run, FREEZE_ARTIFACT).decode("utf-8", errors="replace")
+
+
+def environment_line(original: RunRecord, new: RunRecord | None, store: RunStore) -> str:
+    """Return ``environment: ...``: how the re-run's environment differs from the original's.
+
+    The re-run's own ``pip-freeze.txt`` is compared when it recorded one, else ``pip freeze``
+    of this interpreter; the Python versions come from the records (else this interpreter's).
+    """
+    recorded = _freeze_of(original, store)
+    current = (_freeze_of(new, store) if new is not None else None) or (
+        pip_freeze() if recorded is not None else ""
+    )
+    now_python = ((new.raw.get("host") or {}) if new is not None else {}).get(
+        "python_version"
+    ) or platform.python_version()
+    differences = environment_differences(
+        recorded, (original.raw.get("host") or {}).get("python_version"), current, now_python
+    )
+    if recorded is None:
+        unknown = f"run {original.run_id} recorded no {FREEZE_ARTIFACT}: packages not compared"
+        if not differences:
+            return f"environment: Python as recorded; {unknown}"
+        differences.append(unknown)
+    if not differences:
+        return "environment: same as recorded"
+    return f"environment differs from run {original.run_id}'s: {'; '.join(differences)}"
+
+
 def _verdict(original: Any, new: Any) -> str:
     if original == new:
         return "exact"
@@ -367,12 +441,23 @@ def reproduce_distributed(
         PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
     )
     env.pop(MONGO_URL_ENV, None)
+    command_name = original.raw.get("command") or None
+    config, overrides = fresh_model_dir(dict(original.config), command_name, "")
+    if overrides:  # every task must reach the job's model_dir: a new one beside the store
+        config[MODEL_DIR_ENTRY] = tempfile.mkdtemp(
+            prefix=f"reproduce-{original.run_id}-model-", dir=store.root.parent
+        )
+        print(
+            f"the re-run trains into {config[MODEL_DIR_ENTRY]} (run {original.run_id} used "
+            f"{overrides[MODEL_DIR_ENTRY]})",
+            file=sys.stderr,
+        )
     with tempfile.TemporaryDirectory(prefix="reproml-reproduce-") as tmp:
         command = rerun_command(
             f"experiments.{original.experiment}",
-            original.config,
+            config,
             Path(tmp) / "config.json",
-            command_name=original.raw.get("command"),
+            command_name=command_name,
         )
         code = relaunch(original.info, command, runs_dir=store.root, env=env, out=sys.stderr)
     if code != 0:
@@ -398,6 +483,7 @@ def reproduce_distributed(
     )
     print(f"code: the checkout {repo}")
     print("\n".join(lines))
+    print(environment_line(original, new, store))
     print(f"run {original.run_id} {verdict}")
     ok = verdict == VERDICT_EXACT or verdict.startswith(VERDICT_WITHIN_TOLERANCE)
     return 0 if ok else EXIT_DIFFERS
@@ -444,7 +530,21 @@ def run(args: argparse.Namespace) -> int:
         f"as run {new.run_id}"
     )
     print(f"code: the checkout {repo}")
+    overrides = new.info.get(OVERRIDES_INFO) or {}
+    if MODEL_DIR_ENTRY in overrides:
+        print(
+            f"model_dir: the re-run trained in {new.info.get(MODEL_DIR_ENTRY, 'its own run dir')} "
+            f"(run {original.run_id}'s {overrides[MODEL_DIR_ENTRY]} was not read nor written)"
+        )
+    resumed = original.info.get("resumed_from_step")
+    if resumed:
+        print(
+            f"note: run {original.run_id} resumed from step {resumed} of the checkpoints in "
+            f"{original.info.get(MODEL_DIR_ENTRY)}; the re-run trains from step 0, so a series "
+            "that differs may be that resumption, not the code"
+        )
     print(render_table(("metric", f"run {original.run_id}", f"run {new.run_id}", "verdict"), rows))
+    print(environment_line(original, new, store))
     what = f"up to step {up_to}" if up_to is not None else ""
     if exact:
         print(f"run {original.run_id} reproduced exactly" + (f" {what}" if what else ""))
