@@ -28,6 +28,7 @@ from reproml.errors import ConfigError, RecordError
 from reproml.records.manifest import COMPRESSIONS, MANIFEST_NAME, Manifest, load_manifest
 from reproml.tracking import experiment as rx
 from reproml.tracking.record import record_dataset
+from reproml.tracking.records_read import read_records_in_run
 
 SERIALIZATION_KEY = "serialization"
 # Sacred's own commands only print or save the config: they never read the records.
@@ -211,6 +212,10 @@ def ensure_records(
 ) -> Manifest:
     """Return the manifest of records made from `wanted`: reused, or written now; record it.
 
+    Before it returns, the run takes a read lease on `record_dir` and checks every shard's
+    sha256 against the manifest (again when the run ends; `read_records_in_run`), so a run
+    never trains on shards that are not the manifest's, and nobody rewrites them under it.
+
     Args:
       _run: the Sacred run; the dataset (fingerprint, source with the data file's sha256,
         manifest) is recorded in it (`reproml.tracking.record.record_dataset`).
@@ -225,7 +230,9 @@ def ensure_records(
     Raises:
       SerializationMismatchError: `record_dir` holds records of another config and not
         `overwrite` (see `check_records_reusable`).
-      RecordError: `write` did not store `wanted` in the manifest.
+      RecordError: `write` did not store `wanted` in the manifest, or a shard does not match
+        the manifest (named).
+      RecordsInUseError: writing (`overwrite`) into `record_dir` that a live run reads.
     """
     wanted = json.loads(json.dumps(dict(wanted)))
     manifest = None if overwrite else check_records_reusable(record_dir, wanted, path)
@@ -241,5 +248,6 @@ def ensure_records(
             )
     else:
         _log.info("reusing the records in %s (same serialization config)", record_dir)
+    read_records_in_run(_run, record_dir, manifest)
     record_dataset(_run, record_dir, name)
     return manifest
