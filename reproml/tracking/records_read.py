@@ -7,7 +7,7 @@ the drift command's production records)::
     take a read lease (record_dir/.readers/)      a rewrite by write_records is now refused
     reload the manifest, same fingerprint         else: rewritten while the run started
     verify_for_run: fingerprint + sha256/shard    else: fail naming the shard, before training
-    info["records_read"][record_dir] = {...}      what was checked, seconds it took
+    info["records_read"] += [{record_dir, ...}]   what was checked, seconds it took
     ... the run ...
     at the end of its main function:              (`reproml.tracking.run_end.at_main_end`)
       returned -> verify_for_run again            a shard changed under the run (a manual
@@ -28,11 +28,11 @@ from typing import Any
 
 from reproml.errors import RecordError
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
-from reproml.records.readers import take_read_lease
+from reproml.records.readers import ReadLease, take_read_lease
 from reproml.records.verify import FIX, RunVerification, verify_for_run
 from reproml.tracking.run_end import at_main_end
 
-RECORDS_READ = "records_read"  # the info key: record dir -> what was verified, and when
+RECORDS_READ = "records_read"  # the info key: a list, one entry per record dir read
 _log = logging.getLogger("reproml")
 
 
@@ -70,7 +70,8 @@ def read_records_in_run(
             )
         chosen = None if splits is None else tuple(splits)
         verified = verify_for_run(manifest, record_dir, chosen)
-        at_main_end(_run, lambda succeeded: _end_reading(_run, manifest, chosen, lease, succeeded))
+        entry = {**verified.to_json(), "verified": "sha256 of every shard before reading"}
+        at_main_end(_run, lambda ok: _end_reading(manifest, chosen, lease, entry, ok))
     except BaseException:
         lease.release()
         raise
@@ -81,15 +82,16 @@ def read_records_in_run(
         record_dir,
         verified.seconds,
     )
-    _run.info.setdefault(RECORDS_READ, {})[verified.record_dir] = {
-        **verified.to_json(),
-        "verified": "sha256 of every shard before reading",
-    }
+    _run.info.setdefault(RECORDS_READ, []).append(entry)
     return verified
 
 
 def _end_reading(
-    _run: Any, manifest: Manifest, splits: tuple[str, ...] | None, lease: Any, succeeded: bool
+    manifest: Manifest,
+    splits: tuple[str, ...] | None,
+    lease: ReadLease,
+    entry: dict[str, Any],
+    succeeded: bool,
 ) -> None:
     """Re-verify the shards of a run that succeeded (raise naming a changed one); release."""
     record_dir = lease.reader["record_dir"]
@@ -105,7 +107,6 @@ def _end_reading(
                 "two datasets",
                 FIX,
             ) from err
-        entry = _run.info.setdefault(RECORDS_READ, {}).setdefault(again.record_dir, {})
         entry["seconds_at_end"] = round(again.seconds, 4)
         entry["verified"] = "sha256 of every shard before reading and when the run ended"
     finally:

@@ -68,7 +68,7 @@ def test_rewrite_during_a_run_is_refused_naming_the_run(rgb, tmp_path):
     assert done.returncode == 0, done.stderr
     assert _status(rgb, "1") == "COMPLETED"
     read = json.loads((rgb.runs / "1" / "info.json").read_text())["records_read"]
-    (entry,) = read.values()
+    (entry,) = read
     assert entry["shards"] == 3 and entry["seconds"] >= 0 and entry["seconds_at_end"] >= 0
     assert not (data_dir / READERS_DIR).exists()  # the lease went with the run
     # Now nobody reads them: the rewrite goes ahead.
