@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,29 @@ def test_pushed_mnist_runs_read_back_the_same(mnist_store, cli, mongo_db, no_mon
         _, file_out, _ = cli("--store", store, *command)
         _, mongo_out, _ = cli("--mongo", url, *command)
         assert mongo_out == file_out
+
+
+def test_reproduce_force_of_changed_records_fails_naming_the_shard(
+    mnist_store, cli, pinned_code, tmp_path
+):
+    # A private copy of the store and records (the module's are shared): run 1 now reads the copy.
+    store, records = tmp_path / "runs", tmp_path / "records"
+    shutil.copytree(mnist_store / "runs" / "1", store / "1")
+    shutil.copytree(mnist_store / "records", records, ignore=shutil.ignore_patterns(".readers"))
+    for name, keys in (
+        ("config.json", ("dataset", "data_dir")),
+        ("info.json", ("dataset", "record_dir")),
+    ):
+        record = json.loads((store / "1" / name).read_text())
+        record[keys[0]][keys[1]] = str(records)
+        (store / "1" / name).write_text(json.dumps(record))
+    shard = records / "train-00002.tfrecord"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    code, out, err = cli("--store", store, "reproduce", "1", "--force")
+    assert code != 0
+    assert f"{shard}: has sha256 " in err  # the re-run stops before training, naming it
+    runs = [p for p in store.iterdir() if p.name.isdigit()]
+    statuses = {p.name: json.loads((p / "run.json").read_text())["status"] for p in runs}
+    assert statuses == {"1": "COMPLETED", "2": "FAILED"}
