@@ -49,7 +49,7 @@ def measure(config: list[str]) -> dict:
         "wall_seconds": round(wall, 2),
         "sha256_before_seconds": read["seconds"],
         "sha256_at_end_seconds": read["seconds_at_end"],
-        "share": round(check / wall, 5),
+        "share": round(check / wall, 8),
     }
 
 
