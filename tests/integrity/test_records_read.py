@@ -12,8 +12,9 @@ import subprocess
 import sys
 
 import pytest
+from sacred import Experiment
 
-from reproml.errors import RecordError
+from reproml.errors import RecordError, ReproMLError
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.readers import (
     READERS_DIR,
@@ -22,6 +23,9 @@ from reproml.records.readers import (
     refuse_if_being_read,
     take_read_lease,
 )
+from reproml.tracking import experiment as rx
+from reproml.tracking.records_read import read_records_in_run
+from tests.cli.toy_experiments import write_toy_records
 from tests.integrity.rgb_reader import finish, flip_byte, write_rgb_reader
 
 
@@ -171,3 +175,39 @@ def test_a_flipped_byte_fails_the_run_before_reading(rgb, tmp_path):
     assert _status(rgb, "2") == "FAILED"
     assert "reading" not in (rgb.runs / "2" / "cout.txt").read_text()
     assert not (data_dir / READERS_DIR).exists()
+
+
+def _toy_reader(record_dir, manifest):
+    """A tracked experiment whose main reads `record_dir` with a manifest loaded earlier."""
+    ex = rx.track(Experiment("toy_reader", save_git_info=False))
+
+    @ex.main
+    def main(_run):
+        return read_records_in_run(_run, record_dir, manifest).shards
+
+    return ex
+
+
+def test_records_rewritten_between_loading_and_leasing_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
+    records = tmp_path / "records"
+    write_toy_records(records)
+    manifest = load_manifest(records)
+    write_toy_records(records, payload=b"other rows" * 8)  # a writer that finished meanwhile
+    with pytest.raises(RecordError, match="manifest.json: was rewritten while this run started"):
+        _toy_reader(records, manifest).run()
+    assert not (records / READERS_DIR).exists()
+    assert _toy_reader(records, load_manifest(records)).run().result == 1
+
+
+def test_reading_records_needs_an_experiment_wired_with_track(tmp_path):
+    write_toy_records(tmp_path)
+    ex = Experiment("untracked", save_git_info=False)
+
+    @ex.main
+    def main(_run):
+        return read_records_in_run(_run, tmp_path, load_manifest(tmp_path)).shards
+
+    with pytest.raises(ReproMLError, match="not wired with reproml.tracking.experiment.track"):
+        ex.run()
+    assert not (tmp_path / READERS_DIR).exists()  # the lease taken is released
