@@ -82,6 +82,12 @@ def test_leaderboard_and_show_read_a_real_mnist_run(mnist_store, cli):
     files = json.loads((store / "1" / "info.json").read_text())["code"]["files"]
     assert "experiments/mnist.py" in files and "reproml/records/reader.py" in files
     assert ["files", f"{len(files)} files (sha256 recorded; reproduce checks them)"] in code_lines
+    (read,) = json.loads((store / "1" / "info.json").read_text())["records_read"]
+    verified = next(line for kind, line in code_lines if kind == "verified")
+    assert verified.strip() == (
+        f"sha256 of 6 shards ({read['bytes']:,} bytes) in {read['seconds']} s before reading, "
+        f"{read['seconds_at_end']} s at the end"
+    )
 
 
 def test_a_quick_mnist_run_reproduces_exactly(mnist_store, cli, pinned_code):

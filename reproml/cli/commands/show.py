@@ -98,6 +98,26 @@ def _drift_sections(run: RunRecord, monitored_by: list[RunRecord]) -> list[str]:
     return sections
 
 
+def _verified_line(run: RunRecord) -> str | None:
+    """Say how the run checked its dataset's shards (``info.records_read``), or None."""
+    read = run.info.get("records_read")
+    if not isinstance(read, list):
+        return None
+    record_dir = run.dataset.get("record_dir")
+    for entry in read:
+        if isinstance(entry, dict) and entry.get("record_dir") == record_dir:
+            size = entry.get("bytes")
+            size = f"{size:,}" if isinstance(size, int) else repr(size)
+            line = (
+                f"sha256 of {entry.get('shards')} shards ({size} bytes) in "
+                f"{entry.get('seconds')} s before reading"
+            )
+            if entry.get("seconds_at_end") is not None:
+                line += f", {entry['seconds_at_end']} s at the end"
+            return line
+    return None
+
+
 def _files_line(code: dict) -> str | None:
     """``N files (sha256 recorded)``: the sources the run depended on, as `reproduce` checks."""
     files = code.get("files")
@@ -146,6 +166,7 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
         "dataset",
         render_pairs(
             [(k, dataset.get(k)) for k in ("name", "fingerprint", "record_dir")]
+            + [("verified", _verified_line(run))]
             + sorted(flatten_config({"source": dataset.get("source") or {}}).items())
         ),
         "model",
