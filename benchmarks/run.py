@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
 
 NOTES = "".join(
     Path(__file__).with_name(name).read_text()
-    for name in ("notes.md", "notes_distributed.md")
+    for name in ("notes.md", "notes_distributed.md", "notes_verify.md")
     if Path(__file__).with_name(name).exists()
 )
 

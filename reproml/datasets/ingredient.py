@@ -35,6 +35,7 @@ from reproml.records.manifest import COMPRESSIONS, MANIFEST_NAME, Manifest, load
 from reproml.records.source_fingerprint import source_changes
 from reproml.tracking import experiment as rx
 from reproml.tracking.record import record_dataset
+from reproml.tracking.records_read import read_records_in_run
 
 SERIALIZATION_KEY = "serialization"
 # Sacred's own commands only print or save the config: they never read the records.
@@ -285,6 +286,10 @@ def ensure_records(
 ) -> Manifest:
     """Return the manifest of records made from `wanted`: reused, or written now; record it.
 
+    Before it returns, the run takes a read lease on `record_dir` and checks every shard's
+    sha256 against the manifest (again when the run ends; `read_records_in_run`), so a run
+    never trains on shards that are not the manifest's, and nobody rewrites them under it.
+
     Args:
       _run: the Sacred run; the dataset (fingerprint, source with the data file's sha256,
         manifest) is recorded in it (`reproml.tracking.record.record_dataset`).
@@ -301,6 +306,8 @@ def ensure_records(
         `overwrite` (see `check_records_reusable`).
       SourceChangedError: the same config, but its source changed since, and not `overwrite`.
       RecordError: `write` did not store `wanted` in the manifest.
+      RecordError: a shard does not match the manifest (named).
+      RecordsInUseError: writing (`overwrite`) into `record_dir` that a live run reads.
     """
     wanted = json.loads(json.dumps(dict(wanted)))
     manifest = None if overwrite else check_records_reusable(record_dir, wanted, path)
@@ -321,6 +328,7 @@ def ensure_records(
         _log.info(
             "reusing the records in %s (same serialization config, source unchanged)", record_dir
         )
+    read_records_in_run(_run, record_dir, manifest)
     info = record_dataset(_run, record_dir, name)
     if replaced is not None:
         info["replaced"] = replaced

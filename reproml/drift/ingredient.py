@@ -33,8 +33,9 @@ from reproml.drift.embeddings import embed_images, read_images, read_split, save
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.models.data_contract import classifier_params_from_manifest
-from reproml.records.manifest import Manifest
+from reproml.records.manifest import Manifest, load_manifest
 from reproml.tracking import experiment as rx
+from reproml.tracking.records_read import read_records_in_run
 
 drift_runs = lazy_import("reproml.drift.run")  # drift_run: the MMD tests (SciPy, scikit-learn)
 scenarios = lazy_import("reproml.drift.scenario")  # build_scenario: degradations (SciPy)
@@ -216,7 +217,14 @@ def drift_command(
 
     Returns:
       ``{"flagged_windows": [...], "windows": W}`` (the command's result).
+
+    Raises:
+      RecordError: a shard of the baseline or production records does not match its manifest
+        (named; checked before anything is embedded, and again when the run ends).
     """
+    for location, split in ((baseline_dir, baseline), (production, production_split)):
+        if location is not None and Path(location).expanduser().is_dir():
+            read_records_in_run(_run, location, load_manifest(location), [split])
     return drift_runs.drift_run(
         _run,
         estimator,

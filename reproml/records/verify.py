@@ -12,12 +12,17 @@ so large shards are fine), serves both entry points that read a directory:
 * `verify_shards`, which the input functions call before reading one split, raises the first
   problem, checking only as deep as asked ("size" by default, "sha256", or None: exists and
   readable).
+* `verify_for_run`, the check a run makes before it trains (and again when its main function
+  ends): the manifest's fingerprint and the sha256 of every shard of the splits it reads; it
+  raises the first problem, naming the shard, and says what it checked and how long it took.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +165,68 @@ def verify_shards(
     if problem is not None:
         raise problem
     return paths
+
+
+@dataclass(frozen=True)
+class RunVerification:
+    """What `verify_for_run` checked: the shards of `splits`, their bytes, and the time it took."""
+
+    record_dir: str
+    fingerprint: str
+    splits: tuple[str, ...]
+    shards: int
+    bytes: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the fields as JSON values (what a run records)."""
+        return {**asdict(self), "splits": list(self.splits), "seconds": round(self.seconds, 4)}
+
+
+def verify_for_run(
+    manifest: Manifest, record_dir: str | os.PathLike, splits: Iterable[str] | None = None
+) -> RunVerification:
+    """Check that the shards a run reads are the manifest's, byte for byte, before it reads them.
+
+    The manifest's fingerprint must be the one recomputed from its schema and shard hashes,
+    and every shard of `splits` must have the manifest's size and sha256 (`check_shard`). So
+    shards rewritten after the manifest, or another dataset's manifest copied over these shards
+    (same sizes, other hashes), are refused before anything trains.
+
+    Args:
+      manifest: the manifest the run reads the records with.
+      record_dir: the record directory.
+      splits: the splits the run reads (None: every split of the manifest).
+
+    Returns:
+      What was checked and how long it took.
+
+    Raises:
+      RecordError: the first shard (or the manifest) that does not match, named, with the fix.
+    """
+    started = time.perf_counter()
+    chosen = tuple(manifest.splits if splits is None else splits)
+    for split in chosen:
+        if split not in manifest.splits:
+            raise RecordError(
+                Path(record_dir) / MANIFEST_NAME,
+                f"has no split {split!r} (it has {sorted(manifest.splits)})",
+                FIX,
+            )
+    if (problem := fingerprint_problem(manifest, record_dir)) is not None:
+        raise problem
+    problem = next(shard_problems(manifest, record_dir, chosen, "sha256"), None)
+    if problem is not None:
+        raise problem
+    shards = [sh for split in chosen for sh in manifest.splits[split].shards]
+    return RunVerification(
+        record_dir=str(Path(record_dir).resolve()),
+        fingerprint=manifest.fingerprint,
+        splits=chosen,
+        shards=len(shards),
+        bytes=sum(sh.bytes for sh in shards),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def verify(record_dir: str | os.PathLike, *, progress: bool = False) -> list[RecordError]:

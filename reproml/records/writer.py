@@ -49,6 +49,7 @@ from reproml.records.manifest import (
     SplitInfo,
     load_manifest,
 )
+from reproml.records.readers import refuse_if_being_read
 from reproml.records.shard_names import (  # noqa: F401 - re-exported: the writer's names
     TMP_NAME_RE,
     TMP_SUFFIX,
@@ -185,7 +186,9 @@ def write_records(
     All or nothing: shards are staged under hidden temp names and renamed into place only after
     every shard of the call is written; on any error every temp file of the call is removed and
     an earlier write in `record_dir` (shards and manifest) is left untouched. Leftover temp files
-    of a killed earlier call (dead pid) are removed at the start. Run one write per directory at a
+    of a killed earlier call (dead pid) are removed at the start. A directory that a live run
+    reads (its read lease, `reproml.records.readers`) is not rewritten: refused at the start and
+    again before the commit. Run one write per directory at a
     time. The label histogram of every scalar int64 feature whose spec has ``names`` counts
     examples per class *name*, listing every class (zeros included) in ``names`` order.
 
@@ -215,6 +218,7 @@ def write_records(
         ``split_to_size`` promises (names the split and both counts).
       HandlerError: a row a handler cannot encode (names split, row index and key).
       OSError: a shard could not be written (nothing of this call is left behind).
+      RecordsInUseError: a live run reads `record_dir` (names the run; nothing is written).
     """
     record_dir = Path(record_dir)
     spec = check_write_args(
@@ -231,6 +235,7 @@ def write_records(
     num_shards = sum(len(sizes) for sizes in plan.values())
     workers = _num_workers(num_workers, num_shards)
 
+    refuse_if_being_read(record_dir)  # a live run reads these records: refused before any work
     record_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(record_dir)
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -459,7 +464,12 @@ def build_manifest(spec: WriteSpec, staged: Sequence[StagedShard]) -> Manifest:
 
 
 def commit(record_dir: Path, staged: Sequence[StagedShard], manifest: Manifest) -> None:
-    """Replace an earlier write by the staged one: no manifest until every shard is in place."""
+    """Replace an earlier write by the staged one: no manifest until every shard is in place.
+
+    Raises:
+      RecordsInUseError: a live run started reading `record_dir` while the shards were staged.
+    """
+    refuse_if_being_read(record_dir)
     earlier: set[str] = set()
     if (record_dir / MANIFEST_NAME).exists():
         try:

@@ -25,6 +25,9 @@ file, docstring and sources from there), handed to `track`::
 * a pre-run hook recording ``info["run_dir"]``, the code state, ``pip freeze`` and, on a
   ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing
   (`reproml.cluster.is_chief`), so a distributed job is one run;
+* a pre-run hook that makes the steps registered with `reproml.tracking.run_end.at_main_end`
+  run when the main function ends, however it ends (a run releases and re-checks the records
+  it read there, `reproml.tracking.records_read`);
 * a post-run hook (and, for a FAILED or INTERRUPTED run, the same step when its main function
   raises) adding the project's modules imported during the run to the code state
   (`reproml.tracking.record.record_late_imports`): a network chosen by name, an import inside
@@ -83,6 +86,7 @@ from reproml.tracking.record import (
     record_environment,
     record_late_imports,
 )
+from reproml.tracking.run_end import install_main_end
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
 
 np = lazy_import("numpy")
@@ -203,6 +207,10 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
         _add_project_sources(ex)  # modules imported since (cheap: only new files)
         if load_run_modules not in ex.config_hooks:
             ex.config_hook(load_run_modules)  # the last config hook: after every validator
+
+    @ex.pre_run_hook
+    def run_steps_at_main_end(_run: Any) -> None:
+        install_main_end(_run)  # first: the late-imports wrapper below sees a step's failure
 
     @ex.pre_run_hook
     def record_run(_run: Any) -> None:

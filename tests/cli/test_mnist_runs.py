@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,12 @@ def test_leaderboard_and_show_read_a_real_mnist_run(mnist_store, cli):
     files = json.loads((store / "1" / "info.json").read_text())["code"]["files"]
     assert "experiments/mnist.py" in files and "reproml/records/reader.py" in files
     assert ["files", f"{len(files)} files (sha256 recorded; reproduce checks them)"] in code_lines
+    (read,) = json.loads((store / "1" / "info.json").read_text())["records_read"]
+    verified = next(line for kind, line in code_lines if kind == "verified")
+    assert verified.strip() == (
+        f"sha256 of 6 shards ({read['bytes']:,} bytes) in {read['seconds']} s before reading, "
+        f"{read['seconds_at_end']} s at the end"
+    )
 
 
 def test_a_quick_mnist_run_reproduces_exactly(mnist_store, cli, pinned_code):
@@ -172,3 +179,29 @@ def test_reproducing_a_run_that_set_model_dir_never_touches_that_dir(
     ) in out.splitlines()
     # (the packages may change meanwhile: colleagues install into the shared venv)
     assert out.splitlines()[-2].startswith("environment")
+
+
+def test_reproduce_force_of_changed_records_fails_naming_the_shard(
+    mnist_store, cli, pinned_code, tmp_path
+):
+    # A private copy of the store and records (the module's are shared): run 1 now reads the copy.
+    store, records = tmp_path / "runs", tmp_path / "records"
+    shutil.copytree(mnist_store / "runs" / "1", store / "1")
+    shutil.copytree(mnist_store / "records", records, ignore=shutil.ignore_patterns(".readers"))
+    for name, keys in (
+        ("config.json", ("dataset", "data_dir")),
+        ("info.json", ("dataset", "record_dir")),
+    ):
+        record = json.loads((store / "1" / name).read_text())
+        record[keys[0]][keys[1]] = str(records)
+        (store / "1" / name).write_text(json.dumps(record))
+    shard = records / "train-00002.tfrecord"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    code, out, err = cli("--store", store, "reproduce", "1", "--force")
+    assert code != 0
+    assert f"{shard}: has sha256 " in err  # the re-run stops before training, naming it
+    runs = [p for p in store.iterdir() if p.name.isdigit()]
+    statuses = {p.name: json.loads((p / "run.json").read_text())["status"] for p in runs}
+    assert statuses == {"1": "COMPLETED", "2": "FAILED"}

@@ -86,6 +86,20 @@ def test_quick_run_recorded_in_file_store(mongo_run, mnist_records):
     assert "WARNING:tensorflow" not in (store / "cout.txt").read_text()
 
 
+def test_quick_run_records_that_it_verified_its_shards(mongo_run, mnist_records):
+    run, db = mongo_run
+    data_dir, _ = mnist_records
+    (entry,) = run.info["records_read"]
+    assert entry["record_dir"] == str(data_dir.resolve())
+    assert entry["fingerprint"] == run.info["dataset"]["fingerprint"]
+    assert (entry["splits"], entry["shards"]) == (["train", "test"], 6)
+    assert entry["seconds"] >= 0 and entry["seconds_at_end"] >= 0
+    assert entry["verified"] == "sha256 of every shard before reading and when the run ended"
+    stored = db.runs.find_one({"_id": run._id})["info"]["records_read"]
+    assert stored == [entry]
+    assert not (data_dir / ".readers").exists()  # the lease went with the run
+
+
 def test_quick_run_documents_omniboard_reads(mongo_run):
     run, db = mongo_run
     doc = db.runs.find_one({"_id": run._id})

@@ -129,6 +129,26 @@ def _replaced_pairs(dataset: dict) -> list[tuple[str, Any]]:
     return [("replaced", ", ".join(p for p in parts if p) or "an unreadable manifest")]
 
 
+def _verified_line(run: RunRecord) -> str | None:
+    """Say how the run checked its dataset's shards (``info.records_read``), or None."""
+    read = run.info.get("records_read")
+    if not isinstance(read, list):
+        return None
+    record_dir = run.dataset.get("record_dir")
+    for entry in read:
+        if isinstance(entry, dict) and entry.get("record_dir") == record_dir:
+            size = entry.get("bytes")
+            size = f"{size:,}" if isinstance(size, int) else repr(size)
+            line = (
+                f"sha256 of {entry.get('shards')} shards ({size} bytes) in "
+                f"{entry.get('seconds')} s before reading"
+            )
+            if entry.get("seconds_at_end") is not None:
+                line += f", {entry['seconds_at_end']} s at the end"
+            return line
+    return None
+
+
 def _files_line(code: dict) -> str | None:
     """``N files (sha256 recorded)``: the sources the run depended on, as `reproduce` checks."""
     files = code.get("files")
@@ -187,6 +207,7 @@ def describe(
         "dataset",
         render_pairs(
             [(k, dataset.get(k)) for k in ("name", "fingerprint", "record_dir")]
+            + [("verified", _verified_line(run))]
             + [(f"examples {split}", line) for split, line in class_count_lines(dataset)]
             + [("warning", line.removeprefix("WARNING: ")) for line in missing_class_lines(dataset)]
             + _replaced_pairs(dataset)
