@@ -29,6 +29,7 @@ from reproml.drift.ingredient import drift as drift_ingredient
 from reproml.drift.ingredient import drift_command, embed_command, scenario_command
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import latest_checkpoint
+from reproml.models.class_weights import check_class_weights_policy
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.records.augment import check_augment
@@ -70,6 +71,7 @@ def config() -> None:
     export_savedmodel = True  # export a SavedModel (serving uint8 images) after training
     num_samples = 32  # test images in the sample-predictions grid
     seed = 42  # Sacred's seed; also the TF graph seed (RunConfig.tf_random_seed)
+    class_weights = None  # training-loss weights: None, "balanced" or {class name: weight}
     augment = None  # e.g. {"random_crop": 2, "brightness": 0.1}: docs/experiments.md
 
 
@@ -99,6 +101,7 @@ def check_config(
         raise ConfigError("dropout", "a rate in [0, 1)", dropout)  # NaN fails 0 <= NaN too
     rx.check_seed(config)
     check_augment(config["augment"])
+    check_class_weights_policy(config["class_weights"])
     check_early_stopping(config["best_metric"], config["best_mode"], config["patience"])
     model_dir = config["model_dir"]
     reads_model = command_name in ("evaluate", "export", "embed", "drift")
@@ -118,10 +121,13 @@ def classifier(
     dropout: float,
     seed: int,
     log_every: int,
+    class_weights: Any,
 ) -> tf.estimator.Estimator:
     """Return the seeded classifier for the records of `manifest`."""
     params = dict(network=network, optimizer=optimizer, lr=lr, dropout=dropout)
-    return classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
+    return classifier_estimator(
+        _run, manifest, model_dir, params, seed, log_every, class_weights=class_weights
+    )
 
 
 @ex.main

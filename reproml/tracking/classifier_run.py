@@ -27,6 +27,7 @@ np = lazy_import("numpy")
 augmentation = lazy_import("reproml.records.augment")  # TensorFlow
 checkpoints = lazy_import("reproml.models.checkpoint")  # checkpoint_step
 classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forward
+loss_weights = lazy_import("reproml.models.class_weights")  # class_weights_from_policy
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
 frechet = lazy_import("reproml.models.frechet")  # images_input_fn
@@ -41,10 +42,13 @@ def classifier_estimator(
     params: dict[str, Any],
     seed: int,
     log_every: int,
+    class_weights: Any = None,
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network), ``info["model_dir"]`` and ``info["tensorboard"]``.
+    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``
+    and, with a `class_weights` policy, ``info["class_weights"]`` (policy, per-class weights
+    and the train split's per-class counts).
 
     Args:
       _run: the Sacred run.
@@ -53,12 +57,26 @@ def classifier_estimator(
       params: the model's ``network``, ``optimizer``, ``lr`` and ``dropout``.
       seed: the graph seed (``RunConfig.tf_random_seed``).
       log_every: steps between TensorBoard summaries.
+      class_weights: None, "balanced" or ``{class name: weight}``
+        (`reproml.models.class_weights`), applied to the training loss.
+
+    Raises:
+      ConfigError: a bad `class_weights` policy (named), or a bad param.
     """
+    weights = loss_weights.class_weights_from_policy(class_weights, manifest)
     model_dir = rx.model_dir_for(_run, model_dir)
     _run.info["model"] = params["network"]
     rx.record_tensorboard(_run, model_dir)
     model_params = data_contract.classifier_params_from_manifest(manifest)
     model_params.update(params)
+    if weights is not None:
+        names = model_params["class_names"]
+        _run.info["class_weights"] = {
+            "policy": class_weights,
+            "weights": dict(zip(names, weights, strict=True)),
+            "train_counts": loss_weights.train_label_counts(manifest),
+        }
+        model_params["class_weights"] = weights
     return classifiers.make_classifier(
         model_dir, model_params, seed, save_summary_steps=log_every, log_step_count_steps=None
     )
