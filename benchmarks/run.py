@@ -167,22 +167,30 @@ def encoded_rows(repeats: int) -> tuple[list[dict], dict]:
     from benchmarks import bench_encoded
 
     raw = bench_encoded.run(n=600, repeats=max(repeats, 3))
-    ours, base = (
-        raw["sides"][k] for k in ("input_fn_encoded_records", "image_dataset_from_directory")
+    base = raw["sides"]["image_dataset_from_directory"]
+    what = (
+        f"7 {raw['examples']} JPEGs 150-400 px -> uint8 [{raw['batch']}, "
+        f"{raw['size'][0]}, {raw['size'][1]}, 3] batches, one pass"
     )
-    rows = [
-        {
-            "what": f"7 {raw['examples']} JPEGs 150-400 px -> uint8 [{raw['batch']}, "
-            f"{raw['size'][0]}, {raw['size'][1]}, 3] batches, one pass",
-            "ours": f"{ours['best_per_s']:,.0f} ex/s (median {ours['median_per_s']:,.0f})",
-            "baseline": f"image_dataset_from_directory: {base['best_per_s']:,.0f} ex/s "
-            f"(median {base['median_per_s']:,.0f})",
-            "ratio": ours["best_per_s"] / base["best_per_s"],
-            "median_ratio": ours["median_per_s"] / base["median_per_s"],
-            "target": ">= 2x",
-            "met": ours["best_per_s"] / base["best_per_s"] >= 2.0,
-        }
-    ]
+    rows = []
+    for side, label in (
+        ("input_fn_encoded_records", "input_fn (batched decode)"),
+        ("dataset_from_records_per_record", "dataset_from_records (per record) + batch"),
+    ):
+        ours = raw["sides"][side]
+        ratio = ours["best_per_s"] / base["best_per_s"]
+        rows.append(
+            {
+                "what": f"{what}: {label}",
+                "ours": f"{ours['best_per_s']:,.0f} ex/s (median {ours['median_per_s']:,.0f})",
+                "baseline": f"image_dataset_from_directory: {base['best_per_s']:,.0f} ex/s "
+                f"(median {base['median_per_s']:,.0f})",
+                "ratio": ratio,
+                "median_ratio": ours["median_per_s"] / base["median_per_s"],
+                "target": ">= 2x",
+                "met": ratio >= 2.0,
+            }
+        )
     return rows, raw
 
 
