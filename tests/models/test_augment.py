@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from reproml.errors import ConfigError
+from reproml.models.checkpoint import checkpoint_step
+from reproml.models.classifier import make_classifier
 from reproml.records.augment import (
     AUGMENT_OPS,
     augment_batches,
@@ -16,6 +20,7 @@ from reproml.records.augment import (
     check_image_shape_for,
 )
 from reproml.records.reader import input_fn
+from tests.models.conftest import TINY_CLASSIFIER
 
 EVERY_OP = {
     "flip_left_right": True,
@@ -149,3 +154,24 @@ def test_check_augment_keeps_the_run_order_and_drops_disabled_ops():
         "brightness",
     ]
     assert check_augment(None) == {}
+
+
+def _trained_weights(model_dir, record_dir, seed):
+    estimator = make_classifier(model_dir, TINY_CLASSIFIER, seed=0)
+    ops = check_augment({"flip_left_right": True, "random_crop": 2, "brightness": 0.2})
+    train = augmented_input_fn(
+        input_fn("train", 16, record_dir), ops, seed, functools.partial(checkpoint_step, model_dir)
+    )
+    estimator.train(train, max_steps=2)
+    return {name: estimator.get_variable_value(name) for name in estimator.get_variable_names()}
+
+
+@pytest.mark.slow
+def test_training_on_augmented_batches_is_bit_exact_per_seed(digits_records, tmp_path):
+    first = _trained_weights(tmp_path / "a", digits_records, seed=1)
+    again = _trained_weights(tmp_path / "b", digits_records, seed=1)
+    other = _trained_weights(tmp_path / "c", digits_records, seed=2)
+    assert first.keys() == again.keys() and first["global_step"] == 2
+    assert all(np.array_equal(first[name], again[name]) for name in first)
+    kernels = [name for name in first if name.endswith("kernel")]
+    assert any(not np.array_equal(first[name], other[name]) for name in kernels)
