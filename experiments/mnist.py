@@ -29,14 +29,17 @@ from reproml.drift.ingredient import drift as drift_ingredient
 from reproml.drift.ingredient import drift_command, embed_command, scenario_command
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import latest_checkpoint
+from reproml.models.class_weights import check_class_weights_policy
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
+from reproml.records.augment import check_augment
 from reproml.records.reader import input_fn
 from reproml.sweep.trial import sweep_trial_callback
 from reproml.tracking import experiment as rx
 from reproml.tracking.best_checkpoint import check_early_stopping
 from reproml.tracking.classifier_run import (
     classifier_estimator,
+    classifier_train_input_fn,
     export_classifier,
     report_classifier,
 )
@@ -68,6 +71,8 @@ def config() -> None:
     export_savedmodel = True  # export a SavedModel (serving uint8 images) after training
     num_samples = 32  # test images in the sample-predictions grid
     seed = 42  # Sacred's seed; also the TF graph seed (RunConfig.tf_random_seed)
+    class_weights = None  # training-loss weights: None, "balanced" or {class name: weight}
+    augment = None  # e.g. {"random_crop": 2, "brightness": 0.1}: docs/experiments.md
 
 
 @ex.named_config
@@ -95,6 +100,8 @@ def check_config(
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
         raise ConfigError("dropout", "a rate in [0, 1)", dropout)  # NaN fails 0 <= NaN too
     rx.check_seed(config)
+    check_augment(config["augment"])
+    check_class_weights_policy(config["class_weights"])
     check_early_stopping(config["best_metric"], config["best_mode"], config["patience"])
     model_dir = config["model_dir"]
     reads_model = command_name in ("evaluate", "export", "embed", "drift")
@@ -114,10 +121,13 @@ def classifier(
     dropout: float,
     seed: int,
     log_every: int,
+    class_weights: Any,
 ) -> tf.estimator.Estimator:
     """Return the seeded classifier for the records of `manifest`."""
     params = dict(network=network, optimizer=optimizer, lr=lr, dropout=dropout)
-    return classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
+    return classifier_estimator(
+        _run, manifest, model_dir, params, seed, log_every, class_weights=class_weights
+    )
 
 
 @ex.main
@@ -142,7 +152,7 @@ def main(
     metrics = rx.train_and_evaluate(
         _run,
         estimator,
-        input_fn("train", batch_size, manifest),
+        train_input(estimator=estimator, manifest=manifest),
         input_fn("test", batch_size, manifest, n_epochs=1),
         steps=steps,
         eval_every=eval_every,
@@ -159,6 +169,28 @@ def main(
         metrics=metrics,
         checkpoint=best,
         export=export_savedmodel,
+    )
+
+
+@ex.capture
+def train_input(
+    _run: Run,
+    estimator: tf.estimator.Estimator,
+    manifest: Manifest,
+    batch_size: int,
+    augment: dict[str, Any] | None,
+    seed: int,
+    num_samples: int,
+) -> Any:
+    """Return the train input_fn, augmented as `augment` says (recorded, with a grid)."""
+    return classifier_train_input_fn(
+        _run,
+        estimator,
+        manifest,
+        batch_size,
+        augment=augment,
+        seed=seed,
+        num_samples=num_samples,
     )
 
 

@@ -78,3 +78,31 @@ def test_label_checksum_tells_different_work_apart(small):
     _, y = small
     assert label_checksum(y) == label_checksum(y[::-1])  # same examples, another order
     assert label_checksum(y) != label_checksum(y[:-1])
+
+
+def test_encoded_jpeg_benchmark_sides_read_the_same_examples(tmp_path):
+    from benchmarks import bench_encoded
+    from benchmarks.run import render
+
+    folder = bench_encoded.make_jpeg_folder(tmp_path / "photos", 9)
+    raw = bench_encoded.bench(folder, tmp_path / "records", repeats=1)
+    assert raw["examples"] == 9 and raw["label_counts"] == [3, 3, 3]
+    assert set(raw["sides"]) == {
+        "input_fn_encoded_records",
+        "dataset_from_records_per_record",
+        "image_dataset_from_directory",
+    }
+    assert all(side["best_s"] > 0 for side in raw["sides"].values())
+    assert raw["raw_pixels_bytes"] == 9 * 128 * 128 * 3 and raw["encoded_records_bytes"] > 0
+    row = {"what": "7", "ours": "", "baseline": "", "ratio": 1.0, "median_ratio": 1.0}
+    text = render(
+        {"cores": 2, "cpu": "x", "python": "3", "tensorflow": "2", "numpy": "1"},
+        [],
+        {},
+        [],
+        [],
+        None,
+        [{**row, "target": ">= 2x", "met": False}],
+        raw,
+    )
+    assert "benchmark 7" in text and "raw uint8 pixels" in text

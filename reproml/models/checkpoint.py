@@ -60,6 +60,16 @@ def latest_checkpoint(model_dir: str | os.PathLike) -> str | None:
     return prefix
 
 
+def checkpoint_step(model_dir: str | os.PathLike) -> int:
+    """Return the global step of `model_dir`'s latest checkpoint (0 if it has none yet).
+
+    Raises:
+      RecordError: as `latest_checkpoint`.
+    """
+    prefix = latest_checkpoint(model_dir)
+    return 0 if prefix is None else int(tf.train.load_variable(prefix, "global_step"))
+
+
 def checkpoint_shapes(prefix: str) -> dict[str, tuple[int, ...]]:
     """Return ``{variable name: shape}`` of the checkpoint `prefix`, after reading every tensor.
 

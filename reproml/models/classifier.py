@@ -46,6 +46,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "dropout": 0.4,  # dropout rate after the dense layer, training only
     "optimizer": "adam",  # adam, sgd, rmsprop or adagrad
     "lr": 1e-3,  # learning rate
+    "class_weights": None,  # loss weight per class index (training only); None: all 1
 }
 
 
@@ -85,6 +86,19 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         ):
             raise ConfigError("class_names", f"None or {n} str (num_classes)", names)
         merged["class_names"] = list(names)
+    weights = merged["class_weights"]
+    if weights is not None:
+        if (
+            isinstance(weights, str)
+            or not isinstance(weights, Sequence)
+            or len(weights) != n
+            or not all(
+                isinstance(w, numbers.Real) and not isinstance(w, bool) and 0 < w < float("inf")
+                for w in weights
+            )
+        ):
+            raise ConfigError("class_weights", f"None or {n} finite weights > 0", weights)
+        merged["class_weights"] = [float(w) for w in weights]
     return merged
 
 
@@ -145,12 +159,28 @@ def forward(
     return network(scale_images(features, params["image_shape"]), dict(params), training)
 
 
+def classifier_loss(
+    labels: tf.Tensor, logits: tf.Tensor, class_weights: Sequence[float] | None = None
+) -> tf.Tensor:
+    """Return the mean cross-entropy, each example weighted by its class's weight (if given).
+
+    With weights w, the loss is ``sum_i w[y_i] * CE_i / B`` (TensorFlow's
+    ``SUM_BY_NONZERO_WEIGHTS``; every weight is > 0).
+    """
+    weights = 1.0
+    if class_weights is not None:
+        weights = tf.gather(tf.constant(class_weights, tf.float32), labels)
+    return tf.compat.v1.losses.sparse_softmax_cross_entropy(
+        labels=labels, logits=logits, weights=weights
+    )
+
+
 def train_spec(
     features: Mapping[str, tf.Tensor], labels: tf.Tensor, params: Mapping[str, Any]
 ) -> tf.estimator.EstimatorSpec:
-    """Return the TRAIN spec: cross-entropy loss minimized by the configured optimizer."""
+    """Return the TRAIN spec: (class-weighted) cross-entropy minimized by the optimizer."""
     logits, _ = forward(features, params, training=True)
-    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+    loss = classifier_loss(labels, logits, params.get("class_weights"))
     optimizer = make_optimizer(params["optimizer"], params["lr"])
     train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_or_create_global_step())
     return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)

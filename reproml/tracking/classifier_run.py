@@ -24,7 +24,10 @@ from reproml.tracking.model_summary import graph_layer_summary, record_model_sum
 from reproml.tracking.record import record_export
 
 np = lazy_import("numpy")
+augmentation = lazy_import("reproml.records.augment")  # TensorFlow
+checkpoints = lazy_import("reproml.models.checkpoint")  # checkpoint_step
 classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forward
+loss_weights = lazy_import("reproml.models.class_weights")  # class_weights_from_policy
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
 frechet = lazy_import("reproml.models.frechet")  # images_input_fn
@@ -39,10 +42,13 @@ def classifier_estimator(
     params: dict[str, Any],
     seed: int,
     log_every: int,
+    class_weights: Any = None,
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network), ``info["model_dir"]`` and ``info["tensorboard"]``.
+    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``
+    and, with a `class_weights` policy, ``info["class_weights"]`` (policy, per-class weights
+    and the train split's per-class counts).
 
     Args:
       _run: the Sacred run.
@@ -51,14 +57,80 @@ def classifier_estimator(
       params: the model's ``network``, ``optimizer``, ``lr`` and ``dropout``.
       seed: the graph seed (``RunConfig.tf_random_seed``).
       log_every: steps between TensorBoard summaries.
+      class_weights: None, "balanced" or ``{class name: weight}``
+        (`reproml.models.class_weights`), applied to the training loss.
+
+    Raises:
+      ConfigError: a bad `class_weights` policy (named), or a bad param.
     """
+    weights = loss_weights.class_weights_from_policy(class_weights, manifest)
     model_dir = rx.model_dir_for(_run, model_dir)
     _run.info["model"] = params["network"]
     rx.record_tensorboard(_run, model_dir)
     model_params = data_contract.classifier_params_from_manifest(manifest)
     model_params.update(params)
+    if weights is not None:
+        names = model_params["class_names"]
+        _run.info["class_weights"] = {
+            "policy": class_weights,
+            "weights": dict(zip(names, weights, strict=True)),
+            "train_counts": loss_weights.train_label_counts(manifest),
+        }
+        model_params["class_weights"] = weights
     return classifiers.make_classifier(
         model_dir, model_params, seed, save_summary_steps=log_every, log_step_count_steps=None
+    )
+
+
+def classifier_train_input_fn(
+    _run: Any,
+    estimator: Any,
+    manifest: Manifest,
+    batch_size: int,
+    *,
+    augment: dict[str, Any] | None,
+    seed: int,
+    num_samples: int,
+) -> Any:
+    """Return the train input_fn of `manifest`, augmented by the config entry `augment`.
+
+    Records ``info["augment"]`` (the ops in the order they run, and the seeding) and, when
+    there are ops, the ``augmented_train.png`` artifact: the first `num_samples` train
+    examples (file order) augmented as at global step 0. Batch i of a training segment that
+    starts at global step s is augmented as step s + i (`reproml.records.augment`), so a re-run
+    or a resumed run sees bit-exactly the same augmented images.
+
+    Args:
+      _run: the Sacred run.
+      estimator: the classifier (its model_dir's checkpoint step starts each segment).
+      manifest: the records; the train split is read.
+      batch_size: examples per training batch.
+      augment: ``{op: parameter}`` (`reproml.records.augment.AUGMENT_OPS`); None: none.
+      seed: the run seed the augmentation seeds are made from.
+      num_samples: images in the grid.
+
+    Raises:
+      ConfigError: an unknown op, a bad parameter, or an op the images cannot take.
+    """
+    ops = augmentation.check_augment(augment)
+    image_shape = data_contract.classifier_params_from_manifest(manifest)["image_shape"]
+    augmentation.check_image_shape_for(ops, image_shape)
+    _run.info["augment"] = {
+        "ops": ops,
+        "order": list(ops),
+        "seed": seed,
+        "example_seed": "fold_in([seed, global step], index in batch), then fold_in(op number)",
+    }
+    train_fn = reader.input_fn("train", batch_size, manifest)
+    if not ops:
+        return train_fn
+    first = reader.input_fn("train", num_samples, manifest, n_epochs=1, shuffle=False)
+    features, _ = rx.first_examples(augmentation.augmented_input_fn(first, ops, seed), num_samples)
+    path = rx.new_artifact_path(_run, "augmented_train.png")
+    rx.add_file_artifact(_run, plots.save_image_grid(features["image"], path))
+    model_dir = estimator.model_dir
+    return augmentation.augmented_input_fn(
+        train_fn, ops, seed, first_step=lambda: checkpoints.checkpoint_step(model_dir)
     )
 
 

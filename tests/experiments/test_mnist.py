@@ -37,7 +37,12 @@ def mongo_run(mnist_records, tmp_path_factory, mongo_server):
     ex.observers.append(observer)
     try:
         run = ex.run(
-            config_updates={"dataset.data_dir": str(data_dir), "lr": 2e-3}, named_configs=["quick"]
+            config_updates={
+                "dataset.data_dir": str(data_dir),
+                "lr": 2e-3,
+                "augment": {"flip_left_right": True, "brightness": 0.1},
+            },
+            named_configs=["quick"],
         )
     finally:
         ex.observers.remove(observer)
@@ -63,6 +68,9 @@ def test_quick_run_recorded_in_file_store(mongo_run, mnist_records):
     assert info["dataset"]["fingerprint"] == fingerprint == load_manifest(data_dir).fingerprint
     assert info["dataset"]["record_dir"] == str(Path(data_dir).resolve())
     assert info["model"] == "cnn"
+    assert info["augment"]["ops"] == {"flip_left_right": True, "brightness": 0.1}
+    assert info["augment"]["order"] == ["flip_left_right", "brightness"]
+    assert (store / "augmented_train.png").read_bytes()[:4] == b"\x89PNG"
     assert info["tensorboard"] == f"tensorboard --logdir {info['model_dir']}"
     assert any(Path(info["model_dir"]).glob("events.out.tfevents.*"))
     assert {"commit", "dirty", "diff_artifact"} <= set(info["code"])
@@ -71,6 +79,7 @@ def test_quick_run_recorded_in_file_store(mongo_run, mnist_records):
     for name in [
         "confusion_matrix.png",
         "sample_predictions.png",
+        "augmented_train.png",
         "pip-freeze.txt",
         "saved_model.zip",
     ]:
@@ -133,6 +142,8 @@ def test_quick_run_documents_omniboard_reads(mongo_run):
         ({"seed": -1}, "seed"),
         ({"seed": 2**32}, "seed"),
         ({"dataset.data_dir": ""}, "dataset.data_dir"),
+        ({"augment": {"flip": True}}, "augment"),
+        ({"augment": {"brightness": 5}}, "augment.brightness"),
     ],
 )
 def test_bad_config_refused_before_anything_runs(tmp_path, monkeypatch, updates, entry):

@@ -6,7 +6,12 @@ import pytest
 
 from reproml.errors import RecordError
 from reproml.models import wgan
-from reproml.models.checkpoint import check_checkpoint, checkpoint_shapes, latest_checkpoint
+from reproml.models.checkpoint import (
+    check_checkpoint,
+    checkpoint_shapes,
+    checkpoint_step,
+    latest_checkpoint,
+)
 from reproml.models.classifier import (
     check_classifier_checkpoint,
     classifier_variable_shapes,
@@ -158,3 +163,9 @@ def test_a_relative_model_dir_with_determinism_on(model_dir, monkeypatch):
     check_classifier_checkpoint("model", TINY_CLASSIFIER)
     with pytest.raises(RecordError, match="was made for another model"):
         check_classifier_checkpoint("model", {**TINY_CLASSIFIER, "num_classes": 3})
+
+
+def test_checkpoint_step_is_the_global_step_of_the_latest_checkpoint(trained_dir, tmp_path):
+    """What a resumed run's augmentation starts from (`classifier_train_input_fn`)."""
+    assert checkpoint_step(trained_dir) == 2
+    assert checkpoint_step(tmp_path) == 0
