@@ -27,6 +27,7 @@ demo: install
 # Omniboard for `reproml board` and its browser tests: `npm ci` from tools/omniboard's lock, once,
 # into ~/.cache/reproml (or $$REPROML_CACHE). Without Node.js the board tests skip (fail in CI).
 omniboard: install
+	$(BIN)/reproml board --install --sacredboard
 	@if command -v node >/dev/null; then $(BIN)/reproml board --install; \
 	else echo "no Node.js: the board tests will skip (install: apt-get install nodejs npm)"; fi
 

@@ -32,7 +32,9 @@ def test_config_is_flat_and_without_docstrings(synced):
         "data.classes": ["circle", "square"],
         "data.name": "toy_shapes",
         "fail": False,
+        "hold": 0.0,
         "lr": 0.2,
+        "named_result": False,
         "seed": recorded["seed"],
         "steps": 10,
     }

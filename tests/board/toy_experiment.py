@@ -4,7 +4,8 @@
 per-class ``eval.precision/<class>`` at two evaluations, ``confusion_matrix.png`` and
 ``sample_predictions.png`` artifacts, a result, its source (so git info), a config with a
 docstring (Sacred's ``__doc__``) and a nested dict (``data``) — without TensorFlow.
-It fails when ``fail=True`` (a FAILED run). Used where a test needs many runs quickly::
+It fails when ``fail=True`` (a FAILED run), stays RUNNING for ``hold`` seconds, and returns a
+dict with ``named_result=True``. Used where a test needs many runs quickly::
 
     python -m tests.board.toy_experiment -F runs -m 127.0.0.1:PORT:DB with lr=0.2
 """
@@ -13,6 +14,7 @@ It fails when ``fail=True`` (a FAILED run). Used where a test needs many runs qu
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +34,12 @@ def config():
     lr = 0.1  # learning rate
     steps = 10  # steps
     fail = False  # raise after training
+    hold = 0.0  # seconds to stay RUNNING after training (a running run for the boards)
+    named_result = False  # return {"accuracy": ..., "loss": ...} instead of a float
 
 
 @ex.main
-def main(_run, lr: float, steps: int, fail: bool) -> float:
+def main(_run, lr: float, steps: int, fail: bool, hold: float, named_result: bool):
     rng = np.random.RandomState(_run.config["seed"] % 2**31)
     for step in range(1, steps + 1):
         _run.log_scalar("train.loss", float(2.0 / (1 + lr * step) + rng.rand() / 10), step)
@@ -50,9 +54,11 @@ def main(_run, lr: float, steps: int, fail: bool) -> float:
         pixels = (rng.rand(size[1], size[0]) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(tmp / name)
         _run.add_artifact(str(tmp / name), name=name)
+    time.sleep(hold)
     if fail:
         raise RuntimeError("toy failure")
-    return float(min(0.99, lr * steps / 2))
+    accuracy = float(min(0.99, lr * steps / 2))
+    return {"accuracy": accuracy, "loss": round(1 - accuracy, 4)} if named_result else accuracy
 
 
 if __name__ == "__main__":
