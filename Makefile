@@ -27,6 +27,7 @@ demo: install
 # Omniboard for `reproml board` and its browser tests: `npm ci` from tools/omniboard's lock, once,
 # into ~/.cache/reproml (or $$REPROML_CACHE). Without Node.js the board tests skip (fail in CI).
 omniboard: install
+	$(BIN)/reproml board --install --sacredboard
 	@if command -v node >/dev/null; then $(BIN)/reproml board --install; \
 	else echo "no Node.js: the board tests will skip (install: apt-get install nodejs npm)"; fi
 
@@ -37,7 +38,7 @@ test: install omniboard
 
 # docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
 screenshots: install omniboard
-	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py tests/board/test_browser_tags.py
+	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py tests/board/test_browser_tags.py tests/board/test_browser_readable.py
 
 # docs/img/board_demo.png: `reproml board` on the runs of `make demo` (the main job, own runs dir).
 demo-screenshot: install omniboard

@@ -9,7 +9,8 @@ imports it: it only runs its console script ``secantusd-py`` (installed by the o
 file-store ids: runs that left the store (or were replaced under the same id) are deleted, the
 others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs. Their ``format``
 (Omniboard's "Format" column) says they are file-store runs (`FILE_STORE_FORMAT`), not runs a
-MongoObserver recorded.
+MongoObserver recorded. The copies are the board's readable view of the runs
+(`reproml.board.readable`: flattened config without docstrings, no throughput in the plot).
 
 Tags and notes edited in Omniboard land in that database; `pull_annotations` writes them back
 into the runs' ``omniboard.json`` (when the board stops, and before each sync), so the file
@@ -28,6 +29,7 @@ from typing import Any
 
 from reproml.board import BoardError
 from reproml.board.processes import Child
+from reproml.board.readable import make_readable
 from reproml.runs.annotations import (
     ANNOTATIONS_FILE,
     as_annotations,
@@ -142,6 +144,8 @@ def sync_store(
 ) -> tuple[Counter, list[str]]:
     """Make `db` hold exactly the readable runs of `store`, under their file-store ids.
 
+    Each copy is made the board's view of its run (`reproml.board.readable.make_readable`).
+
     Tags and notes edited in the board since the last sync are first written back
     (`pull_annotations`; its lines go to `say`).
 
@@ -161,7 +165,8 @@ def sync_store(
             delete_run(db, doc["_id"])
             counts["removed"] += 1
     for run in runs:
-        outcome, _ = push_run(db, run, store.root, keep_id=True)
+        outcome, run_id = push_run(db, run, store.root, keep_id=True)
+        make_readable(db, run_id, run)
         counts[outcome] += 1
     db.runs.update_many(
         {"format": {"$ne": FILE_STORE_FORMAT}}, {"$set": {"format": FILE_STORE_FORMAT}}

@@ -1,15 +1,16 @@
 """Sacredboard 0.4.2 (PyPI ``sacredboard``, MIT) in a venv of its own: it needs pymongo < 4.
 
 Installed once into ``$REPROML_CACHE/sacredboard/0.4.2/`` with the versions below (the
-setuptools pin: the venv's bundled setuptools cannot load gevent's entry points). What works and
-what does not (see docs/reviewing.md):
+setuptools pin: the venv's bundled setuptools cannot load gevent's entry points). It is started
+through `reproml/board/sacredboard_launcher.py` (by the venv's Python), on a MongoDB database:
 
-* on a MongoDB server with server-side JavaScript (``mongod``) it lists and shows runs;
-* on SecantusDB (the board's database for file-store runs) its run list fails: its default
-  status filter queries ``$where`` (JavaScript), which SecantusDB does not run, so
-  ``reproml board --sacredboard`` refuses the file store;
-* its own file-store reader (``-F``, "experimental") fails on runs without ``stop_time``
-  (every RUNNING run), so it is not used either.
+* on the file store, the board's SecantusDB holding the store's runs (as for Omniboard): the
+  launcher replaces Sacredboard's ``$where`` status filters (server-side JavaScript, which
+  SecantusDB does not run) by plain heartbeat queries, and shows dict results as one line;
+* on ``--mongo URL``, that database.
+
+Its own file-store reader (``-F``, "experimental") is not used: it fails on runs without
+``stop_time`` (every RUNNING run) and reads no metrics.
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ PINS = (
 )
 READY = r"Starting sacredboard on port (\d+)"
 START_TIMEOUT = 60.0
-FILE_STORE_REFUSAL = (
-    "Sacredboard 0.4.2 cannot list file-store runs: on the board's SecantusDB its run list "
-    "queries $where (server-side JavaScript, which SecantusDB does not run) and its own "
-    "file-store reader fails on runs without stop_time. Use Omniboard (drop --sacredboard), or "
-    "`reproml push` the runs into a mongod and run reproml board --sacredboard --mongo URL"
-)
+LAUNCHER = Path(__file__).with_name("sacredboard_launcher.py")
+
+
+def install_dir() -> Path:
+    """Return where Sacredboard's venv is (or will be) installed."""
+    return cache_root() / "sacredboard" / VERSION
+
+
+def is_installed() -> bool:
+    """True when Sacredboard's venv is completely installed (nothing to download)."""
+    return (install_dir() / ".complete").is_file()
 
 
 def ensure_sacredboard(say: Callable[[str], None] = print) -> Path:
@@ -63,7 +69,7 @@ def ensure_sacredboard(say: Callable[[str], None] = print) -> Path:
     Raises:
       BoardError: the venv or the pip install failed (names the log).
     """
-    target = cache_root() / "sacredboard" / VERSION
+    target = install_dir()
     script, done = target / "bin" / "sacredboard", target / ".complete"
     if done.is_file():
         return script
@@ -97,10 +103,16 @@ def start_sacredboard(
 ) -> tuple[Child, str]:
     """Start Sacredboard on database `db_name` of `url` at `port`; return (child, its URL).
 
+    `script` is the venv's ``sacredboard``; it runs as `LAUNCHER` by the venv's ``python``.
+
     Raises:
       BoardError: it exited, took another port or was not ready in time (names its log).
     """
-    argv = [str(script), "-mu", url, db_name, "--port", str(port), "--no-browser"]
+    python = script.parent / "python"
+    # -I: no PYTHONPATH, no script directory on sys.path (this one holds sacredboard.py);
+    # -u: its "Starting sacredboard on port" line unbuffered (-I ignores PYTHONUNBUFFERED)
+    argv = [str(python), "-I", "-u", str(LAUNCHER), "-mu", url, db_name]
+    argv += ["--port", str(port), "--no-browser"]
     child = Child("Sacredboard", argv, log_dir / "sacredboard.log")
     try:
         started = child.wait_for(READY, START_TIMEOUT, "listening")

@@ -15,11 +15,10 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from reproml.board import BoardError
 from reproml.board import database as board_db
 from reproml.board.omniboard import cache_root, ensure_omniboard, mongo_uri, start_omniboard
 from reproml.board.processes import Child, check_port_free, free_port
-from reproml.board.sacredboard import FILE_STORE_REFUSAL, ensure_sacredboard, start_sacredboard
+from reproml.board.sacredboard import ensure_sacredboard, start_sacredboard
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import MongoTarget, connect
 
@@ -68,7 +67,7 @@ def start_board(
       store: the file store directory (used when `target` is None).
       target: a MongoDB database that holds runs.
       port: the dashboard's port on 127.0.0.1; None picks a free one.
-      sacredboard: Sacredboard 0.4.2 instead of Omniboard (MongoDB targets only).
+      sacredboard: Sacredboard 0.4.2 instead of Omniboard.
       say: where progress lines go.
 
     Raises:
@@ -76,8 +75,6 @@ def start_board(
       MongoUnreachableError: `target` does not answer.
       CliError: the file store is missing, empty, or holds a run with missing files.
     """
-    if sacredboard and target is None:
-        raise BoardError(FILE_STORE_REFUSAL)
     # Everything that can be missing is checked before any server starts.
     if port is not None:
         check_port_free(port)

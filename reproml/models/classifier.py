@@ -83,8 +83,12 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
             isinstance(names, str)
             or not all(isinstance(name, str) for name in names)
             or len(names) != n
+            or len(set(names)) != n
+            or "" in names
         ):
-            raise ConfigError("class_names", f"None or {n} str (num_classes)", names)
+            raise ConfigError(
+                "class_names", f"None or {n} distinct non-empty str (num_classes)", names
+            )
         merged["class_names"] = list(names)
     weights = merged["class_weights"]
     if weights is not None:
@@ -193,7 +197,9 @@ def eval_spec(
     logits, _ = forward(features, params, training=False)
     loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
     class_ids = tf.argmax(logits, axis=1)
-    metrics = classification_metrics(labels, class_ids, params["num_classes"])
+    metrics = classification_metrics(
+        labels, class_ids, params["num_classes"], params.get("class_names")
+    )
     return tf.estimator.EstimatorSpec(ModeKeys.EVAL, loss=loss, eval_metric_ops=metrics)
 
 

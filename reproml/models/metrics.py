@@ -2,11 +2,15 @@
 
 Every metric is a `(value, update_op)` pair. All of them read one streaming confusion matrix
 (rows: true class, columns: predicted class), so they always agree with each other:
-``precision/class_i = cm[i, i] / sum(cm[:, i])`` and ``recall/class_i = cm[i, i] / sum(cm[i, :])``
-(0 when the denominator is 0, as `tf.compat.v1.metrics.precision` does).
+``precision/<class> = cm[i, i] / sum(cm[:, i])`` and ``recall/<class> = cm[i, i] / sum(cm[i, :])``
+(0 when the denominator is 0, as `tf.compat.v1.metrics.precision` does). ``<class>`` is the
+class's name from the records' manifest (``precision/circle``); ``class_<i>`` when the classes
+have no names (and in runs recorded before names were used).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -45,15 +49,39 @@ def _safe_divide(numerator: tf.Tensor, denominator: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(tf.cast(numerator, tf.float32), tf.cast(denominator, tf.float32))
 
 
+def per_class_names(num_classes: int, class_names: Sequence[str] | None = None) -> list[str]:
+    """Return the name each class's metrics carry: its class name, else ``class_<i>``.
+
+    Raises:
+      ValueError: `class_names` is not `num_classes` distinct non-empty names.
+    """
+    if class_names is None:
+        return [f"class_{i}" for i in range(num_classes)]
+    names = list(class_names)
+    if len(names) != num_classes or len(set(names)) != len(names) or "" in names:
+        raise ValueError(
+            f"class_names: expected {num_classes} distinct non-empty names, got {names}"
+        )
+    return names
+
+
 def classification_metrics(
-    labels: tf.Tensor, predictions: tf.Tensor, num_classes: int
+    labels: tf.Tensor,
+    predictions: tf.Tensor,
+    num_classes: int,
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, MetricOp]:
     """Return the eval metric ops of a classifier.
 
-    Keys: ``accuracy``, ``precision/class_<i>``, ``recall/class_<i>`` for every class,
+    Keys: ``accuracy``, ``precision/<class>``, ``recall/<class>`` for every class (named by
+    `per_class_names`: ``precision/circle`` with `class_names`, else ``precision/class_0``),
     ``mean_precision``, ``mean_recall`` (unweighted means over classes) and
     ``confusion_matrix`` ([C, C], rows true, columns predicted).
+
+    Raises:
+      ValueError: `class_names` is not `num_classes` distinct non-empty names.
     """
+    names = per_class_names(num_classes, class_names)
     labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
     predictions = tf.cast(tf.reshape(predictions, [-1]), tf.int64)
     cm, update_op = streaming_confusion_matrix(labels, predictions, num_classes)
@@ -66,7 +94,7 @@ def classification_metrics(
         "mean_recall": (tf.reduce_mean(recall), update_op),
         "confusion_matrix": (cm, update_op),
     }
-    for i in range(num_classes):
-        metrics[f"precision/class_{i}"] = (precision[i], update_op)
-        metrics[f"recall/class_{i}"] = (recall[i], update_op)
+    for i, name in enumerate(names):
+        metrics[f"precision/{name}"] = (precision[i], update_op)
+        metrics[f"recall/{name}"] = (recall[i], update_op)
     return metrics

@@ -114,12 +114,6 @@ def test_missing_secantus_says_what_to_install(capsys, toys, monkeypatch, tmp_pa
     assert "pip install -c constraints.txt -e '.[board]'" in err
 
 
-def test_sacredboard_refuses_the_file_store(capsys, toys):
-    code, err = run_cli(capsys, "--store", str(toys), "board", "--sacredboard")
-    assert code == 2
-    assert "Sacredboard 0.4.2 cannot list file-store runs" in err and "$where" in err
-
-
 def test_mongo_uri_names_the_database():
     assert mongo_uri("mongodb://u:p@h:1,h2:2/?authSource=admin", "runs") == (
         "mongodb://u:p@h:1,h2:2/runs?authSource=admin"

@@ -92,6 +92,9 @@ def test_quick_run_recorded_in_file_store(mongo_run, mnist_records):
     assert metrics["eval.accuracy"]["values"][-1] == pytest.approx(run.result)
     assert metrics["train.loss"]["steps"][:3] == [1, 6, 11]
     assert "train.steps_per_sec" in metrics and "eval.confusion_matrix" not in metrics
+    # per-class metrics carry the manifest's class names (the digits are named "0".."9")
+    per_class = {name for name in metrics if name.startswith(("eval.precision/", "eval.recall/"))}
+    assert per_class == {f"eval.{kind}/{d}" for kind in ("precision", "recall") for d in range(10)}
     assert "WARNING:tensorflow" not in (store / "cout.txt").read_text()
 
 

@@ -117,6 +117,8 @@ def test_optimizers_by_name(name):
         ({"image_shape": [28.5, 28, 1]}, "image_shape"),
         ({"class_names": ["a", "b"]}, "class_names"),  # 10 classes
         ({"class_names": "0123456789"}, "class_names"),
+        ({"class_names": ["a"] * 10}, "class_names"),  # the per-class metrics would collide
+        ({"class_names": [""] + list("abcdefghi")}, "class_names"),
         ({"learning_rate": 0.1}, "learning_rate"),
     ],
 )
@@ -180,6 +182,31 @@ def test_streaming_metrics_on_known_predictions():
     }
     for key, value in expected.items():
         assert values[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_per_class_metrics_are_named_by_class_names():
+    labels, predicted = tf.constant([0, 1, 2, 2]), tf.constant([0, 1, 1, 2])
+    metrics = classification_metrics(labels, predicted, 3, ["circle", "square", "triangle"])
+    per_class = sorted(k for k in metrics if "/" in k)
+    assert per_class == [
+        "precision/circle",
+        "precision/square",
+        "precision/triangle",
+        "recall/circle",
+        "recall/square",
+        "recall/triangle",
+    ]
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.local_variables_initializer())
+        session.run(metrics["accuracy"][1])
+        assert session.run(metrics["precision/square"][0]) == pytest.approx(0.5)
+        assert session.run(metrics["recall/triangle"][0]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("names", [["a", "a", "b"], ["a", "b"], ["a", "", "b"]])
+def test_per_class_names_must_be_distinct_and_one_per_class(names):
+    with pytest.raises(ValueError, match="class_names: expected 3 distinct non-empty names"):
+        classification_metrics(tf.constant([0]), tf.constant([0]), 3, names)
 
 
 def test_precision_of_a_never_predicted_class_is_zero():

@@ -5,6 +5,7 @@
     reproml --mongo URL board          # runs already in MongoDB (or $REPROML_MONGO_URL)
     reproml board --port 9000 --open   # a fixed port; open the default browser
     reproml board --install            # install Omniboard (npm ci, cached) and exit
+    reproml board --install --sacredboard   # install Sacredboard (its own venv, cached)
 
 See docs/reviewing.md and `reproml.board`.
 """
@@ -20,6 +21,7 @@ import webbrowser
 
 from reproml.board import BoardError
 from reproml.board.omniboard import ensure_omniboard, install_dir
+from reproml.board.sacredboard import ensure_sacredboard
 from reproml.board.session import start_board
 from reproml.runs.mongo import URL_ENV, target_from_url
 from reproml.runs.stores import DEFAULT_STORE
@@ -39,10 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--sacredboard",
         action="store_true",
-        help="Sacredboard 0.4.2 instead of Omniboard (MongoDB only; see docs/reviewing.md)",
+        help="Sacredboard 0.4.2 instead of Omniboard (see docs/reviewing.md)",
     )
     parser.add_argument(
-        "--install", action="store_true", help="install Omniboard (npm ci, cached) and exit"
+        "--install",
+        action="store_true",
+        help="install Omniboard (npm ci, cached), or Sacredboard with --sacredboard, and exit",
     )
     parser.set_defaults(func=run)
 
@@ -53,6 +57,9 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the dashboard, print its URL, serve until Ctrl-C/SIGTERM; returns 0."""
+    if args.install and args.sacredboard:
+        print(f"Sacredboard {ensure_sacredboard(say=_say).parent.parent} is installed")
+        return 0
     if args.install:
         ensure_omniboard(say=_say)
         print(f"Omniboard {install_dir()} is installed")
