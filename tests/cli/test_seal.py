@@ -490,6 +490,16 @@ def test_verify_all_names_each_tampered_and_unsealed_finished_run(sealed, store,
     (store / "2" / "run.json").write_text(json.dumps(entry))
     code, out, _ = cli("--store", store, "verify", "--all")
     assert code == 1 and out.splitlines()[-1].endswith("(1 running, 1 tampered)")
+    # A run the store cannot read is named too.
+    (store / "2" / "run.json").write_text("{")
+    code, out, _ = cli("--store", store, "verify", "--all")
+    assert code == 1
+    assert out.splitlines()[0].startswith(
+        f"UNREADABLE  skipping corrupt run 2: {store / '2' / 'run.json'}: is not valid JSON"
+    )
+    assert out.splitlines()[-1] == (
+        f"{store}: 2 problem(s) among 2 run(s) (1 tampered, 1 unreadable)"
+    )
 
 
 def test_verify_all_checks_a_mongo_store_and_wants_a_run_or_all(sealed, store, cli):

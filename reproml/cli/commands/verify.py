@@ -135,7 +135,10 @@ def verify_all(store: RunStore, public_key_path: str | None) -> int:
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no runs"
     signed = " (signed by the trusted key)" if public_key is not None else ""
     if lines:
-        print(f"{store.description}: {len(lines)} problem(s) among {len(runs)} run(s) ({counts})")
+        total = len(runs) + len(unreadable)
+        if unreadable:
+            counts += f", {len(unreadable)} unreadable"
+        print(f"{store.description}: {len(lines)} problem(s) among {total} run(s) ({counts})")
         return EXIT_DIFFERS
     print(f"{store.description}: OK, every finished run matches its seal{signed} ({counts})")
     return 0
