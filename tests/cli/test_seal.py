@@ -309,6 +309,12 @@ def test_mongo_edited_metrics_and_artifact_are_named_and_marked(sealed, new_mong
     assert f"! run {run_id}: TAMPERED: metrics.json changed" in out
     _, out, _ = cli("--mongo", url, "leaderboard")
     assert "COMPLETED!" in out
+    _, out, _ = cli("--mongo", url, "compare", str(run_id), str(pushed["2"]["_id"]))
+    assert out.splitlines()[1].startswith(f"! run {run_id}: TAMPERED: metrics.json changed")
+    code, _, err = cli("--mongo", url, "reproduce", str(run_id), "--force")
+    assert code == 2 and f"refusing to reproduce run {run_id}: its record does not match" in err
+    _, out, _ = cli("--mongo", url, "verify", "--all")
+    assert out.splitlines()[0] == f"TAMPERED  run {run_id}: metrics.json changed"
     artifact = next(a for a in pushed["1"]["artifacts"] if a["name"] == "saved_model.zip")
     chunk = db.fs.chunks.find_one({"files_id": artifact["file_id"]})
     forged = bytes(chunk["data"][:-1]) + bytes([chunk["data"][-1] ^ 0xFF])  # same length
