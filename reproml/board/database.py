@@ -7,7 +7,9 @@ imports it: it only runs its console script ``secantusd-py`` (installed by the o
 
 `sync_store` makes that database hold exactly the file store's readable runs, under their
 file-store ids: runs that left the store (or were replaced under the same id) are deleted, the
-others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs. Their ``format``
+others are pushed by `reproml.runs.push.push_run`, which skips unchanged runs. A run that no
+longer matches its seal, or whose run.json names a file outside its run, is not shown (nor an
+earlier copy of it): one warning line names each such run, and the others are shown. Their ``format``
 (Omniboard's "Format" column) says they are file-store runs (`FILE_STORE_FORMAT`), not runs a
 MongoObserver recorded. The copies are the board's readable view of the runs
 (`reproml.board.readable`: flattened config without docstrings, no throughput in the plot).
@@ -37,8 +39,9 @@ from reproml.runs.annotations import (
     write_annotations_file,
 )
 from reproml.runs.file_store import FileStore
-from reproml.runs.push import delete_run, push_run, run_digest, run_key
+from reproml.runs.push import TamperedRunError, delete_run, push_run, run_digest, run_key
 from reproml.runs.record import CliError
+from reproml.runs.safe_names import UnsafeNameError
 
 SERVER_SCRIPT = "secantusd-py"
 # Omniboard's "Format" column: the runs of this database were recorded by Sacred's
@@ -150,7 +153,8 @@ def sync_store(
     (`pull_annotations`; its lines go to `say`).
 
     Returns:
-      (how many runs had each outcome: added, updated, unchanged, removed; the store's warnings).
+      (how many runs had each outcome: added, updated, unchanged, removed; the store's warnings,
+      then one line naming the runs left out: tampered, or with an unsafe name in run.json).
 
     Raises:
       CliError: the store is missing or empty, or a run's source or artifact file is missing.
@@ -164,11 +168,22 @@ def sync_store(
         if ((doc.get("meta") or {}).get("pushed_from") or {}).get("key") not in keys:
             delete_run(db, doc["_id"])
             counts["removed"] += 1
+    left_out = []
     for run in runs:
-        outcome, run_id = push_run(db, run, store.root, keep_id=True)
+        try:
+            outcome, run_id = push_run(db, run, store.root, keep_id=True)
+        except (TamperedRunError, UnsafeNameError) as err:
+            left_out.append(str(err))
+            # A copy pushed before the record was edited is not the record any more.
+            for doc in db.runs.find({"meta.pushed_from.key": run_key(run)}, {"_id": 1}):
+                delete_run(db, doc["_id"])
+                counts["removed"] += 1
+            continue
         make_readable(db, run_id, run)
         counts[outcome] += 1
     db.runs.update_many(
         {"format": {"$ne": FILE_STORE_FORMAT}}, {"$set": {"format": FILE_STORE_FORMAT}}
     )
+    if left_out:
+        warnings = [*warnings, f"not shown, {len(left_out)} run(s): " + " | ".join(left_out)]
     return counts, warnings

@@ -53,6 +53,10 @@ RUN_FILES = (
 OUTCOMES = ("added", "updated", "unchanged", "already recorded")
 
 
+class TamperedRunError(CliError):
+    """A run that no longer matches its seal, refused by a push (the message names what changed)."""
+
+
 def run_key(run: RunRecord) -> str:
     """Return the identity of a file-store run: experiment, start time, host and its id."""
     host = (run.raw.get("host") or {}).get("hostname", "")
@@ -199,15 +203,16 @@ def push_run(
       (one of `OUTCOMES`, its MongoDB ``_id``).
 
     Raises:
-      CliError: a source or artifact file of the run is missing, the run does not match its
-        seal, or `keep_id` finds the id taken by another run.
+      CliError: a source or artifact file of the run is missing, or `keep_id` finds the id
+        taken by another run.
+      TamperedRunError: the run does not match its seal.
       UnsafeNameError: a name in its run.json is not a plain name inside the run or the store
         (checked before anything is read or written).
     """
     check_stored_run(run, store_root)
     sealed = check_run(None, run, full=True)
     if sealed.tampered:
-        raise CliError(
+        raise TamperedRunError(
             f"run {run.run_id} not pushed, it does not match its seal: {sealed.summary()}"
         )
     key, digest = run_key(run), run_digest(run)

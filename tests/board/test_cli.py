@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from reproml.board.omniboard import mongo_uri, start_omniboard
 from reproml.board.processes import free_port
 from reproml.cli.main import main
 from reproml.runs.file_store import FileStore
+from reproml.runs.seal import seal_run_dir
 from tests.board.board_process import BoardProcess, running_board, wait_gone
 from tests.board.conftest import REPO
 
@@ -139,6 +142,35 @@ def test_sync_store_mirrors_the_file_store(new_mongo_db, tmp_path):
     assert sorted(d["_id"] for d in db.runs.find()) == [1, 3]
     assert db.metrics.count_documents({"run_id": 2}) == 0
     assert {d["format"] for d in db.runs.find()} == {FILE_STORE_FORMAT}
+
+
+def test_sync_store_leaves_out_a_tampered_run_and_one_with_an_unsafe_name(
+    new_mongo_db, toys, tmp_path
+):
+    """One warning line names both; the other run is shown; an earlier copy of them is removed."""
+    store = tmp_path / "runs"
+    shutil.copytree(toys, store)
+    toy_store(store, "lr=0.5")
+    for run in "123":
+        seal_run_dir(store / run)
+    _, db = new_mongo_db()
+    counts, warnings = sync_store(db, FileStore(store))
+    assert dict(counts) == {"added": 3} and warnings == []
+    metrics = json.loads((store / "1" / "metrics.json").read_text())
+    metrics["eval.accuracy"]["values"][-1] = 0.5
+    (store / "1" / "metrics.json").write_text(json.dumps(metrics))
+    entry = json.loads((store / "3" / "run.json").read_text())
+    entry["artifacts"].append("../../outside.txt")
+    (store / "3" / "run.json").write_text(json.dumps(entry))
+    counts, warnings = sync_store(db, FileStore(store))
+    assert dict(counts) == {"unchanged": 1, "removed": 2}
+    assert [d["_id"] for d in db.runs.find()] == [2]
+    assert len(warnings) == 1 and warnings[0].startswith("not shown, 2 run(s): ")
+    assert (
+        "run 1 not pushed, it does not match its seal: TAMPERED: metrics.json changed"
+        in warnings[0]
+    )
+    assert "run 3: run.json artifact '../../outside.txt'" in warnings[0]
 
 
 def test_omniboard_refuses_a_port_taken_after_the_check(omniboard_script, listening, tmp_path):

@@ -309,6 +309,12 @@ def test_mongo_edited_metrics_and_artifact_are_named_and_marked(sealed, new_mong
     assert f"! run {run_id}: TAMPERED: metrics.json changed" in out
     _, out, _ = cli("--mongo", url, "leaderboard")
     assert "COMPLETED!" in out
+    _, out, _ = cli("--mongo", url, "compare", str(run_id), str(pushed["2"]["_id"]))
+    assert out.splitlines()[1].startswith(f"! run {run_id}: TAMPERED: metrics.json changed")
+    code, _, err = cli("--mongo", url, "reproduce", str(run_id), "--force")
+    assert code == 2 and f"refusing to reproduce run {run_id}: its record does not match" in err
+    _, out, _ = cli("--mongo", url, "verify", "--all")
+    assert out.splitlines()[0] == f"TAMPERED  run {run_id}: metrics.json changed"
     artifact = next(a for a in pushed["1"]["artifacts"] if a["name"] == "saved_model.zip")
     chunk = db.fs.chunks.find_one({"files_id": artifact["file_id"]})
     forged = bytes(chunk["data"][:-1]) + bytes([chunk["data"][-1] ^ 0xFF])  # same length
@@ -426,3 +432,88 @@ def test_a_damaged_seal_or_a_bad_public_key_is_one_clear_line(sealed, store, tmp
     assert f"public key {not_a_key}: not a PEM public key" in err
     code, _, err = cli("--store", store, "verify", "2", "--public-key", sealed.private_key)
     assert code == 2 and "not a PEM public key" in err
+
+
+# ------------------------------------------------------------------------ reproduce and compare
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_reproduce_refuses_a_tampered_run_even_with_force(store, cli, force):
+    _edit_metric(store / "1")
+    before = sorted(p.name for p in store.iterdir())
+    code, out, err = cli("--store", store, "reproduce", "1", *(["--force"] if force else []))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "reproml reproduce: error: refusing to reproduce run 1: its record does not match its seal "
+        "(TAMPERED: metrics.json changed); --force does not apply to an edited record "
+        "(`reproml verify 1` names every changed file)"
+    ]
+    assert sorted(p.name for p in store.iterdir()) == before  # nothing re-run nor recorded
+
+
+def test_compare_marks_a_tampered_run_like_the_listings(store, cli):
+    code, out, _ = cli("--store", store, "compare", "1", "2")
+    assert code == 0 and "TAMPERED" not in out
+    _edit_metric(store / "1")
+    code, out, _ = cli("--store", store, "compare", "2", "1")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("compare run 2 ")
+    assert lines[1] == (
+        "! run 1: TAMPERED: metrics.json changed (`reproml verify 1` re-hashes every file)"
+    )
+    assert "TAMPERED" not in "\n".join(lines[2:])
+
+
+# ------------------------------------------------------------------------------ verify --all
+
+
+def test_verify_all_names_each_tampered_and_unsealed_finished_run(sealed, store, cli):
+    code, out, _ = cli("--store", store, "verify", "--all")
+    assert code == 1
+    assert out.splitlines() == [
+        "UNSEALED  run 3 (COMPLETED): recorded before sealing, or a store failed during the run",
+        f"{store}: 1 problem(s) among 3 run(s) (2 sealed, 1 unsealed)",
+    ]
+    shutil.rmtree(store / "3")
+    code, out, _ = cli("--store", store, "verify", "--all")
+    assert code == 0 and out == f"{store}: OK, every finished run matches its seal (2 sealed)\n"
+    # A team that requires its key: the unsigned run 2 fails.
+    code, out, _ = cli("--store", store, "verify", "--all", "--public-key", sealed.public_key)
+    assert code == 1 and out.splitlines()[0].startswith("TAMPERED  run 2: ")
+    # An edited record, and a seal removed to hide an edit: both named.
+    _edit_metric(store / "1")
+    (store / "2" / SEAL_FILE).unlink()
+    code, out, _ = cli("--store", store, "verify", "--all")
+    assert code == 1
+    assert out.splitlines() == [
+        "TAMPERED  run 1: metrics.json changed",
+        "UNSEALED  run 2 (FAILED): recorded before sealing, or a store failed during the run",
+        f"{store}: 2 problem(s) among 2 run(s) (1 tampered, 1 unsealed)",
+    ]
+    # A running run is not sealed yet: counted, not judged.
+    entry = json.loads((store / "2" / "run.json").read_text())
+    entry["status"], entry["heartbeat"] = "RUNNING", entry["stop_time"]
+    (store / "2" / "run.json").write_text(json.dumps(entry))
+    code, out, _ = cli("--store", store, "verify", "--all")
+    assert code == 1 and out.splitlines()[-1].endswith("(1 running, 1 tampered)")
+    # A run the store cannot read is named too.
+    (store / "2" / "run.json").write_text("{")
+    code, out, _ = cli("--store", store, "verify", "--all")
+    assert code == 1
+    assert out.splitlines()[0].startswith(
+        f"UNREADABLE  skipping corrupt run 2: {store / '2' / 'run.json'}: is not valid JSON"
+    )
+    assert out.splitlines()[-1] == (
+        f"{store}: 2 problem(s) among 2 run(s) (1 tampered, 1 unreadable)"
+    )
+
+
+def test_verify_all_checks_a_mongo_store_and_wants_a_run_or_all(sealed, store, cli):
+    code, out, _ = cli("--mongo", sealed.mongo_url, "verify", "--all")
+    assert code == 0 and "OK, every finished run matches its seal (2 sealed)" in out
+    for argv in (["verify"], ["verify", "1", "--all"]):
+        code, out, err = cli("--store", store, *argv)
+        assert code == 2 and out == ""
+        assert err == (
+            "reproml verify: error: give a RECORD_DIR or a RUN, or --all (every run of the store), not both\n"
+        )

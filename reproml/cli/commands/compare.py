@@ -1,4 +1,8 @@
-"""`reproml compare A B`: config, metric, dataset and code differences between two runs."""
+"""`reproml compare A B`: config, metric, dataset and code differences between two runs.
+
+A run whose record no longer matches its seal gets the listings' ``! run N: TAMPERED: ...`` line
+under the heading (`reproml.cli.seal_marks`): its numbers are not the record it sealed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import numbers
 from typing import Any
 
+from reproml.cli.seal_marks import seal_checks, tampered_lines
 from reproml.cli.table import MISSING, render_table
 from reproml.runs.code_state import summarize_diff
 from reproml.runs.record import RunRecord, flatten_config
@@ -134,5 +139,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     a, b = store.get_run(args.run_a), store.get_run(args.run_b)
     print(f"compare run {a.run_id} ({a.experiment}) with run {b.run_id} ({b.experiment})")
+    for line in tampered_lines(seal_checks(store, [a, b]), [a.run_id, b.run_id]):
+        print(line)
     print(describe(a, b, store))
     return 0

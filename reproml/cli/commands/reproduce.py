@@ -16,6 +16,11 @@ The verdict ends with one line on the environment: the Python version (Sacred's
 ``host.python_version``), TensorFlow and every package whose version changed between the
 original's ``pip-freeze.txt`` and the re-run's (`reproml.runs.environment`), or
 ``environment: same as recorded``.
+
+A run whose record no longer matches its seal (`reproml.runs.seal`) is refused in one line naming
+what changed, even with ``--force``: its config and metrics are not what the run recorded, so a
+re-run would be compared with an edited record. ``--force`` is for a changed environment (records,
+code), which the verdict can report on; an unsealed (legacy) run is reproduced as before.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, CliError, RunRecord
+from reproml.runs.seal import check_run
 from reproml.runs.stores import MONGO_URL_ENV, RunStore, open_store
 from reproml.tracking.observers import incomplete_records
 
@@ -489,12 +495,28 @@ def reproduce_distributed(
     return 0 if ok else EXIT_DIFFERS
 
 
+def refuse_tampered(original: RunRecord, store: RunStore) -> None:
+    """Refuse to reproduce a run whose record no longer matches its seal (``--force`` or not).
+
+    Raises:
+      CliError: the record differs from its seal (the line names each changed file).
+    """
+    sealed = check_run(store, original, full=True)
+    if sealed.tampered:
+        raise CliError(
+            f"refusing to reproduce run {original.run_id}: its record does not match its seal "
+            f"({sealed.summary()}); --force does not apply to an edited record "
+            f"(`reproml verify {original.run_id}` names every changed file)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Check, re-run and reports; returns 0 if every metric reproduced exactly, else 1."""
     from reproml.cluster.reproducibility import expectation_for, recorded_distribution
 
     store = open_store(args)
     original = store.get_run(args.run_id)
+    refuse_tampered(original, store)
     tolerances = tolerances_from(args)
     if tolerances is not None:
         expectation = expectation_for(recorded_distribution(original.info))

@@ -8,14 +8,19 @@
   ``CHANGED`` line per changed, missing or extra file. With ``--public-key FILE`` (or
   ``$REPROML_TRUSTED_KEY``) the seal must also be signed by that key.
 
-Exit 0: it matches; 1: something differs (each named); 2: nothing to check (no manifest, a run
-without a seal, or still running).
+* ``verify --all``: every run of the store, for a team that requires seals (a CI step): one
+  line per finished run that is ``TAMPERED`` (what changed) or ``UNSEALED``, and per run the
+  store cannot read (``UNREADABLE``); running runs are counted, not judged.
+
+Exit 0: it matches; 1: something differs (each named; ``--all``: any tampered, unsealed or
+unreadable run); 2: nothing to check (no manifest, a run without a seal, or still running).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from reproml.records.manifest import load_manifest
@@ -24,7 +29,7 @@ from reproml.runs.file_store import FileStore
 from reproml.runs.record import CliError
 from reproml.runs.seal import check_run
 from reproml.runs.signing import TRUSTED_KEY_ENV, trusted_key
-from reproml.runs.stores import open_store
+from reproml.runs.stores import RunStore, open_store
 
 EXIT_DIFFERS = 1
 
@@ -37,7 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "target",
         metavar="RECORD_DIR|RUN",
+        nargs="?",
         help="a directory with manifest.json, a run id of the store, or a run directory",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="check every run of the store: exit 1 naming each tampered or unsealed finished run",
     )
     parser.add_argument(
         "--public-key",
@@ -49,6 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify a record directory or a run; return 0 if it matches, 1 if anything differs."""
+    if args.all == (args.target is not None):
+        raise CliError("give a RECORD_DIR or a RUN, or --all (every run of the store), not both")
+    if args.all:
+        return verify_all(open_store(args), args.public_key)
     target = Path(args.target)
     if target.is_dir() and (target / "run.json").is_file():
         store = FileStore(target.parent)
@@ -89,6 +104,43 @@ def verify_run(store: object, record: object, public_key_path: str | None) -> in
     artifacts = len(record.artifacts)
     print(f"{name}: OK, the record and {artifacts} artifact(s) match its seal")
     print(f"seal sha256:{check.digest}{signed}{trusted}")
+    return 0
+
+
+def verify_all(store: RunStore, public_key_path: str | None) -> int:
+    """Check every run of `store` against its seal; print one line per failing run.
+
+    A finished run fails when it is tampered or unsealed; a run the store cannot read fails too.
+    Running runs are not sealed yet: they are counted in the summary only.
+
+    Returns:
+      0 when every finished run matches its seal, else `EXIT_DIFFERS`.
+    """
+    public_key = trusted_key(public_key_path)
+    runs, unreadable = store.list_runs()
+    lines = [f"UNREADABLE  {line}" for line in unreadable]
+    states: Counter = Counter()
+    for record in runs:
+        check = check_run(store, record, full=True, public_key=public_key)
+        states[check.state] += 1
+        if check.tampered:
+            lines.append(f"TAMPERED  run {record.run_id}: {'; '.join(check.problems)}")
+        elif check.state == "unsealed":
+            lines.append(
+                f"UNSEALED  run {record.run_id} ({record.status}): recorded before sealing, "
+                "or a store failed during the run"
+            )
+    for line in lines:
+        print(line)
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no runs"
+    signed = " (signed by the trusted key)" if public_key is not None else ""
+    if lines:
+        total = len(runs) + len(unreadable)
+        if unreadable:
+            counts += f", {len(unreadable)} unreadable"
+        print(f"{store.description}: {len(lines)} problem(s) among {total} run(s) ({counts})")
+        return EXIT_DIFFERS
+    print(f"{store.description}: OK, every finished run matches its seal{signed} ({counts})")
     return 0
 
 
