@@ -46,7 +46,8 @@ def classifier_estimator(
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``
+    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``,
+    for a label set (multi-label records) ``info["multi_label"]`` (labels and threshold)
     and, with a `class_weights` policy, ``info["class_weights"]`` (policy, per-class weights
     and the train split's per-class counts).
 
@@ -69,6 +70,11 @@ def classifier_estimator(
     rx.record_tensorboard(_run, model_dir)
     model_params = data_contract.classifier_params_from_manifest(manifest)
     model_params.update(params)
+    if model_params.get("multi_label"):
+        _run.info["multi_label"] = {
+            "labels": model_params["class_names"],
+            "threshold": classifiers.resolve_params(model_params)["threshold"],
+        }
     if weights is not None:
         names = model_params["class_names"]
         _run.info["class_weights"] = {
