@@ -18,7 +18,9 @@ from handlers.sequence import MultiLabelHandler
 from reproml.errors import ConfigError
 from reproml.models.data_contract import DataContractError, classifier_params_from_manifest
 from reproml.models.multilabel import check_threshold
+from reproml.records.manifest import load_manifest
 from reproml.records.writer import write_records
+from reproml.tracking.classifier_run import classifier_estimator
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -33,7 +35,7 @@ from reproml.models.multilabel import check_threshold
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.classifier_run import classifier_estimator, export_classifier
+from reproml.tracking.classifier_run import classifier_estimator, report_classifier
 
 ex = rx.track(Experiment("shapes"))
 
@@ -62,8 +64,8 @@ def main(_run, record_dir, threshold, steps, seed):
     test = input_fn("test", 16, manifest, n_epochs=1)
     metrics = rx.train_and_evaluate(_run, estimator, train, test, steps=steps,
                                     eval_every=steps, log_every=10)
-    export_classifier(_run, estimator)
-    return float(metrics["macro_f1"])
+    return report_classifier(_run, estimator, manifest, metrics, batch_size=16,
+                             num_samples=8, export=True)
 
 
 if __name__ == "__main__":
@@ -176,6 +178,7 @@ def test_own_multilabel_experiment_records_per_label_metrics_and_serves_probabil
     assert info["multi_label"] == {"labels": ["blue", "red"], "threshold": 0.4}
     config = json.loads((run_dir / "config.json").read_text())
     assert config["threshold"] == 0.4
+    assert "test macro F1: " in proc.stdout and "model_summary" in info
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for name in LABELS:
         for metric in ("precision", "recall", "average_precision"):
@@ -209,3 +212,9 @@ def test_own_multilabel_experiment_refuses_a_bad_threshold_in_one_line(shapes):
     assert proc.returncode != 0 and len(lines) == 1, proc.stderr
     assert "config entry 'threshold'" in lines[0] and "between 0 and 1" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_class_weights_are_refused_for_a_label_set(shapes):
+    manifest = load_manifest(shapes / "records")
+    with pytest.raises(ConfigError, match="config entry 'class_weights'.*set of classes"):
+        classifier_estimator(None, manifest, None, {"network": "cnn"}, 0, 1, "balanced")
