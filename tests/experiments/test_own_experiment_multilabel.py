@@ -19,6 +19,7 @@ from reproml.errors import ConfigError
 from reproml.models.data_contract import DataContractError, classifier_params_from_manifest
 from reproml.models.multilabel import check_threshold
 from reproml.records.manifest import load_manifest
+from reproml.records.reader import input_fn
 from reproml.records.writer import write_records
 from reproml.tracking.classifier_run import classifier_estimator
 
@@ -218,3 +219,11 @@ def test_class_weights_are_refused_for_a_label_set(shapes):
     manifest = load_manifest(shapes / "records")
     with pytest.raises(ConfigError, match="config entry 'class_weights'.*set of classes"):
         classifier_estimator(None, manifest, None, {"network": "cnn"}, 0, 1, "balanced")
+
+
+def test_input_fn_yields_a_label_set_as_float32_multi_hot(shapes):
+    test = input_fn("test", 4, shapes / "records", n_epochs=1, shuffle=False)
+    features, labels = next(iter(test()))
+    assert labels.dtype.name == "float32" and features["image"].shape == (4, 16, 16, 3)
+    # rows cycle through none, red, blue, both; columns are ("blue", "red")
+    np.testing.assert_array_equal(labels.numpy(), [[0, 0], [0, 1], [1, 0], [1, 1]])
