@@ -24,6 +24,7 @@ from reproml.errors import ConfigError
 from reproml.models.checkpoint import check_checkpoint
 from reproml.models.determinism import run_config
 from reproml.models.metrics import classification_metrics
+from reproml.models.multilabel import DEFAULT_THRESHOLD, check_threshold, multilabel_spec
 from reproml.models.networks import get_network
 from reproml.models.optimizers import make_optimizer
 
@@ -36,6 +37,7 @@ DATA_PARAMS: dict[str, str] = {
     "image_shape": "[H, W, C] of the uint8 images (required)",
     "num_classes": "number of logits; labels are int64 in [0, num_classes) (required)",
     "class_names": "names of the classes in index order, or None (optional)",
+    "multi_label": "True: the label is a set of classes, a sigmoid head (optional, False)",
 }
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -47,6 +49,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "optimizer": "adam",  # adam, sgd, rmsprop or adagrad
     "lr": 1e-3,  # learning rate
     "class_weights": None,  # loss weight per class index (training only); None: all 1
+    "threshold": DEFAULT_THRESHOLD,  # multi-label only: a class is predicted at p >= this
 }
 
 
@@ -64,7 +67,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if unknown:
         expected = f"one of the classifier params {sorted({**DEFAULT_PARAMS, **DATA_PARAMS})}"
         raise ConfigError(unknown[0], expected, unknown[0])
-    merged = {"class_names": None, **DEFAULT_PARAMS, **params}
+    merged = {"class_names": None, "multi_label": False, **DEFAULT_PARAMS, **params}
     for entry in ("image_shape", "num_classes"):
         if merged.get(entry) is None:
             raise ConfigError(
@@ -103,6 +106,11 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         ):
             raise ConfigError("class_weights", f"None or {n} finite weights > 0", weights)
         merged["class_weights"] = [float(w) for w in weights]
+    if not isinstance(merged["multi_label"], bool):
+        raise ConfigError("multi_label", "True or False", merged["multi_label"])
+    if merged["multi_label"] and weights is not None:
+        raise ConfigError("class_weights", "None for a multi-label classifier", weights)
+    merged["threshold"] = check_threshold(merged["threshold"])
     return merged
 
 
@@ -232,8 +240,15 @@ def model_fn(
     mode: str,
     params: Mapping[str, Any],
 ) -> tf.estimator.EstimatorSpec:
-    """Dispatch the Estimator's call by `mode` to `train_spec`, `eval_spec` or `predict_spec`."""
+    """Dispatch the Estimator's call by `mode` to `train_spec`, `eval_spec` or `predict_spec`.
+
+    With ``params["multi_label"]`` (the records' label is a set of classes), the network's
+    logits go to the sigmoid head instead (`reproml.models.multilabel.multilabel_spec`).
+    """
     params = resolve_params(params)
+    if params["multi_label"]:
+        logits, embedding = forward(features, params, training=mode == ModeKeys.TRAIN)
+        return multilabel_spec(mode, logits, embedding, labels, params)
     if mode == ModeKeys.TRAIN:
         return train_spec(features, labels, params)
     if mode == ModeKeys.EVAL:

@@ -6,6 +6,7 @@ The image shape, number of classes and class names of a model are read from the 
     manifest.schema["image"].spec -> image_input() -> ImageInput(shape=(H, W, C), dtype="uint8")
     manifest.schema["label"].spec -> class_labels() -> ("cat", "dog", ...)
     -> classifier_params_from_manifest() -> {"image_shape", "num_classes", "class_names"}
+       (+ "multi_label": True when the label is a set of classes, `MultiLabelHandler`)
     -> gan_params_from_manifest()        -> {"image_shape"}
 
 A record set the model cannot take is refused here, before training, with one line naming the
@@ -149,6 +150,16 @@ def _class_labels(manifest: Manifest, path: str | None, key: str, model: str) ->
     spec = _spec(manifest, path, key, model, wanted)
     expects = f"{model} expects {wanted}"
     fix = "serialize with ClassLabelHandler(names=[...])"
+    if is_label_set(spec):
+        return spec.names
+    if spec.encoding == "ragged_int64" and spec.names is not None:  # a set decoded as ids
+        raise DataContractError(
+            key,
+            "holds a label set decoded as ids",
+            f"{model} expects a label set decoded as a multi-hot vector",
+            "serialize with MultiLabelHandler(names=[...], decode_as='multi_hot')",
+            path,
+        )
     if spec.dtype != "int64" or spec.shape != ():
         raise DataContractError(key, f"holds {_describe(spec)}", expects, fix, path)
     if spec.names is None:
@@ -162,6 +173,11 @@ def _class_labels(manifest: Manifest, path: str | None, key: str, model: str) ->
             path,
         )
     return spec.names
+
+
+def is_label_set(spec: FeatureSpec) -> bool:
+    """Returns whether `spec` is a set of class labels decoded multi-hot (`MultiLabelHandler`)."""
+    return spec.decode_as == "multi_hot" and spec.names is not None
 
 
 def classifier_params_from_manifest(
@@ -179,7 +195,8 @@ def classifier_params_from_manifest(
 
     Returns:
       ``{"image_shape": [H, W, C], "num_classes": N, "class_names": [...]}`` (lists, as Sacred
-      records them).
+      records them), plus ``"multi_label": True`` when the label is a set of classes
+      (written by ``MultiLabelHandler``; the classifier then has a sigmoid head).
 
     Raises:
       DataContractError: the records hold no image or label the classifier can take.
@@ -187,7 +204,14 @@ def classifier_params_from_manifest(
     manifest, path = _manifest_and_path(manifest)
     image = _image_input(manifest, path, image_key, "classifier")
     names = _class_labels(manifest, path, label_key, "classifier")
-    return {"image_shape": list(image.shape), "num_classes": len(names), "class_names": list(names)}
+    params = {
+        "image_shape": list(image.shape),
+        "num_classes": len(names),
+        "class_names": list(names),
+    }
+    if is_label_set(manifest.schema[label_key].spec):
+        params["multi_label"] = True
+    return params
 
 
 def gan_params_from_manifest(

@@ -300,7 +300,9 @@ def input_fn(
       shuffle_buffer: serialized records in the shuffle buffer.
       random_seed: the shuffle seed (None: the graph seed, e.g. ``RunConfig.tf_random_seed``).
       feature_keys: the features to return in the features dict.
-      label_key: the label feature (returned as int64 [B]); None yields features only (predict).
+      label_key: the label feature, returned as int64 [B], or as float32 multi-hot
+        [B, num_classes] when it is a label set (``MultiLabelHandler``); None yields
+        features only (predict).
       drop_remainder: drop the last batch if it is smaller than `batch_size`.
       verify: "size", "sha256" or None (see `verify_shards`).
 
@@ -333,6 +335,8 @@ def input_fn(
         features = {key: decoded[key] for key in feature_keys}
         if label_key is None:
             return features
+        if specs[label_key].decode_as == "multi_hot":  # a label set: float32 multi-hot
+            return features, decoded[label_key]
         return features, tf.cast(decoded[label_key], tf.int64)
 
     def make_dataset(mode: str | None = None, input_context: object = None) -> tf.data.Dataset:

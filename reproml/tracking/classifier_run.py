@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
@@ -46,7 +47,8 @@ def classifier_estimator(
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``
+    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``,
+    for a label set (multi-label records) ``info["multi_label"]`` (labels and threshold)
     and, with a `class_weights` policy, ``info["class_weights"]`` (policy, per-class weights
     and the train split's per-class counts).
 
@@ -61,14 +63,24 @@ def classifier_estimator(
         (`reproml.models.class_weights`), applied to the training loss.
 
     Raises:
-      ConfigError: a bad `class_weights` policy (named), or a bad param.
+      ConfigError: a bad `class_weights` policy (named; any policy for a label set), or a
+        bad param.
     """
+    model_params = data_contract.classifier_params_from_manifest(manifest)
+    model_params.update(params)
+    if model_params.get("multi_label") and class_weights is not None:
+        raise ConfigError(
+            "class_weights", "None: the records' label is a set of classes", class_weights
+        )
     weights = loss_weights.class_weights_from_policy(class_weights, manifest)
     model_dir = rx.model_dir_for(_run, model_dir)
     _run.info["model"] = params["network"]
     rx.record_tensorboard(_run, model_dir)
-    model_params = data_contract.classifier_params_from_manifest(manifest)
-    model_params.update(params)
+    if model_params.get("multi_label"):
+        _run.info["multi_label"] = {
+            "labels": model_params["class_names"],
+            "threshold": classifiers.resolve_params(model_params)["threshold"],
+        }
     if weights is not None:
         names = model_params["class_names"]
         _run.info["class_weights"] = {
@@ -154,7 +166,15 @@ def add_classifier_plots(
       batch_size: test examples per prediction batch.
       num_samples: test images in the ``sample_predictions.png`` grid.
       checkpoint: the checkpoint the run reports (the best); None: the latest.
+
+    Raises:
+      ValueError: the classifier is multi-label (these plots are of single-label classes).
     """
+    if estimator.params.get("multi_label"):
+        raise ValueError(
+            "add_classifier_plots: the plots are of a single-label classifier; a multi-label "
+            "one reports its per-class metrics (report_classifier)"
+        )
     class_names = data_contract.classifier_params_from_manifest(manifest)["class_names"]
     matrix = np.asarray(metrics["confusion_matrix"])
     path = rx.new_artifact_path(_run, "confusion_matrix.png")
@@ -230,6 +250,10 @@ def report_classifier(
 ) -> float:
     """Record the plots, the SavedModel (with `export`) and the summary; print the accuracy.
 
+    A multi-label classifier (``estimator.params["multi_label"]``) has no confusion matrix,
+    ROC curves or single-class prediction grid: its per-class metrics are its report, and
+    its result is the test ``macro_f1``.
+
     Args:
       _run: the Sacred run.
       estimator: the classifier.
@@ -241,8 +265,14 @@ def report_classifier(
       export: export the SavedModel of `checkpoint` and record it.
 
     Returns:
-      The test accuracy (the run's result).
+      The test accuracy (the run's result); the test macro F1 for a multi-label classifier.
     """
+    if estimator.params.get("multi_label"):
+        saved_model = export_classifier(_run, estimator, checkpoint) if export else None
+        record_classifier_summary(_run, estimator, checkpoint, saved_model)
+        macro_f1 = float(metrics["macro_f1"])
+        rx.print_run_summary(_run, "test macro F1", macro_f1)
+        return macro_f1
     add_classifier_plots(
         _run,
         estimator,
