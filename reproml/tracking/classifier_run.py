@@ -28,6 +28,7 @@ classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forwa
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
 frechet = lazy_import("reproml.models.frechet")  # images_input_fn
+keras_networks = lazy_import("reproml.models.keras_network")  # network_label
 plots = lazy_import("reproml.models.plots")  # matplotlib
 reader = lazy_import("reproml.records.reader")  # input_fn
 
@@ -42,18 +43,20 @@ def classifier_estimator(
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network), ``info["model_dir"]`` and ``info["tensorboard"]``.
+    Records ``info["model"]`` (the network: its file name, or ``keras:<module>.<function>`` for
+    a Keras model from the experiment file), ``info["model_dir"]`` and ``info["tensorboard"]``.
 
     Args:
       _run: the Sacred run.
       manifest: the records; the image shape and classes are read from it.
       model_dir: checkpoints and events; None: ``<run dir>/model`` (`rx.model_dir_for`).
-      params: the model's ``network``, ``optimizer``, ``lr`` and ``dropout``.
+      params: the model's ``network`` (a file name, or a Keras model or function returning
+        one), ``optimizer``, ``lr`` and ``dropout``.
       seed: the graph seed (``RunConfig.tf_random_seed``).
       log_every: steps between TensorBoard summaries.
     """
     model_dir = rx.model_dir_for(_run, model_dir)
-    _run.info["model"] = params["network"]
+    _run.info["model"] = keras_networks.network_label(params["network"])
     rx.record_tensorboard(_run, model_dir)
     model_params = data_contract.classifier_params_from_manifest(manifest)
     model_params.update(params)
@@ -133,10 +136,12 @@ def record_classifier_summary(
       saved_model: the exported SavedModel measured, if any.
     """
     params = estimator.params
-    layers = graph_layer_summary(
-        lambda images: classifiers.forward({"image": images}, params, training=False),
-        params["image_shape"],
-    )
+    layers = classifiers.network_layer_summary(params)  # a Keras network's own layers
+    if layers is None:
+        layers = graph_layer_summary(
+            lambda images: classifiers.forward({"image": images}, params, training=False),
+            params["image_shape"],
+        )
     record_model_summary(
         _run,
         layers,
