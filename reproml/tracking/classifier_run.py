@@ -20,6 +20,11 @@ from typing import Any
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
+from reproml.tracking.backbone_weights import (
+    record_fine_tuning,
+    resolve_backbone_weights,
+    save_backbone_weights,
+)
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.record import record_export
 
@@ -43,8 +48,11 @@ def classifier_estimator(
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network: its file name, or ``keras:<module>.<function>`` for
-    a Keras model from the experiment file), ``info["model_dir"]`` and ``info["tensorboard"]``.
+    Records ``info["model"]`` (the network: its file name, or ``keras:<file>:<function>`` for
+    a Keras model from the experiment file), ``info["model_dir"]`` and ``info["tensorboard"]``;
+    for ``network="backbone"`` also ``info["backbone_weights"]`` (the weights file and its
+    sha256; a URL is downloaded first) and ``info["fine_tuning"]``
+    (`reproml.tracking.backbone_weights`).
 
     Args:
       _run: the Sacred run.
@@ -60,6 +68,9 @@ def classifier_estimator(
     rx.record_tensorboard(_run, model_dir)
     model_params = data_contract.classifier_params_from_manifest(manifest)
     model_params.update(params)
+    if model_params.get("network") == "backbone":
+        model_params = resolve_backbone_weights(_run, model_params)
+        record_fine_tuning(_run, model_params)
     return classifiers.make_classifier(
         model_dir, model_params, seed, save_summary_steps=log_every, log_step_count_steps=None
     )
@@ -150,6 +161,20 @@ def record_classifier_summary(
     )
 
 
+def record_backbone_weights(_run: Any, estimator: Any, checkpoint: str | None = None) -> str:
+    """Add the fine-tuned backbone's weights as ``backbone_weights.h5`` (a valid weights file).
+
+    Records ``info["backbone_weights_saved"] = {"artifact", "sha256"}``; returns the sha256.
+    """
+    path = rx.new_artifact_path(_run, "backbone_weights.h5")
+    sha256 = save_backbone_weights(
+        estimator.params, checkpoint or estimator.latest_checkpoint(), path
+    )
+    rx.add_file_artifact(_run, path)
+    _run.info["backbone_weights_saved"] = {"artifact": "backbone_weights.h5", "sha256": sha256}
+    return sha256
+
+
 def report_classifier(
     _run: Any,
     estimator: Any,
@@ -186,6 +211,8 @@ def report_classifier(
         checkpoint=checkpoint,
     )
     saved_model = export_classifier(_run, estimator, checkpoint) if export else None
+    if estimator.params.get("network") == "backbone":
+        record_backbone_weights(_run, estimator, checkpoint)
     record_classifier_summary(_run, estimator, checkpoint, saved_model)
     accuracy = float(metrics["accuracy"])
     rx.print_run_summary(_run, "test accuracy", accuracy)
