@@ -99,6 +99,7 @@ def fine_tuned(rgb_records, weights_file, tmp_path_factory):
     return estimator, before, _checkpoint(estimator)
 
 
+@pytest.mark.slow
 def test_weights_load_frozen_layers_stay_and_top_layers_unfreeze_at_step(fine_tuned, weights_file):
     _, before, after = fine_tuned
     saved = read_weights_file(weights_file, None)
@@ -112,6 +113,7 @@ def test_weights_load_frozen_layers_stay_and_top_layers_unfreeze_at_step(fine_tu
     assert not np.array_equal(before["logits/kernel"], after["logits/kernel"])
 
 
+@pytest.mark.slow
 def test_weights_saved_from_a_run_are_a_valid_weights_file(fine_tuned, rgb_records, tmp_path):
     estimator, _, trained = fine_tuned
     out = tmp_path / "from_run.h5"
@@ -203,6 +205,7 @@ def test_bad_backbone_settings_are_refused_naming_the_entry(backbone, image_shap
         backbone_settings({"backbone": backbone, "image_shape": list(image_shape)})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ResNet50", "EfficientNetB0"])
 def test_other_families_build_with_their_own_preprocessing(name):
     params = {**DATA, "network": "backbone", "backbone": {"name": name}}

@@ -68,6 +68,7 @@ def _weights(estimator) -> dict[str, np.ndarray]:
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+@pytest.mark.slow
 def test_a_keras_function_trains_deterministically_evaluates_and_exports(rgb_records, tmp_path):
     first = _train(tmp_path / "a", rgb_records, small_keras_model)
     second = _train(tmp_path / "b", rgb_records, small_keras_model)
@@ -87,6 +88,7 @@ def test_a_keras_function_trains_deterministically_evaluates_and_exports(rgb_rec
     assert set(out["classes"].numpy().tolist()) <= {b"red", b"green", b"blue"}
 
 
+@pytest.mark.slow
 def test_a_keras_model_object_is_cloned_and_its_layers_are_summarized(rgb_records, tmp_path):
     model = small_keras_model({})
     assert network_label(model) == "keras:user_net"
