@@ -265,6 +265,7 @@ def make_classifier(
     model_dir: str | os.PathLike,
     params: Mapping[str, Any] | None,
     seed: int,
+    warm_start_from: tf.estimator.WarmStartSettings | str | None = None,
     **run_config_kwargs: Any,
 ) -> tf.estimator.Estimator:
     """Return the classifier Estimator, seeded and deterministic (see `reproml.models.determinism`).
@@ -276,6 +277,8 @@ def make_classifier(
         the records (`data_contract.classifier_params_from_manifest`), missing others take
         `DEFAULT_PARAMS`.
       seed: graph-level seed of every graph the Estimator builds.
+      warm_start_from: a checkpoint (or WarmStartSettings) the trainable variables start from
+        when model_dir has no checkpoint (``init_from`` a run: `reproml.tracking.warm_start`).
       **run_config_kwargs: further `tf.estimator.RunConfig` arguments.
 
     Raises:
@@ -293,6 +296,7 @@ def make_classifier(
         model_fn=model_fn,
         config=run_config(model_dir, seed, **run_config_kwargs),
         params=params,
+        warm_start_from=warm_start_from,
     )
 
 

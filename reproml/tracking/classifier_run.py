@@ -27,6 +27,7 @@ from reproml.tracking.backbone_weights import (
 )
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.record import record_export
+from reproml.tracking.warm_start import warm_start_from_run
 
 np = lazy_import("numpy")
 classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forward
@@ -45,6 +46,7 @@ def classifier_estimator(
     params: dict[str, Any],
     seed: int,
     log_every: int,
+    init_from: str | None = None,
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
@@ -62,17 +64,30 @@ def classifier_estimator(
         one), ``optimizer``, ``lr`` and ``dropout``.
       seed: the graph seed (``RunConfig.tf_random_seed``).
       log_every: steps between TensorBoard summaries.
+      init_from: a run id of the same file store: start from its best (else latest)
+        checkpoint, recorded as ``info["lineage"]`` (a backbone's weights file is then not
+        loaded: the parent's values are the start).
     """
     model_dir = rx.model_dir_for(_run, model_dir)
     _run.info["model"] = keras_networks.network_label(params["network"])
     rx.record_tensorboard(_run, model_dir)
     model_params = data_contract.classifier_params_from_manifest(manifest)
     model_params.update(params)
+    warm_start = None
+    if init_from is not None:
+        warm_start = warm_start_from_run(_run, str(init_from))
+        if model_params.get("network") == "backbone":
+            model_params["backbone"] = {**model_params["backbone"], "weights": None}
     if model_params.get("network") == "backbone":
         model_params = resolve_backbone_weights(_run, model_params)
         record_fine_tuning(_run, model_params)
     return classifiers.make_classifier(
-        model_dir, model_params, seed, save_summary_steps=log_every, log_step_count_steps=None
+        model_dir,
+        model_params,
+        seed,
+        warm_start_from=warm_start,
+        save_summary_steps=log_every,
+        log_step_count_steps=None,
     )
 
 

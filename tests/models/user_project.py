@@ -44,6 +44,7 @@ def config():
     steps = 4  # training steps
     lr = 0.01  # learning rate
     backbone = None  # a keras.applications backbone instead of my_network (dict)
+    init_from = None  # a run id to warm-start from (its best checkpoint)
     seed = 5  # Sacred's seed, also the graph seed
 
 
@@ -62,14 +63,16 @@ def my_network(params):
 
 
 @ex.main
-def main(_run, record_dir, steps, lr, backbone, seed):
+def main(_run, record_dir, steps, lr, backbone, init_from, seed):
     record_dataset(_run, record_dir, "colours")
     manifest = load_manifest(record_dir)
     if backbone:
         params = dict(network="backbone", backbone=dict(backbone), lr=lr)
     else:
         params = dict(network=my_network, lr=lr)
-    estimator = classifier_estimator(_run, manifest, None, params, seed, log_every=2)
+    estimator = classifier_estimator(
+        _run, manifest, None, params, seed, log_every=2, init_from=init_from
+    )
     metrics = rx.train_and_evaluate(
         _run,
         estimator,

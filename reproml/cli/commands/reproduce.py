@@ -34,6 +34,7 @@ from reproml.runs.code_state import (
     summarize_diff,
 )
 from reproml.runs.file_store import FileStore
+from reproml.runs.lineage import lineage_problems
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import TIMING_METRICS, CliError, RunRecord
@@ -437,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{original.run_id} is {expectation.describe()}"
             )
     repo = recorded_repo(original, args.repo)
-    problems = dataset_problems(original) + weights_problems(original)
+    problems = dataset_problems(original) + weights_problems(original) + lineage_problems(original)
     problems += code_problems(original, store, repo)
     ex = experiment_loader(original.experiment, repo)
     problems += imported_elsewhere(repo, (original.code.get("files") or {}).keys())

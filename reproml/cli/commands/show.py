@@ -8,6 +8,7 @@ from typing import Any
 
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 from reproml.runs.annotations import is_mongo_run, notes_of, tags_of
+from reproml.runs.lineage import parent_of
 from reproml.runs.record import RunRecord, flatten_config, source_artifact_name
 from reproml.runs.safe_names import check_stored_run
 from reproml.runs.stores import list_runs_warning, open_store
@@ -139,6 +140,11 @@ def describe(run: RunRecord, monitored_by: list[RunRecord] | None = None) -> str
         header.append(("reproduces", run.info["reproduces"]))
     if run.info.get("monitors") is not None:
         header.append(("monitors", run.info["monitors"]))
+    if parent_of(run) is not None:
+        lineage = run.info["lineage"]
+        header.append(
+            ("parent", f"run {parent_of(run)} (warm start from {lineage.get('checkpoint')})")
+        )
     dataset, code = run.dataset, run.code
     sections = [
         f"run {run.run_id}",
