@@ -55,6 +55,22 @@ def _model_pairs(run: RunRecord) -> list[tuple[str, Any]]:
                 f"(patience {stopped.get('patience')})",
             )
         )
+    weights = run.info.get("backbone_weights")
+    if isinstance(weights, dict):
+        pairs.append(("weights file", f"{weights.get('file')} (sha256 {weights.get('sha256')})"))
+        if weights.get("url"):
+            pairs.append(("weights url", weights["url"]))
+    tuning = run.info.get("fine_tuning")
+    if isinstance(tuning, dict):
+        layers = ", ".join(tuning.get("unfrozen_layers") or []) or "none"
+        pairs.append(
+            (
+                "fine-tuning",
+                f"{tuning.get('backbone')}: head from step 0; top {tuning.get('unfreeze_top')} "
+                f"layer(s) ({layers}) from step {tuning.get('unfreeze_at_step')}; "
+                f"{tuning.get('frozen_layers')} frozen",
+            )
+        )
     return pairs
 
 
