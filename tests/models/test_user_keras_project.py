@@ -68,8 +68,6 @@ def test_backbone_fine_tuned_from_a_local_weights_file_reproduces_and_other_weig
     assert refused.returncode == 2
     message = refused.stderr.strip().splitlines()
     assert len(message) == 1, refused.stderr
-    assert message[0].startswith("reproml: refusing to reproduce run 1: ") or (
-        "refusing to reproduce run 1" in message[0]
-    )
+    assert message[0].startswith("reproml reproduce: error: refusing to reproduce run 1: ")
     assert f"weights file {weights} has sha256 {file_sha256(saved)[1]}, " in message[0]
     assert f"the run recorded {sha}" in message[0]

@@ -69,9 +69,7 @@ def test_init_from_a_run_records_lineage_shown_guarded_and_reproduced(tmp_path):
     checkpoint = parent_info["best_checkpoint"]["path"]
     assert info["lineage"] == {"parent": "1", "checkpoint": checkpoint, "experiment": "colours"}
     shown = project.reproml("show", "2").stdout
-    assert f"parent      run 1 (warm start from {checkpoint})" in shown or (
-        f"run 1 (warm start from {checkpoint})" in shown
-    )
+    assert f"  parent      run 1 (warm start from {checkpoint})" in shown.splitlines()
     board = project.reproml("leaderboard", "--csv", str(tmp_path / "board.csv"))
     assert board.returncode == 0, board.stderr
     rows = (tmp_path / "board.csv").read_text().splitlines()
