@@ -3,7 +3,8 @@
 `warm_start_from_run` finds the parent in the file store the run records into (the best
 checkpoint it reported, else its latest), records ``info["lineage"] = {"parent",
 "checkpoint", "experiment"}`` and returns the ``tf.estimator.WarmStartSettings`` the
-Estimator initializes its trainable variables from (a checkpoint in the run's own model_dir,
+Estimator initializes its model variables from (`MODEL_VARIABLES`: batch-norm statistics
+included, optimizer slots and the global step not; a checkpoint in the run's own model_dir,
 on resume, wins).
 """
 
@@ -20,6 +21,15 @@ from reproml.runs.lineage import LINEAGE_KEY, lineage_problems
 from reproml.runs.record import CliError, RunRecord
 
 tf = lazy_import("tensorflow")
+
+# Every model variable, trainable or not (batch-norm statistics too), but not the step counter
+# nor the optimizer's slots and accumulators: the child trains on with its own optimizer.
+# (A list of regexes selects among GLOBAL_VARIABLES; a single string only among trainables.)
+# (Matched against variable names such as "beta1_power:0", so no pattern ends in "$".)
+MODEL_VARIABLES = [
+    r"^(?!global_step[:_]|global_step$)(?!beta[12]_power)"
+    r"(?!.*/(Adam|Adam_1|RMSProp|RMSProp_1|Adagrad)(:|$)).*"
+]
 
 
 def parent_checkpoint(parent: RunRecord) -> str:
@@ -69,7 +79,9 @@ def warm_start_from_run(_run: Any, run_id: str, runs_dir: str | os.PathLike | No
         "checkpoint": checkpoint,
         "experiment": parent.experiment,
     }
-    return tf.estimator.WarmStartSettings(ckpt_to_initialize_from=checkpoint)
+    return tf.estimator.WarmStartSettings(
+        ckpt_to_initialize_from=checkpoint, vars_to_warm_start=MODEL_VARIABLES
+    )
 
 
 __all__ = ["lineage_problems", "parent_checkpoint", "warm_start_from_run"]

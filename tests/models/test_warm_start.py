@@ -15,6 +15,7 @@ from reproml.models.classifier import make_classifier
 from reproml.records.reader import input_fn
 from reproml.runs.lineage import children_of, lineage_problems, parent_of
 from reproml.runs.record import RunRecord
+from reproml.tracking.warm_start import MODEL_VARIABLES
 from tests.models.conftest import TINY_CLASSIFIER
 from tests.models.user_project import make_user_project, run_colours
 
@@ -45,10 +46,11 @@ def test_a_warm_started_classifier_starts_from_the_parent_checkpoint(digits_reco
     params = {**TINY_CLASSIFIER, "optimizer": "sgd", "lr": 0.1}
     parent = make_classifier(tmp_path / "parent", params, seed=1)
     parent.train(input_fn("train", 16, digits_records, random_seed=0), max_steps=2)
-    still = {**params, "lr": 1e-30}  # one step that cannot move the weights
-    child = make_classifier(
-        tmp_path / "child", still, seed=2, warm_start_from=parent.latest_checkpoint()
-    )
+    # another optimizer (its slots are not in the parent's checkpoint: not warm-started), and
+    # a step too small to move the weights
+    still = {**params, "optimizer": "adam", "lr": 1e-30}
+    settings = tf.estimator.WarmStartSettings(parent.latest_checkpoint(), MODEL_VARIABLES)
+    child = make_classifier(tmp_path / "child", still, seed=2, warm_start_from=settings)
     child.train(input_fn("train", 16, digits_records, random_seed=0), max_steps=1)
     scratch = make_classifier(tmp_path / "scratch", still, seed=2)
     scratch.train(input_fn("train", 16, digits_records, random_seed=0), max_steps=1)
