@@ -23,8 +23,10 @@ import tensorflow as tf
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import check_checkpoint
 from reproml.models.determinism import run_config
+from reproml.models.keras_network import as_network_builder, is_keras_network, keras_classifier
 from reproml.models.metrics import classification_metrics
 from reproml.models.multilabel import DEFAULT_THRESHOLD, check_threshold, multilabel_spec
+from reproml.models.network_output import NetworkOutput, as_network_output
 from reproml.models.networks import get_network
 from reproml.models.optimizers import make_optimizer
 
@@ -41,7 +43,7 @@ DATA_PARAMS: dict[str, str] = {
 }
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "network": "cnn",  # module in reproml/models/networks/ defining classifier()
+    "network": "cnn",  # module in reproml/models/networks/, or a Keras model / function (below)
     "filters": [32, 64, 64],  # filter counts of the three conv layers
     "kernel_sizes": [5, 3, 3],  # square kernel sizes of the three conv layers
     "dense_units": 128,  # width of the dense layer (= the embedding)
@@ -50,6 +52,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "lr": 1e-3,  # learning rate
     "class_weights": None,  # loss weight per class index (training only); None: all 1
     "threshold": DEFAULT_THRESHOLD,  # multi-label only: a class is predicted at p >= this
+    "backbone": None,  # network "backbone": {"name": "MobileNetV2", ...} (networks/backbone.py)
 }
 
 
@@ -68,6 +71,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         expected = f"one of the classifier params {sorted({**DEFAULT_PARAMS, **DATA_PARAMS})}"
         raise ConfigError(unknown[0], expected, unknown[0])
     merged = {"class_names": None, "multi_label": False, **DEFAULT_PARAMS, **params}
+    merged["network"] = as_network_builder(merged["network"])
     for entry in ("image_shape", "num_classes"):
         if merged.get(entry) is None:
             raise ConfigError(
@@ -163,12 +167,53 @@ def scale_images(features: Mapping[str, tf.Tensor], image_shape: Any = None) -> 
     return tf.cast(image, tf.float32) / 255.0
 
 
+def check_network(network: Any) -> None:
+    """Refuse a ``params["network"]`` that is neither a network file nor a Keras model/function.
+
+    Raises:
+      ConfigError: no such network file, or it does not define ``classifier()``.
+    """
+    if not is_keras_network(network):
+        get_network(network, "classifier")
+
+
+def build_network(
+    features: Mapping[str, tf.Tensor], params: Mapping[str, Any], training: bool
+) -> NetworkOutput:
+    """Build ``params["network"]`` (a file network or a Keras model) on the scaled images."""
+    images = scale_images(features, params["image_shape"])
+    network = params["network"]
+    if is_keras_network(network):
+        return keras_classifier(network, images, params, training)
+    built = get_network(network, "classifier")(images, dict(params), training)
+    return as_network_output(built)
+
+
 def forward(
     features: Mapping[str, tf.Tensor], params: Mapping[str, Any], training: bool
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """Build the network named by ``params["network"]``; returns `(logits, embedding)`."""
-    network = get_network(params["network"], "classifier")
-    return network(scale_images(features, params["image_shape"]), dict(params), training)
+    """Build the network of ``params["network"]``; returns `(logits, embedding)`."""
+    built = build_network(features, params, training)
+    return built.logits, built.embedding
+
+
+def minimize(
+    loss: tf.Tensor, built: NetworkOutput, optimizer: tf.compat.v1.train.Optimizer
+) -> tf.Operation:
+    """Return the train op: `optimizer` on `loss`, as `built` says (update ops, frozen steps)."""
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    if built.trainable is None and not built.update_ops:
+        return optimizer.minimize(loss, global_step=global_step)
+    var_list = None if built.trainable is None else [v for v, _ in built.trainable]
+    from_step = {v.ref(): int(k) for v, k in built.trainable or () if k > 0}
+    grads_and_vars = []
+    for grad, var in optimizer.compute_gradients(loss, var_list=var_list):
+        start = from_step.get(var.ref())
+        if grad is not None and start is not None:  # frozen before global step `start`
+            grad = grad * tf.cast(global_step >= start, grad.dtype)
+        grads_and_vars.append((grad, var))
+    with tf.control_dependencies(list(built.update_ops)):
+        return optimizer.apply_gradients(grads_and_vars, global_step=global_step)
 
 
 def classifier_loss(
@@ -190,12 +235,21 @@ def classifier_loss(
 def train_spec(
     features: Mapping[str, tf.Tensor], labels: tf.Tensor, params: Mapping[str, Any]
 ) -> tf.estimator.EstimatorSpec:
-    """Return the TRAIN spec: (class-weighted) cross-entropy minimized by the optimizer."""
-    logits, _ = forward(features, params, training=True)
-    loss = classifier_loss(labels, logits, params.get("class_weights"))
-    optimizer = make_optimizer(params["optimizer"], params["lr"])
-    train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_or_create_global_step())
-    return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
+    """Return the TRAIN spec: (class-weighted) cross-entropy minimized by the optimizer.
+
+    A network's `init_fn` (pretrained weights) runs in the Scaffold when training starts
+    without a checkpoint; a checkpoint, when there is one, is restored instead.
+    """
+    built = build_network(features, params, training=True)
+    loss = classifier_loss(labels, built.logits, params.get("class_weights"))
+    train_op = minimize(loss, built, make_optimizer(params["optimizer"], params["lr"]))
+    scaffold = None
+    if built.init_fn is not None:
+        init_fn = built.init_fn
+        scaffold = tf.compat.v1.train.Scaffold(init_fn=lambda _scaffold, session: init_fn(session))
+    return tf.estimator.EstimatorSpec(
+        ModeKeys.TRAIN, loss=loss, train_op=train_op, scaffold=scaffold
+    )
 
 
 def eval_spec(
@@ -262,6 +316,7 @@ def make_classifier(
     model_dir: str | os.PathLike,
     params: Mapping[str, Any] | None,
     seed: int,
+    warm_start_from: tf.estimator.WarmStartSettings | str | None = None,
     **run_config_kwargs: Any,
 ) -> tf.estimator.Estimator:
     """Return the classifier Estimator, seeded and deterministic (see `reproml.models.determinism`).
@@ -273,21 +328,26 @@ def make_classifier(
         the records (`data_contract.classifier_params_from_manifest`), missing others take
         `DEFAULT_PARAMS`.
       seed: graph-level seed of every graph the Estimator builds.
+      warm_start_from: a checkpoint (or WarmStartSettings) the trainable variables start from
+        when model_dir has no checkpoint (``init_from`` a run: `reproml.tracking.warm_start`).
       **run_config_kwargs: further `tf.estimator.RunConfig` arguments.
 
     Raises:
       ConfigError: a param is missing, unknown or invalid (network and optimizer are checked
-        here, before any graph is built).
+        here, before training; a Keras network is built once aside).
       RecordError: model_dir holds a damaged checkpoint or one of another model.
     """
     params = resolve_params(params)
-    get_network(params["network"], "classifier")
+    check_network(params["network"])
     make_optimizer(params["optimizer"], params["lr"])
+    if is_keras_network(params["network"]):
+        network_layer_summary(params)  # built aside once: a bad model is refused before training
     check_classifier_checkpoint(model_dir, params)
     return tf.estimator.Estimator(
         model_fn=model_fn,
         config=run_config(model_dir, seed, **run_config_kwargs),
         params=params,
+        warm_start_from=warm_start_from,
     )
 
 
@@ -299,6 +359,16 @@ def classifier_variable_shapes(params: Mapping[str, Any]) -> dict[str, tuple[int
         images = tf.compat.v1.placeholder(tf.uint8, [None, *params["image_shape"]])
         forward({IMAGE_KEY: images}, params, training=False)
         return {v.op.name: tuple(v.shape.as_list()) for v in tf.compat.v1.global_variables()}
+
+
+def network_layer_summary(params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Return the per-layer summary a Keras network reports (built aside); None for the others."""
+    params = resolve_params(params)
+    with tf.Graph().as_default():
+        tf.compat.v1.set_random_seed(0)  # only shapes are read; op determinism needs a seed
+        images = tf.compat.v1.placeholder(tf.uint8, [None, *params["image_shape"]])
+        built = build_network({IMAGE_KEY: images}, params, training=False)
+        return None if built.layers is None else [dict(row) for row in built.layers]
 
 
 def check_classifier_checkpoint(model_dir: str | os.PathLike, params: Mapping[str, Any]) -> None:

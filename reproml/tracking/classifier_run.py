@@ -21,8 +21,14 @@ from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
+from reproml.tracking.backbone_weights import (
+    record_fine_tuning,
+    resolve_backbone_weights,
+    save_backbone_weights,
+)
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.record import record_export
+from reproml.tracking.warm_start import warm_start_from_run
 
 np = lazy_import("numpy")
 augmentation = lazy_import("reproml.records.augment")  # TensorFlow
@@ -32,6 +38,7 @@ loss_weights = lazy_import("reproml.models.class_weights")  # class_weights_from
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
 frechet = lazy_import("reproml.models.frechet")  # images_input_fn
+keras_networks = lazy_import("reproml.models.keras_network")  # network_label
 plots = lazy_import("reproml.models.plots")  # matplotlib
 reader = lazy_import("reproml.records.reader")  # input_fn
 
@@ -44,23 +51,31 @@ def classifier_estimator(
     seed: int,
     log_every: int,
     class_weights: Any = None,
+    init_from: str | None = None,
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network), ``info["model_dir"]``, ``info["tensorboard"]``,
-    for a label set (multi-label records) ``info["multi_label"]`` (labels and threshold)
-    and, with a `class_weights` policy, ``info["class_weights"]`` (policy, per-class weights
-    and the train split's per-class counts).
+    Records ``info["model"]`` (the network: its file name, or ``keras:<file>:<function>`` for
+    a Keras model from the experiment file), ``info["model_dir"]`` and ``info["tensorboard"]``;
+    for ``network="backbone"`` also ``info["backbone_weights"]`` (the weights file and its
+    sha256; a URL is downloaded first) and ``info["fine_tuning"]``
+    (`reproml.tracking.backbone_weights`); for a label set (multi-label records)
+    ``info["multi_label"]`` (labels and threshold); with a `class_weights` policy,
+    ``info["class_weights"]`` (policy, per-class weights and the train split's per-class counts).
 
     Args:
       _run: the Sacred run.
       manifest: the records; the image shape and classes are read from it.
       model_dir: checkpoints and events; None: ``<run dir>/model`` (`rx.model_dir_for`).
-      params: the model's ``network``, ``optimizer``, ``lr`` and ``dropout``.
+      params: the model's ``network`` (a file name, or a Keras model or function returning
+        one), ``optimizer``, ``lr`` and ``dropout``.
       seed: the graph seed (``RunConfig.tf_random_seed``).
       log_every: steps between TensorBoard summaries.
       class_weights: None, "balanced" or ``{class name: weight}``
         (`reproml.models.class_weights`), applied to the training loss.
+      init_from: a run id of the same file store: start from its best (else latest)
+        checkpoint, recorded as ``info["lineage"]`` (a backbone's weights file is then not
+        loaded: the parent's values are the start).
 
     Raises:
       ConfigError: a bad `class_weights` policy (named; any policy for a label set), or a
@@ -74,7 +89,7 @@ def classifier_estimator(
         )
     weights = loss_weights.class_weights_from_policy(class_weights, manifest)
     model_dir = rx.model_dir_for(_run, model_dir)
-    _run.info["model"] = params["network"]
+    _run.info["model"] = keras_networks.network_label(params["network"])
     rx.record_tensorboard(_run, model_dir)
     if model_params.get("multi_label"):
         _run.info["multi_label"] = {
@@ -89,8 +104,21 @@ def classifier_estimator(
             "train_counts": loss_weights.train_label_counts(manifest),
         }
         model_params["class_weights"] = weights
+    warm_start = None
+    if init_from is not None:
+        warm_start = warm_start_from_run(_run, str(init_from))
+        if model_params.get("network") == "backbone":
+            model_params["backbone"] = {**model_params["backbone"], "weights": None}
+    if model_params.get("network") == "backbone":
+        model_params = resolve_backbone_weights(_run, model_params)
+        record_fine_tuning(_run, model_params)
     return classifiers.make_classifier(
-        model_dir, model_params, seed, save_summary_steps=log_every, log_step_count_steps=None
+        model_dir,
+        model_params,
+        seed,
+        warm_start_from=warm_start,
+        save_summary_steps=log_every,
+        log_step_count_steps=None,
     )
 
 
@@ -225,16 +253,32 @@ def record_classifier_summary(
       saved_model: the exported SavedModel measured, if any.
     """
     params = estimator.params
-    layers = graph_layer_summary(
-        lambda images: classifiers.forward({"image": images}, params, training=False),
-        params["image_shape"],
-    )
+    layers = classifiers.network_layer_summary(params)  # a Keras network's own layers
+    if layers is None:
+        layers = graph_layer_summary(
+            lambda images: classifiers.forward({"image": images}, params, training=False),
+            params["image_shape"],
+        )
     record_model_summary(
         _run,
         layers,
         checkpoint=checkpoint or estimator.latest_checkpoint(),
         saved_model=saved_model,
     )
+
+
+def record_backbone_weights(_run: Any, estimator: Any, checkpoint: str | None = None) -> str:
+    """Add the fine-tuned backbone's weights as ``backbone_weights.h5`` (a valid weights file).
+
+    Records ``info["backbone_weights_saved"] = {"artifact", "sha256"}``; returns the sha256.
+    """
+    path = rx.new_artifact_path(_run, "backbone_weights.h5")
+    sha256 = save_backbone_weights(
+        estimator.params, checkpoint or estimator.latest_checkpoint(), path
+    )
+    rx.add_file_artifact(_run, path)
+    _run.info["backbone_weights_saved"] = {"artifact": "backbone_weights.h5", "sha256": sha256}
+    return sha256
 
 
 def report_classifier(
@@ -283,6 +327,8 @@ def report_classifier(
         checkpoint=checkpoint,
     )
     saved_model = export_classifier(_run, estimator, checkpoint) if export else None
+    if estimator.params.get("network") == "backbone":
+        record_backbone_weights(_run, estimator, checkpoint)
     record_classifier_summary(_run, estimator, checkpoint, saved_model)
     accuracy = float(metrics["accuracy"])
     rx.print_run_summary(_run, "test accuracy", accuracy)

@@ -13,6 +13,7 @@ from typing import Any
 from reproml.cli.seal_marks import seal_checks, tampered_lines
 from reproml.cli.table import MISSING, render_table
 from reproml.runs.code_state import summarize_diff
+from reproml.runs.lineage import parent_of
 from reproml.runs.record import RunRecord, flatten_config
 from reproml.runs.stores import RunStore, open_store
 
@@ -68,6 +69,7 @@ def provenance_diff(a: RunRecord, b: RunRecord, store: RunStore) -> list[tuple[s
         ("code.dirty", a.code.get("dirty"), b.code.get("dirty")),
         ("seed", a.seed, b.seed),
         ("reproduces", a.info.get("reproduces"), b.info.get("reproduces")),
+        ("parent", parent_of(a), parent_of(b)),
     ]
     diffs = [_diff_artifact(a, store), _diff_artifact(b, store)]
     if diffs[0] != diffs[1]:

@@ -23,6 +23,7 @@ from typing import Any
 from reproml.cli.seal_marks import marked_status, seal_checks, tampered_lines
 from reproml.cli.table import render_table, write_csv
 from reproml.runs.annotations import tags_of
+from reproml.runs.lineage import parent_of
 from reproml.runs.record import CliError, RunRecord
 from reproml.runs.stores import filter_runs, list_runs_warning, open_store
 
@@ -123,6 +124,7 @@ COLUMNS: tuple[tuple[str, Callable[[RunRecord], Any]], ...] = (
     ("commit", _commit),
     ("tags", lambda r: ",".join(tags_of(r)) or None),
     ("monitors", lambda r: r.info.get("monitors")),
+    ("parent", parent_of),
     ("drifted", lambda r: _drifted(r)),
 )
 HEADERS = tuple(name for name, _ in COLUMNS)

@@ -3,7 +3,8 @@
 Every metric of the re-run is compared with the original's: exact match or not.
 
 Before running it refuses (unless ``--force``) when the local records' fingerprint differs
-from the recorded one (``manifest.json`` in the run's ``record_dir``), or when the code differs
+from the recorded one (``manifest.json`` in the run's ``record_dir``), when the backbone's
+weights file is missing or has another sha256 than recorded, or when the code differs
 from the recorded commit and uncommitted diff. The new run is recorded in the same store with
 ``info["reproduces"]`` set to the original id.
 
@@ -39,6 +40,7 @@ from typing import Any
 
 from reproml.cli.table import render_table
 from reproml.errors import RecordError
+from reproml.records.file_hash import file_sha256
 from reproml.runs.code_state import (
     MAX_FILES_NAMED,
     CodeState,
@@ -49,6 +51,7 @@ from reproml.runs.code_state import (
 )
 from reproml.runs.environment import environment_differences, pip_freeze
 from reproml.runs.file_store import FileStore
+from reproml.runs.lineage import lineage_problems
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, CliError, RunRecord
@@ -175,6 +178,23 @@ def dataset_problems(original: RunRecord) -> list[str]:
             f"{record_dir} has {manifest.fingerprint[:12]}"
         ]
     return [f"records: {problem}" for problem in verify(record_dir)]
+
+
+def weights_problems(original: RunRecord) -> list[str]:
+    """Return how the weights file the run started from differs from the recorded one.
+
+    ``info["backbone_weights"]`` names the file and its sha256 (`resolve_backbone_weights`).
+    """
+    recorded = original.info.get("backbone_weights") or {}
+    path, sha256 = recorded.get("file"), recorded.get("sha256")
+    if not path:
+        return []
+    if not Path(path).is_file():
+        return [f"weights file {path} is missing (the run recorded sha256 {sha256})"]
+    _, actual = file_sha256(path)
+    if actual != sha256:
+        return [f"weights file {path} has sha256 {actual}, the run recorded {sha256}"]
+    return []
 
 
 def recorded_repo(original: RunRecord, repo: str | Path | None) -> Path:
@@ -526,7 +546,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{original.run_id} is {expectation.describe()}"
             )
     repo = recorded_repo(original, args.repo)
-    problems = dataset_problems(original) + code_problems(original, store, repo)
+    problems = dataset_problems(original) + weights_problems(original) + lineage_problems(original)
+    problems += code_problems(original, store, repo)
     ex = experiment_loader(original.experiment, repo)
     problems += imported_elsewhere(repo, (original.code.get("files") or {}).keys())
     if problems and not args.force:

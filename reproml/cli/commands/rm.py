@@ -11,18 +11,21 @@ evaluated or exported its model, shares its model_dir) is refused naming those r
 are deleted with it or ``--force`` is given (then each directory they name is reported as gone
 or left in place). Without
 ``--yes`` each run is confirmed on the terminal; when stdin is not a terminal the command refuses
-in one line instead of guessing. What goes and what stays: `reproml.runs.delete`.
+in one line instead of guessing. A warm-start parent (``init_from``) is not deleted while its
+children stay: the refusal names them. What goes and what stays: `reproml.runs.delete`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from reproml.runs.delete import check_deletable, delete_stored_run, describe
 from reproml.runs.dependents import Dependent, dependents_of, left_broken
-from reproml.runs.record import CliError
-from reproml.runs.stores import open_store
+from reproml.runs.lineage import children_of
+from reproml.runs.record import CliError, RunRecord
+from reproml.runs.stores import list_runs_warning, open_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +48,24 @@ def confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def check_no_children(store: Any, runs: list[RunRecord]) -> None:
+    """Refuse to delete a warm-start parent whose children stay (they need its checkpoint).
+
+    Raises:
+      CliError: naming the parent and its children that are not deleted with it.
+    """
+    deleted = {r.run_id for r in runs}
+    everything = list_runs_warning(store)
+    for record in runs:
+        children = [c for c in children_of(everything, record.run_id) if c not in deleted]
+        if children:
+            raise CliError(
+                f"run {record.run_id} is the warm-start parent (init_from) of run(s) "
+                f"{', '.join(children)}, which need its checkpoint to be reproduced: delete "
+                "them too (list them in the same rm) or keep it"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     """Delete the runs (after confirmation unless ``--yes``); returns 0.
 
@@ -57,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     for record in runs:
         check_deletable(record)
     dependents = find_dependents(store, runs)
-    if dependents and not args.force:
-        raise CliError(refusal(dependents, [r.run_id for r in runs]))
+    if not args.force:
+        check_no_children(store, runs)
+        if dependents:
+            raise CliError(refusal(dependents, [r.run_id for r in runs]))
     if not args.yes and not sys.stdin.isatty():
         ids = ", ".join(r.run_id for r in runs)
         raise CliError(

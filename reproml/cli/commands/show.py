@@ -9,6 +9,7 @@ from typing import Any
 from reproml.cli.seal_marks import seal_line
 from reproml.cli.table import format_duration, format_time, render_pairs, render_table
 from reproml.runs.annotations import is_mongo_run, notes_of, tags_of
+from reproml.runs.lineage import parent_of
 from reproml.runs.record import (
     RunRecord,
     class_count_lines,
@@ -60,6 +61,22 @@ def _model_pairs(run: RunRecord) -> list[tuple[str, Any]]:
                 "early stopping",
                 f"stopped at step {stopped.get('stopped_at_step')} "
                 f"(patience {stopped.get('patience')})",
+            )
+        )
+    weights = run.info.get("backbone_weights")
+    if isinstance(weights, dict):
+        pairs.append(("weights file", f"{weights.get('file')} (sha256 {weights.get('sha256')})"))
+        if weights.get("url"):
+            pairs.append(("weights url", weights["url"]))
+    tuning = run.info.get("fine_tuning")
+    if isinstance(tuning, dict):
+        layers = ", ".join(tuning.get("unfrozen_layers") or []) or "none"
+        pairs.append(
+            (
+                "fine-tuning",
+                f"{tuning.get('backbone')}: head from step 0; top {tuning.get('unfreeze_top')} "
+                f"layer(s) ({layers}) from step {tuning.get('unfreeze_at_step')}; "
+                f"{tuning.get('frozen_layers')} frozen",
             )
         )
     return pairs
@@ -198,6 +215,11 @@ def describe(
         header.append(("reproduces", run.info["reproduces"]))
     if run.info.get("monitors") is not None:
         header.append(("monitors", run.info["monitors"]))
+    if parent_of(run) is not None:
+        lineage = run.info["lineage"]
+        header.append(
+            ("parent", f"run {parent_of(run)} (warm start from {lineage.get('checkpoint')})")
+        )
     dataset, code = run.dataset, run.code
     sections = [
         f"run {run.run_id}",
