@@ -180,3 +180,25 @@ def test_a_run_outside_a_git_checkout_is_reproduced_from_its_recorded_sources(tm
     assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
     assert "was started outside a git checkout" in lines[0]
     assert "exp.py" in lines[0] and "--force" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("word", "message"),
+    [
+        ("optimizer=adamw", "config entry 'optimizer': expected one of ['adagrad', 'adam',"),
+        ("network=resnet", "config entry 'network': expected one of"),
+        ("seed=-1", "config entry 'seed': expected an int in [0, 2**32), got -1"),
+        ("model_dir=''", "config entry 'model_dir': expected None or a non-empty directory"),
+        ("dataset.class_names=['a','a']", "'dataset.class_names': expected a list of at least 2"),
+    ],
+)
+def test_a_bad_value_of_the_recipe_fails_in_one_line_before_anything_is_recorded(
+    tmp_path, word, message
+):
+    exp = write_recipe_and_images(tmp_path)
+    runs = tmp_path / "runs"
+    done = run([sys.executable, str(exp), "with", *QUICK, word], tmp_path, runs, check=False)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert not runs.exists() and not (tmp_path / "records").exists()
