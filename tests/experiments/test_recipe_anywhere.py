@@ -122,7 +122,7 @@ def test_reproduce_re_runs_the_file_by_its_path_and_matches_exactly(own_checkout
     folder, _, runs = own_checkout
     done = run(reproml("reproduce", "1"), folder, runs)
     assert "run 1 reproduced exactly" in done.stdout, done.stdout + done.stderr
-    assert "`python exp.py` in ." in done.stdout
+    assert "started: python exp.py in ." in done.stdout.splitlines()
     new = load_run_dir(runs / "2")
     assert new.info["reproduces"] == "1" and new.info["started"]["path"] == "exp.py"
 

@@ -555,7 +555,8 @@ def run(args: argparse.Namespace) -> int:
     )
     started = started_of(original.info, original.experiment)
     how = "checkout" if original.code.get("commit") else "directory (no git; sources by sha256)"
-    print(f"code: the {how} {repo}, `{describe(started)}` in {started.get('cwd', '.')}")
+    print(f"code: the {how} {repo}")
+    print(f"started: {describe(started)} in {started.get('cwd', '.')}")
     overrides = new.info.get(OVERRIDES_INFO) or {}
     if MODEL_DIR_ENTRY in overrides:
         print(
