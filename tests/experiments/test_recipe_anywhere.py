@@ -3,7 +3,8 @@
 The recipe is written to ``exp.py`` in a temporary directory (its own git checkout, not a package
 named ``experiments``), over 3 classes of 16x16 RGB images, and run with
 ``python /tmp/.../exp.py with ...``; then ``reproml reproduce 1`` and ``reproml sweep
-/tmp/.../exp.py ... --trials 2`` run it again by its path. A second directory that is no git
+/tmp/.../exp.py ... --trials 2`` run it again by its path, and ``reproml launch -- python
+/tmp/.../exp.py`` runs it on a local cluster that reproduce relaunches. A second directory that is no git
 checkout shows a run reproduced from its recorded sources, and refused once one changed.
 """
 
@@ -202,3 +203,19 @@ def test_a_bad_value_of_the_recipe_fails_in_one_line_before_anything_is_recorded
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not runs.exists() and not (tmp_path / "records").exists()
+
+
+def test_launch_runs_the_file_on_a_local_cluster_and_reproduce_relaunches_it(own_checkout):
+    folder, exp, runs = own_checkout
+    before = {p.name for p in runs.iterdir() if p.name.isdigit()}
+    sharded = [w for w in QUICK if not w.startswith(("dataset.data_dir", "dataset.samples"))]
+    words = [*sharded, "dataset.data_dir=records8", "dataset.samples_per_record=8"]
+    launch = [*reproml("launch", "--workers", "2", "--timeout", "300"), "--"]
+    run([*launch, sys.executable, str(exp), "with", *words], folder, runs)
+    (job,) = {p.name for p in runs.iterdir() if p.name.isdigit()} - before
+    record = load_run_dir(runs / job)
+    assert record.status == "COMPLETED" and record.info["cluster"]["num_trainers"] == 2
+    assert record.info["started"]["kind"] == "file" and record.info["started"]["path"] == "exp.py"
+    # From another directory: the tasks run the file from the checkout, in the recorded cwd.
+    done = run(reproml("--store", str(runs), "reproduce", job), folder.parent, runs)
+    assert done.stdout.splitlines()[-1] == f"run {job} reproduced exactly", done.stdout

@@ -483,7 +483,10 @@ def reproduce_distributed(
             Path(tmp) / "config.json",
             command_name=command_name,
         )
-        code = relaunch(original.info, command, runs_dir=store.root, env=env, out=sys.stderr)
+        with contextlib.chdir(run_cwd(started, repo)):  # relative config paths as recorded
+            code = relaunch(
+                original.info, command, runs_dir=store.root.resolve(), env=env, out=sys.stderr
+            )
     if code != 0:
         raise CliError(f"the re-run of distributed run {original.run_id} failed (exit {code})")
     new_ids = [p.name for p in store.run_dirs() if p.name not in before]
