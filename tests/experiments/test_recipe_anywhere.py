@@ -8,6 +8,7 @@ named ``experiments``), over 3 classes of 16x16 RGB images, and run with
 checkout shows a run reproduced from its recorded sources, and refused once one changed.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reproml.errors import ConfigError
 from reproml.runs.file_store import load_run_dir
 from tests.doc_blocks import ROOT, python_blocks
 
@@ -183,26 +185,45 @@ def test_a_run_outside_a_git_checkout_is_reproduced_from_its_recorded_sources(tm
     assert "exp.py" in lines[0] and "--force" in lines[0]
 
 
-@pytest.mark.parametrize(
-    ("word", "message"),
-    [
-        ("optimizer=adamw", "config entry 'optimizer': expected one of ['adagrad', 'adam',"),
-        ("network=resnet", "config entry 'network': expected one of"),
-        ("seed=-1", "config entry 'seed': expected an int in [0, 2**32), got -1"),
-        ("model_dir=''", "config entry 'model_dir': expected None or a non-empty directory"),
-        ("dataset.class_names=['a','a']", "'dataset.class_names': expected a list of at least 2"),
-    ],
-)
-def test_a_bad_value_of_the_recipe_fails_in_one_line_before_anything_is_recorded(
-    tmp_path, word, message
-):
+def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path):
     exp = write_recipe_and_images(tmp_path)
     runs = tmp_path / "runs"
-    done = run([sys.executable, str(exp), "with", *QUICK, word], tmp_path, runs, check=False)
+    argv = [sys.executable, str(exp), "with", *QUICK, "optimizer=adamw"]
+    done = run(argv, tmp_path, runs, check=False)
     assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "reproml.errors.ConfigError: config entry 'optimizer': expected one of "
+        "['adagrad', 'adam', 'rmsprop', 'sgd'], got 'adamw'"
+    ]
     assert not runs.exists() and not (tmp_path / "records").exists()
+
+
+@pytest.mark.parametrize(
+    ("updates", "message"),
+    [
+        ({"network": "resnet"}, "config entry 'network': expected one of"),
+        ({"seed": -1}, r"config entry 'seed': expected an int in \[0, 2\*\*32\), got -1"),
+        ({"model_dir": ""}, "config entry 'model_dir': expected None or a non-empty directory"),
+        ({"lr": 0}, "config entry 'lr'"),
+        ({"dataset.class_names": ["a", "a"]}, "'dataset.class_names': expected a list of at"),
+        ({"dataset.class_names": "abc"}, "'dataset.class_names': expected a list of at"),
+    ],
+)
+def test_every_entry_of_the_recipe_is_validated_before_anything_is_recorded(
+    tmp_path, monkeypatch, updates, message
+):
+    exp = write_recipe_and_images(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
+    spec = importlib.util.spec_from_file_location("recipe_validated", exp)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = dict(word.split("=", 1) for word in QUICK)
+    config = {k: v for k, v in config.items() if k != "dataset.class_names"}
+    config = {k: int(v) if v.isdigit() else v for k, v in config.items()}
+    with pytest.raises(ConfigError, match=message):
+        module.ex.run(config_updates={**config, **updates})
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "records").exists()
 
 
 def test_launch_runs_the_file_on_a_local_cluster_and_reproduce_relaunches_it(own_checkout):
