@@ -120,12 +120,15 @@ def load_experiment(started: Mapping[str, Any], repo: Path) -> Any:
     ``python FILE`` does); a module by its name with `repo` first on ``sys.path``.
 
     Raises:
-      CliError: the file is missing, cannot be imported, or has no ``ex``.
+      CliError: the file is outside `repo` or missing, the module name is not one, it cannot be
+        imported, or it has no ``ex``.
     """
     where = started["path"]
     try:
         if started["kind"] == KIND_FILE:
             path = (repo / where).resolve()
+            if not path.is_relative_to(repo.resolve()):  # a record is input: run nothing else
+                raise CliError(f"the recorded experiment file {where} is outside {repo}")
             if not path.is_file():
                 raise CliError(f"the experiment file {where} is not in {repo}")
             if str(path.parent) not in sys.path:
@@ -136,6 +139,8 @@ def load_experiment(started: Mapping[str, Any], repo: Path) -> Any:
             sys.modules[name] = module
             spec.loader.exec_module(module)
         else:
+            if not all(part.isidentifier() for part in str(where).split(".")):
+                raise CliError(f"the recorded experiment module {where!r} is not a module name")
             if str(repo) not in sys.path:
                 sys.path.insert(0, str(repo))
             module = importlib.import_module(where)

@@ -92,3 +92,20 @@ def test_outside_a_sweep_after_evaluation_is_unchanged(monkeypatch):
 
     assert with_sweep_trial(object(), mine) is mine
     assert with_sweep_trial(object(), None) is None
+
+
+@pytest.mark.parametrize(
+    ("started", "message"),
+    [
+        (
+            {"kind": "file", "path": "../outside.py"},
+            "the recorded experiment file ../outside.py is outside",
+        ),
+        ({"kind": "module", "path": "os; import x"}, "is not a module name"),
+    ],
+)
+def test_a_recorded_path_outside_the_checkout_is_never_imported(tmp_path, started, message):
+    (tmp_path / "outside.py").write_text("raise SystemExit('imported')\n")
+    (tmp_path / "repo").mkdir()
+    with pytest.raises(CliError, match=message):
+        load_experiment(started, tmp_path / "repo")
