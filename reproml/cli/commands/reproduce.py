@@ -1,4 +1,4 @@
-"""`reproml reproduce RUN`: re-run a run with its recorded config and seed, compare metrics.
+"""`reproml reproduce RUN`: re-run a run the way it was started (`reproml.runs.started`), compare.
 
 Every metric of the re-run is compared with the original's: exact match or not.
 
