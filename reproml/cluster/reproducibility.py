@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from reproml.errors import ConfigError
+from reproml.runs.started import experiment_command
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,7 +430,7 @@ def rerun_command(
     (`relaunch` chooses the store with ``$REPROML_RUNS_DIR``).
 
     Args:
-      module: the experiment's module, e.g. ``experiments.mnist``.
+      module: the experiment's module, e.g. ``experiments.mnist``, or its ``.py`` file.
       config: the recorded config (with ``seed``).
       config_file: where to write it (every task must read it: a shared path on a cluster).
       command_name: the recorded command (None or "main": the main function).
@@ -441,7 +442,7 @@ def rerun_command(
     path = os.fspath(config_file)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(dict(config), f, indent=2, sort_keys=True)
-    command = [python or sys.executable, "-m", module]
+    command = experiment_command(module, python or sys.executable)
     if command_name and command_name != "main":
         command.append(command_name)
     return [*command, "with", path]

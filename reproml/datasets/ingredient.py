@@ -161,6 +161,19 @@ def check_record_entries(entries: Mapping[str, Any], path: str) -> None:
     check_bool(entries, f"{path}.overwrite_records")
 
 
+def check_class_names(entries: Mapping[str, Any], name: str) -> None:
+    """Raise ConfigError unless entry `name` is a list of at least 2 distinct non-empty strings."""
+    value = entries[name]
+    ok = (
+        isinstance(value, list | tuple)
+        and len(value) >= 2
+        and all(isinstance(v, str) and v.strip() for v in value)
+        and len(set(value)) == len(value)
+    )
+    if not ok:
+        raise ConfigError(name, "a list of at least 2 distinct non-empty class names", value)
+
+
 def check_bool(entries: Mapping[str, Any], *names: str) -> None:
     """Raise ConfigError naming the first of `names` whose value is not True or False."""
     for name in names:

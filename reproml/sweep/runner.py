@@ -2,7 +2,7 @@
 
 `run_sweep` asks the study for trials until it holds `SweepSpec.trials` finished ones
 (complete or pruned), `workers` at a time (Optuna's ``n_jobs`` threads, each waiting on one
-``python -m EXPERIMENT with ...`` subprocess whose output goes to
+``python -m MODULE with ...`` or ``python FILE with ...`` subprocess whose output goes to
 ``sweeps/<ID>/trial-<N>.log``). A trial's value is the metric its run reports (the best
 checkpoint's when the run keeps one), read back from the run's file-store record.
 
@@ -28,6 +28,8 @@ from reproml.errors import ReproMLError
 from reproml.pids import pid_alive
 from reproml.runs.file_store import load_run_dir
 from reproml.runs.record import CliError, RunRecord
+from reproml.runs.started import KIND_FILE, KIND_MODULE, experiment_command, is_file_target
+from reproml.runs.started import load_experiment as _load_experiment
 from reproml.sweep.space import parse_space
 from reproml.sweep.study import SweepSpec
 from reproml.sweep.trial import ENV_ID, ENV_STORAGE, ENV_TRIAL
@@ -111,7 +113,7 @@ class TrialRunner:
         """Return the trial's command line for the searched `values`."""
         updates = [*self.space.fixed, *values.items()]
         words = [*self.space.named, *(f"{name}={value!r}" for name, value in updates)]
-        return [self.python, "-m", self.spec.experiment, "with", *words]
+        return [*experiment_command(self.spec.experiment, self.python), "with", *words]
 
     def __call__(self, trial: Any) -> float:
         """Run the trial (see the class docstring)."""
@@ -179,6 +181,21 @@ def _say(line: str) -> None:
         print(line, flush=True)
 
 
+AUTO_PREPARE = "serialize"  # run before the trials when the experiment has this command
+
+
+def experiment_commands(target: str) -> set[str]:
+    """Return the command names of experiment `target` (a ``.py`` file or a module name).
+
+    Raises:
+      CliError: it cannot be imported or has no Sacred experiment ``ex``.
+    """
+    kind = KIND_FILE if is_file_target(target) else KIND_MODULE
+    path = str(Path(target).resolve()) if kind == KIND_FILE else target
+    ex = _load_experiment({"kind": kind, "path": path}, Path.cwd())
+    return {name for name, _ in ex.gather_commands()}
+
+
 def prepare(spec: SweepSpec, logs_dir: Path, command: str, python: str = sys.executable) -> None:
     """Run the experiment's `command` once, unobserved, before the trials (e.g. ``serialize``).
 
@@ -189,7 +206,12 @@ def prepare(spec: SweepSpec, logs_dir: Path, command: str, python: str = sys.exe
     """
     space = parse_space(spec.words)
     words = [*space.named, *(f"{name}={value!r}" for name, value in space.fixed)]
-    argv = [python, "-m", spec.experiment, command, "-u", *(["with", *words] if words else [])]
+    argv = [
+        *experiment_command(spec.experiment, python),
+        command,
+        "-u",
+        *(["with", *words] if words else []),
+    ]
     logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = logs_dir / f"{command}.log"
     with open(log_path, "w", encoding="utf-8") as log:

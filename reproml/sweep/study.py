@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reproml.runs.record import CliError
+from reproml.runs.started import is_file_target
 
 DEFAULT_DIR = "sweeps"
 SAMPLERS = ("tpe", "random", "grid")
@@ -32,7 +33,8 @@ class SweepSpec:
 
     Attributes:
       sweep_id: the study's name; every trial's run is tagged ``sweep:<id>``.
-      experiment: the module run for each trial (``python -m EXPERIMENT with ...``).
+      experiment: the module run for each trial (``python -m EXPERIMENT with ...``), or the
+        absolute path of its ``.py`` file (``python FILE with ...``).
       words: the search-space words (`reproml.sweep.space`).
       trials: finished (complete or pruned) trials the sweep ends with.
       metric: the eval metric to optimize (``accuracy`` -> the run's reported ``accuracy``).
@@ -77,7 +79,8 @@ class SweepSpec:
 def new_sweep_id(experiment: str) -> str:
     """Return a readable new id: the experiment's last name and the time (``mnist-20261121-1130``)."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{experiment.rsplit('.', 1)[-1]}-{stamp}"
+    name = Path(experiment).stem if is_file_target(experiment) else experiment.rsplit(".", 1)[-1]
+    return f"{name}-{stamp}"
 
 
 def storage_location(sweep_id: str, storage: str | None, sweeps_dir: str | os.PathLike) -> str:

@@ -1,8 +1,10 @@
 """Inside one trial's run: tag it with its sweep, and report each evaluation to the study.
 
-`reproml sweep` starts every trial as ``python -m EXPERIMENT with ...`` with three environment
-variables naming its study and trial. An experiment passes `sweep_trial_callback(_run)` as
-`train_and_evaluate`'s ``after_evaluation``; outside a sweep it is None and nothing changes.
+`reproml sweep` starts every trial as ``python -m MODULE with ...`` or ``python FILE with ...``
+with three environment variables naming its study and trial. Every tracked experiment
+(`reproml.tracking.experiment.track`) joins its trial by itself: the pre-run hook calls
+`start_sweep_trial` and `train_and_evaluate` adds the trial's report to its ``after_evaluation``
+(`with_sweep_trial`); an experiment writes nothing for it. Outside a sweep nothing changes.
 In a sweep it
 
 * records ``info["sweep"] = {"id", "trial", "params"}`` and tags the run ``sweep:<id>`` in every
@@ -15,12 +17,15 @@ In a sweep it
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 ENV_STORAGE = "REPROML_SWEEP_STORAGE"
 ENV_ID = "REPROML_SWEEP_ID"
 ENV_TRIAL = "REPROML_SWEEP_TRIAL_ID"
+# The trial's report of each run, made once per run (the pre-run hook or the first caller).
+_reports: weakref.WeakKeyDictionary[Any, Callable[[int, dict], bool]] = weakref.WeakKeyDictionary()
 
 
 def sweep_tag(sweep_id: str) -> str:
@@ -28,14 +33,50 @@ def sweep_tag(sweep_id: str) -> str:
     return f"sweep:{sweep_id}"
 
 
+def start_sweep_trial(run: Any) -> Callable[[int, dict], bool] | None:
+    """Join `run` to its sweep trial once (tag, info, run dir); return the trial's report.
+
+    Returns None outside a sweep. Called again for the same run, returns the same report.
+    """
+    if not os.environ.get(ENV_ID):
+        return None
+    if run not in _reports:
+        _reports[run] = _join_trial(run)
+    return _reports[run]
+
+
 def sweep_trial_callback(run: Any) -> Callable[[int, dict], bool] | None:
     """Return the ``after_evaluation`` of a sweep trial's run, or None outside a sweep.
+
+    Tracked experiments need not call it: `train_and_evaluate` adds it (`with_sweep_trial`).
 
     Raises:
       ConfigError: the sweep's metric is not an eval metric of the run (at the first evaluation).
     """
-    if not os.environ.get(ENV_ID):
-        return None
+    return start_sweep_trial(run)
+
+
+def with_sweep_trial(
+    run: Any, after_evaluation: Callable[[int, dict], bool | None] | None
+) -> Callable[[int, dict], bool | None] | None:
+    """Return `after_evaluation` followed by the sweep trial's report (stop if either says so).
+
+    Outside a sweep, or when `after_evaluation` already is the trial's report, it is returned
+    as it is.
+    """
+    report = start_sweep_trial(run)
+    if report is None or after_evaluation is None or after_evaluation is report:
+        return after_evaluation or report
+
+    def both(step: int, metrics: dict) -> bool:
+        stop = bool(after_evaluation(step, metrics))
+        return bool(report(step, metrics)) or stop
+
+    return both
+
+
+def _join_trial(run: Any) -> Callable[[int, dict], bool]:
+    """Tag `run` with its sweep, tell the study where it is; return the per-evaluation report."""
     import optuna
 
     from reproml.errors import ConfigError

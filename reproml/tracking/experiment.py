@@ -22,8 +22,11 @@ file, docstring and sources from there), handed to `track`::
   observer in `GuardedObserver` (credentials scrubbed, a store lost mid-run named once); an
   output directory (``model_dir``, ...) inside a runs store or a record dir is
   refused there, before anything is recorded (`reproml.tracking.output_dirs`);
-* a pre-run hook recording ``info["run_dir"]``, the code state, ``pip freeze`` and, on a
-  ``TF_CONFIG`` cluster, ``info["cluster"]``; a task that is not the chief records nothing
+* a pre-run hook recording ``info["run_dir"]``, how the run was started
+  (``info["started"]``, `reproml.runs.started`), the code state, ``pip freeze`` and, on a
+  ``TF_CONFIG`` cluster, ``info["cluster"]``; in a `reproml sweep` trial it tags the run and
+  joins it to its trial (`reproml.sweep.trial`), and `train_and_evaluate` reports each
+  evaluation to the study; a task that is not the chief records nothing
   (`reproml.cluster.is_chief`), so a distributed job is one run;
 * a pre-run hook that makes the steps registered with `reproml.tracking.run_end.at_main_end`
   run when the main function ends, however it ends (a run releases and re-checks the records
@@ -68,6 +71,8 @@ from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.record import class_count_lines, missing_class_lines
 from reproml.runs.scrub import install_log_scrubbing
+from reproml.runs.started import STARTED_INFO, started_from
+from reproml.sweep.trial import start_sweep_trial, with_sweep_trial
 from reproml.tracking.observers import (
     GuardedObserver,
     file_store_observer,
@@ -222,6 +227,12 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
         task = cluster_task()
         if task is not None:
             _run.info["cluster"] = task.to_json()
+        mainfile = getattr(ex.mainfile, "filename", None)
+        if mainfile:  # a re-run (`reproml reproduce`) keeps the original's, given in `info`
+            _run.info.setdefault(
+                STARTED_INFO, started_from(Path(ex.base_dir) / mainfile, ex.base_dir)
+            )
+        start_sweep_trial(_run)  # tags a sweep trial's run; its pruning is wired in training
         if record_code_state:
             record_code(_run, ex.base_dir)
             record_environment(_run)
@@ -332,6 +343,17 @@ def check_choice(config: Mapping[str, Any], entry: str, choices: Iterable[Any]) 
         raise ConfigError(entry, f"one of {choices}", config[entry])
 
 
+def check_optional_dir(config: Mapping[str, Any], entry: str) -> None:
+    """Raise ConfigError unless `entry` is None or a non-empty directory path (not a file)."""
+    value = config[entry]
+    if value is None:
+        return
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise ConfigError(entry, "None or a non-empty directory path", value)
+    if Path(value).expanduser().is_file():
+        raise ConfigError(entry, "a directory (it is a file)", value)
+
+
 def check_existing_path(config: Mapping[str, Any], entry: str, allow_none: bool = True) -> None:
     """Raise ConfigError when ``config[entry]`` is not an existing file or directory."""
     value = config[entry]
@@ -394,7 +416,8 @@ def train_and_evaluate(
       log_every: train steps between metric logs.
       eval_steps: evaluation batches (None: until `eval_input_fn` is exhausted).
       after_evaluation: called with ``(step, metrics)`` after each evaluation; a true return
-        value stops training there (``info["stopped_early"]``, e.g. a pruned sweep trial).
+        value stops training there (``info["stopped_early"]``). In a sweep trial the trial's
+        report is added (`reproml.sweep.trial.with_sweep_trial`): a pruned trial stops too.
       best_metric: the eval metric choosing the best checkpoint (None: the last one counts).
       best_mode: ``max`` or ``min``: which values of `best_metric` are better.
       patience: evaluations without improvement before stopping (None: never stop early).
@@ -406,6 +429,7 @@ def train_and_evaluate(
       ConfigError: `best_metric`, `best_mode` or `patience` is invalid, or `best_metric` is not
         an eval metric of the model.
     """
+    after_evaluation = with_sweep_trial(_run, after_evaluation)  # a sweep trial's pruning
     if cluster_task() is not None:  # a TF_CONFIG job: tf.estimator.train_and_evaluate's roles
         from reproml.cluster.training import train_and_evaluate_on_cluster
 

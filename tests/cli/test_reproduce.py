@@ -20,7 +20,11 @@ def code_now(monkeypatch, world):
     """The code state `reproduce` sees; starts equal to what run 1 recorded."""
     state = {"now": CodeState(COMMIT, b"")}
     monkeypatch.setattr(reproduce, "code_state", lambda repo: state["now"])
-    monkeypatch.setattr(reproduce, "experiment_loader", lambda name, repo: world.experiments[name])
+    monkeypatch.setattr(
+        reproduce,
+        "experiment_loader",
+        lambda original, repo: world.experiments[original.experiment],
+    )
     return state
 
 
@@ -126,7 +130,7 @@ def test_force_runs_anyway_and_reports_what_did_not_reproduce(
     changed = make_classifier_experiment(
         world.record_dir, world.store.parent, lambda: code_now["now"], accuracy_offset=0.125
     )
-    monkeypatch.setattr(reproduce, "experiment_loader", lambda name, repo: changed)
+    monkeypatch.setattr(reproduce, "experiment_loader", lambda original, repo: changed)
     code_now["now"] = CodeState(COMMIT, DIFF)
     code, out, err = cli("--store", store_copy, "reproduce", "1", "--force")
     assert code == 1

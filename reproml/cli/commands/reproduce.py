@@ -1,4 +1,4 @@
-"""`reproml reproduce RUN`: re-run a run with its recorded config and seed, compare metrics.
+"""`reproml reproduce RUN`: re-run a run the way it was started (`reproml.runs.started`), compare.
 
 Every metric of the re-run is compared with the original's: exact match or not.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import math
 import os
 import platform
@@ -56,6 +55,7 @@ from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, CliError, RunRecord
 from reproml.runs.seal import check_run
+from reproml.runs.started import STARTED_INFO, describe, load_experiment, run_cwd, started_of
 from reproml.runs.stores import MONGO_URL_ENV, RunStore, open_store
 from reproml.tracking.observers import incomplete_records
 
@@ -68,23 +68,13 @@ OVERRIDES_INFO = (
 )
 
 
-def _import_experiment(name: str, repo: Path) -> Any:
-    """Return ``experiments.<name>.ex``, imported from the checkout `repo`.
+def _load_recorded_experiment(original: RunRecord, repo: Path) -> Any:
+    """Return the experiment of `original`, imported from `repo` the way the run was started.
 
     Raises:
-      CliError: it cannot be imported, has no ``ex``, or would be imported from elsewhere.
+      CliError: it cannot be imported or has no ``ex``.
     """
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    try:
-        module = importlib.import_module(f"experiments.{name}")
-    except ImportError as err:
-        raise CliError(
-            f"cannot import experiments.{name} from {repo} to re-run it ({err})"
-        ) from None
-    if not hasattr(module, "ex"):
-        raise CliError(f"experiments.{name} has no Sacred experiment named `ex`")
-    return module.ex
+    return load_experiment(started_of(original.info, original.experiment), repo)
 
 
 def imported_elsewhere(repo: Path, files: Iterable[str]) -> list[str]:
@@ -106,7 +96,7 @@ def imported_elsewhere(repo: Path, files: Iterable[str]) -> list[str]:
 
 
 # Both are module attributes so tests can substitute them.
-experiment_loader: Callable[[str, Path], Any] = _import_experiment
+experiment_loader: Callable[[RunRecord, Path], Any] = _load_recorded_experiment
 code_state: Callable[[str | Path], CodeState] = current_code_state
 
 
@@ -224,7 +214,7 @@ def code_problems(original: RunRecord, store: RunStore, repo: Path) -> list[str]
     """
     code = original.code
     if not code.get("commit"):
-        return [f"run {original.run_id} recorded no code commit"]
+        return outside_checkout_problems(original, repo)
     now = require_checkout(code_state(repo))
     problems = []
     if now.commit != code["commit"]:
@@ -248,12 +238,33 @@ def code_problems(original: RunRecord, store: RunStore, repo: Path) -> list[str]
     return problems
 
 
+def outside_checkout_problems(original: RunRecord, repo: Path) -> list[str]:
+    """Problems of a run started outside a git checkout: its recorded sources must be in `repo`.
+
+    Without a commit, the code is checked by the sha256 of every source the run recorded
+    (``info.code.files``, Sacred's sources and the modules imported later) in `repo` now.
+    """
+    recorded = original.code.get("files") or {}
+    where = f"run {original.run_id} was started outside a git checkout ({repo})"
+    if not recorded:
+        return [f"{where} and recorded no source hashes to check its code against"]
+    changed = changed_files(repo, recorded)
+    if not changed:
+        return []
+    shown = ", ".join(changed[:MAX_FILES_NAMED])
+    more = f" and {len(changed) - MAX_FILES_NAMED} more" if len(changed) > MAX_FILES_NAMED else ""
+    return [
+        f"{where} and these of its recorded sources differ there now or are gone: {shown}{more} "
+        "(the recorded sources are in the run's record: `reproml show`)"
+    ]
+
+
 def _observer_for(store: RunStore) -> Any:
     """Return a Sacred observer recording into `store`."""
     if isinstance(store, FileStore):
         from reproml.tracking.file_store import AtomicFileStorageObserver
 
-        return AtomicFileStorageObserver(store.root)
+        return AtomicFileStorageObserver(store.root.resolve())  # the re-run runs in its cwd
     from sacred.observers import MongoObserver
 
     db = store.db
@@ -302,8 +313,17 @@ def fresh_model_dir(
     return {**config, MODEL_DIR_ENTRY: new_dir}, {MODEL_DIR_ENTRY: value}
 
 
-def rerun(original: RunRecord, store: RunStore, ex: Any, up_to: int | None = None) -> RunRecord:
+def rerun(
+    original: RunRecord,
+    store: RunStore,
+    ex: Any,
+    up_to: int | None = None,
+    repo: Path | None = None,
+) -> RunRecord:
     """Run the experiment `ex` again with the recorded command, config and seed.
+
+    It runs in the directory the run was started in (``info.started.cwd`` in `repo`), so the
+    config's relative paths name the same files; ``info.started`` is kept.
 
     The re-run's output goes to stderr. It is recorded in `store` only (``$REPROML_MONGO_URL``
     is ignored meanwhile, so no second MongoDB observer is added). With `up_to` (an interrupted
@@ -320,16 +340,18 @@ def rerun(original: RunRecord, store: RunStore, ex: Any, up_to: int | None = Non
     config, overrides = fresh_model_dir(dict(original.config), command)
     if up_to is not None and "steps" in config:
         config["steps"] = up_to
-    info = {"reproduces": original.run_id}
+    started = started_of(original.info, original.experiment)
+    info = {"reproduces": original.run_id, STARTED_INFO: started}
     if overrides:
         info[OVERRIDES_INFO] = overrides
+    cwd = run_cwd(started, repo) if repo is not None else Path.cwd()  # relative paths as then
     observer = _observer_for(store)
     saved_observers = list(ex.observers)
     ex.observers[:] = [observer]
     saved_url = os.environ.pop(MONGO_URL_ENV, None)
     try:
         # The experiment's own output goes to stderr: stdout is the reproduction report.
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), contextlib.chdir(cwd):
             new = ex.run(
                 command_name=command,
                 config_updates=config,
@@ -479,13 +501,18 @@ def reproduce_distributed(
             file=sys.stderr,
         )
     with tempfile.TemporaryDirectory(prefix="reproml-reproduce-") as tmp:
+        started = started_of(original.info, original.experiment)
+        target = str(repo / started["path"]) if started["kind"] == "file" else started["path"]
         command = rerun_command(
-            f"experiments.{original.experiment}",
+            target,
             config,
             Path(tmp) / "config.json",
             command_name=command_name,
         )
-        code = relaunch(original.info, command, runs_dir=store.root, env=env, out=sys.stderr)
+        with contextlib.chdir(run_cwd(started, repo)):  # relative config paths as recorded
+            code = relaunch(
+                original.info, command, runs_dir=store.root.resolve(), env=env, out=sys.stderr
+            )
     if code != 0:
         raise CliError(f"the re-run of distributed run {original.run_id} failed (exit {code})")
     new_ids = [p.name for p in store.run_dirs() if p.name not in before]
@@ -548,7 +575,7 @@ def run(args: argparse.Namespace) -> int:
     repo = recorded_repo(original, args.repo)
     problems = dataset_problems(original) + weights_problems(original) + lineage_problems(original)
     problems += code_problems(original, store, repo)
-    ex = experiment_loader(original.experiment, repo)
+    ex = experiment_loader(original, repo)
     problems += imported_elsewhere(repo, (original.code.get("files") or {}).keys())
     if problems and not args.force:
         raise CliError(
@@ -566,13 +593,16 @@ def run(args: argparse.Namespace) -> int:
             f"says steps={original.config.get('steps')}); re-running to step {up_to} and "
             "comparing the steps it logged"
         )
-    new = rerun(original, store, ex, up_to)
+    new = rerun(original, store, ex, up_to, repo)
     rows, exact = metric_report(original, new, interrupted=up_to is not None)
     print(
         f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) "
         f"as run {new.run_id}"
     )
-    print(f"code: the checkout {repo}")
+    started = started_of(original.info, original.experiment)
+    how = "checkout" if original.code.get("commit") else "directory (no git; sources by sha256)"
+    print(f"code: the {how} {repo}")
+    print(f"started: {describe(started)} in {started.get('cwd', '.')}")
     overrides = new.info.get(OVERRIDES_INFO) or {}
     if MODEL_DIR_ENTRY in overrides:
         print(

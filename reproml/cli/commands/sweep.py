@@ -6,7 +6,7 @@ r"""`reproml sweep`: search hyperparameters with Optuna, every trial an ordinary
     reproml sweep resume ID      # after Ctrl-C or a crash: finished trials are not repeated
     reproml sweep show ID        # trials ranked, and sweeps/ID/parallel_coordinates.png
 
-Every trial runs ``python -m EXPERIMENT with ...`` and is recorded like any run (``--store``,
+Every trial runs ``python -m EXPERIMENT with ...`` (``python FILE with ...`` for a ``.py`` file) and is recorded like any run (``--store``,
 and MongoDB with REPROML_MONGO_URL), tagged ``sweep:<ID>``: ``reproml runs --tag sweep:ID``.
 See docs/sweeps.md.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from reproml.cli.table import render_table
 from reproml.runs.record import CliError
+from reproml.runs.started import is_file_target
 
 EXIT_INTERRUPTED = 130
 
@@ -31,7 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument(
-        "target", metavar="EXPERIMENT|resume|show", help="experiment module, or resume/show"
+        "target",
+        metavar="EXPERIMENT|resume|show",
+        help="experiment module (experiments.mnist) or file (path/to/exp.py), or resume/show",
     )
     parser.add_argument(
         "words",
@@ -55,9 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sweeps-dir", default="sweeps", help="journals, logs and plots")
     parser.add_argument(
         "--prepare",
-        default="serialize",
+        default=None,
         metavar="COMMAND",
-        help="experiment command run once before the trials (default: serialize; '' for none)",
+        help="experiment command run once before the trials (default: serialize when the "
+        "experiment has that command, else none; '' for none)",
     )
     parser.add_argument("--png", help="show: where to write the plot")
     parser.set_defaults(func=run)
@@ -81,10 +85,15 @@ def run(args: argparse.Namespace) -> int:
     from reproml.sweep.space import parse_space
 
     parse_space(args.words)  # refuse a bad space before anything is stored
+    experiment = args.target
+    if is_file_target(experiment):  # trials run it by its absolute path, from any directory
+        if not Path(experiment).is_file():
+            raise CliError(f"sweep: the experiment file {experiment} does not exist")
+        experiment = str(Path(experiment).resolve())
     store = os.environ.get("REPROML_RUNS_DIR") or (args.store or "runs")
     spec = studies.SweepSpec(
-        sweep_id=args.sweep_id or studies.new_sweep_id(args.target),
-        experiment=args.target,
+        sweep_id=args.sweep_id or studies.new_sweep_id(experiment),
+        experiment=experiment,
         words=list(args.words),
         trials=args.trials,
         metric=args.metric,
@@ -102,7 +111,13 @@ def run(args: argparse.Namespace) -> int:
 
 def execute(args: argparse.Namespace, spec, study, location: str) -> int:  # noqa: ANN001
     """Run the sweep's remaining trials and print the ranking."""
-    from reproml.sweep.runner import finished_trials, prepare, run_sweep
+    from reproml.sweep.runner import (
+        AUTO_PREPARE,
+        experiment_commands,
+        finished_trials,
+        prepare,
+        run_sweep,
+    )
 
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: expected an int >= 1")
@@ -115,8 +130,11 @@ def execute(args: argparse.Namespace, spec, study, location: str) -> int:  # noq
     )
     try:
         remaining = spec.trials - len(finished_trials(study))
-        if args.prepare and remaining > 0:
-            prepare(spec, logs, args.prepare)
+        command = args.prepare
+        if command is None and remaining > 0:
+            command = AUTO_PREPARE if AUTO_PREPARE in experiment_commands(spec.experiment) else ""
+        if command and remaining > 0:
+            prepare(spec, logs, command)
         run_sweep(spec, study, location, args.workers, logs)
     except KeyboardInterrupt:
         done = len(finished_trials(study))
