@@ -51,7 +51,16 @@ setup(
         # WriteRecords (reproml.records.beam_writer): the same shards as write_records, on Beam.
         "beam": BEAM,
         # The tests run the Beam writer on the DirectRunner, so `make test` installs it too.
-        "test": ["pytest", "pytest-xdist", "hypothesis", "ruff", *BEAM, *BOARD, *COCO, "playwright"],
+        "test": [
+            "pytest",
+            "pytest-xdist",
+            "hypothesis",
+            "ruff",
+            *BEAM,
+            *BOARD,
+            *COCO,
+            "playwright",
+        ],
         # COCO annotation files as a row source.
         "coco": COCO,
         # reproml board's server for file-store runs: SecantusDB (GPL-2.0), only ever started

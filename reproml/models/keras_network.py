@@ -8,9 +8,9 @@ layer on top, so the features are the exported ``embedding``. The model is built
 graph the Estimator makes (a model object is cloned: same architecture, fresh weights), so
 checkpoints, export, drift and reproduce work as for the file networks.
 
-Reproducibility: Keras draws the seeds of unseeded initializers and dropout from Python's
-`random`; `graph_seeded_keras` seeds it from the graph seed while the model is built and
-called (and restores it), so two trainings with one seed start from the same weights.
+Reproducibility: Keras draws the seeds of unseeded initializers and dropout from its own seed
+source; `graph_seeded_keras` seeds it from the graph seed while the model is built and called,
+so two trainings with one seed start from the same weights, whatever else the process seeded.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from reproml.errors import ConfigError
@@ -77,14 +78,22 @@ def network_label(network: Any) -> str:
 
 @contextlib.contextmanager
 def graph_seeded_keras() -> Iterator[None]:
-    """Seed Python's `random` from the default graph's seed meanwhile (restored after)."""
+    """Seed Keras' seed source from the default graph's seed meanwhile.
+
+    `tf.keras.utils.set_random_seed` is the public way to fix where Keras draws unseeded
+    initializer and dropout seeds from (once anyone in the process called it, e.g. the user's
+    experiment file, Keras stops drawing from Python's `random`). It also seeds Python's
+    `random` and NumPy: their states are restored after; the graph seed it sets is the one the
+    graph already had.
+    """
     seed = tf.compat.v1.get_default_graph().seed
-    state = random.getstate()
-    random.seed(0 if seed is None else seed)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    tf.keras.utils.set_random_seed(0 if seed is None else int(seed))
     try:
         yield
     finally:
-        random.setstate(state)
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def build_keras_model(network: Any, params: Mapping[str, Any]) -> tf.keras.Model:
