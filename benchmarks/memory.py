@@ -35,8 +35,10 @@ def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> 
             bench_io.in_memory_pipeline(x[:512], y[:512])
         )  # load TF's data runtime first
         del x, y
-    baseline = _status_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    # Read after the reset: RSS read before it may shrink before it (a freed page), and the
+    # peak would then start below the baseline.
+    baseline = _status_mb("VmRSS")
     if operation == "write":
         paths = bench_io.ours_write(x, y, Path(record_dir), comp)
         serialized_mb = sum(p.stat().st_size for p in paths) / 2**20
