@@ -70,7 +70,9 @@ def test_memory_probe_reports_what_it_wrote_and_read(tmp_path, operation):
     if operation == "read":
         memory.main("write", "none", str(tmp_path), n=N)
     figures = memory.main(operation, "none", str(tmp_path), n=N)
-    assert figures["examples"] == N and figures["peak_mb"] >= figures["baseline_mb"] > 0
+    # Linux updates VmHWM lazily (hiwater_rss), so right after clear_refs it can trail VmRSS
+    # by a few pages: CI saw a peak 0.1 MB under the baseline. 1 MB of slack, not more.
+    assert figures["examples"] == N and figures["peak_mb"] >= figures["baseline_mb"] - 1 > 0
     assert (figures["written_mb"] is not None) == (operation == "write")
 
 
