@@ -34,7 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from reproml.errors import ConfigError, HandlerError
 from reproml.records.composite_handler import CompositeHandler
-from reproml.records.spec import INTERPOLATIONS, SIZE_POLICIES, FeatureSpec
+from reproml.records.spec import DECODE_SCALES, INTERPOLATIONS, SIZE_POLICIES, FeatureSpec
 
 # PIL's names of the formats TensorFlow's decode_image reads and this handler stores. "MPO" is
 # the multi-picture JPEG many cameras write; TensorFlow decodes its first (main) picture.
@@ -93,6 +93,10 @@ class EncodedImageHandler(CompositeHandler):
       channels: channels decoded (1 grey, 3 RGB, 4 RGBA); the conversion is TensorFlow's.
       size_policy: how an image of another size is brought to `size` (see `SIZE_POLICIES`).
       interpolation: "bilinear" (default) or "nearest" for the resampling policies.
+      decode_scale: "full" (default: every pixel decoded) or "auto" (a JPEG decoded at 1/2,
+        1/4 or 1/8 of its size by libjpeg when that is still at least `size`, then resized:
+        faster, pixels slightly different from "full"; needs a resampling `size_policy`).
+        Recorded in the manifest's spec, so a reader decodes as the writer declared.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class EncodedImageHandler(CompositeHandler):
         channels: int = 3,
         size_policy: str = "resize",
         interpolation: str = "bilinear",
+        decode_scale: str = "full",
     ) -> None:
         size = tuple(size)
         if len(size) != 2 or not all(isinstance(d, int) and d >= 1 for d in size):
@@ -117,9 +122,18 @@ class EncodedImageHandler(CompositeHandler):
                 f"one of {list(INTERPOLATIONS)}",
                 interpolation,
             )
+        if decode_scale not in DECODE_SCALES or (
+            decode_scale == "auto" and size_policy == "crop_or_pad"
+        ):
+            raise ConfigError(
+                "EncodedImageHandler.decode_scale",
+                f"one of {list(DECODE_SCALES)} ('auto' with size_policy resize or resize_with_pad)",
+                decode_scale,
+            )
         super().__init__(shape=(*size, channels))
         self.size_policy = size_policy
         self.interpolation = interpolation
+        self.decode_scale = decode_scale
 
     def parts(self) -> dict[str, FeatureSpec]:
         """Returns the image's spec and its per-example height, width, channels and sha256."""
@@ -131,6 +145,7 @@ class EncodedImageHandler(CompositeHandler):
                 self.shape,
                 size_policy=self.size_policy,
                 interpolation=self.interpolation,
+                decode_scale=self.decode_scale,
             ),
             "/height": scalar,
             "/width": scalar,

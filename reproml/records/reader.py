@@ -6,7 +6,8 @@ follows the order that keeps the per-example work small::
     shards -> interleave (fixed cycle length, each shard counted, in chunks of 128 records)
       shuffled (train):   -> unbatch -> shuffle serialized records -> repeat -> batch
       unshuffled (eval):  -> repeat -> rebatch (regroups whole chunks: no per-record work)
-      -> parse_example + FeatureSpec.decode (one AUTOTUNE map) -> prefetch
+      -> parse_example + FeatureSpec.decode (one AUTOTUNE map; encoded images decoded per
+         example in a parallel ordered map, `reproml.records.batch_decode`) -> prefetch
 
 Damaged data is caught in two places:
 
@@ -32,6 +33,7 @@ from reproml.cluster.distribution import input_pipeline, shard_files
 from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
+from reproml.records.batch_decode import decode_batches
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
 
@@ -225,7 +227,9 @@ def dataset_from_records(
         as_chunks=batch_size is not None,
     )
     if batch_size is not None:
-        dataset = dataset.rebatch(batch_size)
+        return decode_batches(
+            dataset.rebatch(batch_size), specs, batch_size, deterministic=deterministic
+        )
     return dataset.map(
         _parser(specs, batched=batch_size is not None),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -325,13 +329,11 @@ def input_fn(
         _check_positive_int("n_epochs", n_epochs)
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
     shuffle = split == "train" if shuffle is None else shuffle
-    parse = _parser(specs, batched=True)
     feature_keys = tuple(feature_keys)
 
     def to_model_inputs(
-        serialized: tf.Tensor,
+        decoded: dict[str, tf.Tensor],
     ) -> dict[str, tf.Tensor] | tuple[dict[str, tf.Tensor], tf.Tensor]:
-        decoded = parse(serialized)
         features = {key: decoded[key] for key in feature_keys}
         if label_key is None:
             return features
@@ -357,7 +359,9 @@ def input_fn(
             batches = records.batch(batch_size, drop_remainder=drop_remainder)
         else:  # chunks of a shard's records, regrouped into batches without per-record work
             batches = records.repeat(n_epochs).rebatch(batch_size, drop_remainder=drop_remainder)
-        batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+        batches = decode_batches(
+            batches, specs, batch_size, drop_remainder=drop_remainder, then=to_model_inputs
+        )
         return batches.prefetch(tf.data.AUTOTUNE)
 
     return make_dataset

@@ -193,6 +193,7 @@ def test_write_and_read_a_messy_folder_through_the_manifest(messy, tmp_path):
         "shape": [10, 10, 3],
         "size_policy": "resize",
         "interpolation": "bilinear",
+        "decode_scale": "full",
     }
     stored = sum(shard.bytes for shard in manifest.splits["train"].shards)
     files = sum(messy[n].stat().st_size for n in names)
@@ -309,8 +310,49 @@ def test_an_unreadable_file_in_a_write_names_split_row_and_file_and_writes_nothi
         ({"size": (4, 4), "channels": 2}, "EncodedImageHandler.channels"),
         ({"size": (4, 4), "size_policy": "stretch"}, "EncodedImageHandler.size_policy"),
         ({"size": (4, 4), "interpolation": "cubic"}, "EncodedImageHandler.interpolation"),
+        ({"size": (4, 4), "decode_scale": "half"}, "EncodedImageHandler.decode_scale"),
+        (
+            {"size": (4, 4), "size_policy": "crop_or_pad", "decode_scale": "auto"},
+            "EncodedImageHandler.decode_scale",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(kwargs, entry):
     with pytest.raises(ConfigError, match=entry):
         EncodedImageHandler(**kwargs)
+
+
+def _jpeg(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("stored", "ratio"),
+    [((70, 90), 4), ((40, 200), 2), ((16, 20), 1), ((10, 12), 1), ((130, 170), 8)],
+)
+def test_decode_scale_auto_decodes_a_jpeg_at_the_largest_ratio_still_at_least_the_size(
+    stored, ratio
+):
+    """ratio = the largest of 1, 2, 4, 8 with stored >= ratio * (16, 20); then resized."""
+    rng = np.random.default_rng(3)
+    noisy = np.clip(_gradient(*stored) + rng.normal(0, 12, (*stored, 3)), 0, 255)
+    data = _jpeg(noisy.astype(np.uint8))
+    scaled = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
+    assert ratio == 1 or (scaled.shape[0] >= 16 and scaled.shape[1] >= 20)
+    want = tf.saturate_cast(tf.round(tf.image.resize(scaled, (16, 20))), tf.uint8).numpy()
+    handler = EncodedImageHandler(size=(16, 20), decode_scale="auto")
+    assert_all_ways_equal(handler, [data, data], KEY, {KEY: [want, want]})
+    full = EncodedImageHandler(size=(16, 20))
+    full_pixels = decode_four_ways(full, serialize_rows(full, [data], KEY), KEY)["eager"][KEY][0]
+    assert np.array_equal(full_pixels, want) == (ratio == 1)
+
+
+def test_decode_scale_auto_decodes_a_png_in_full(messy):
+    """DCT scaling is JPEG's: a PNG (and the grey one) decodes as with "full"."""
+    values = [messy["rgba.png"], messy["palette.png"], messy["grey.png"]]
+    auto = EncodedImageHandler(size=(4, 4), decode_scale="auto")
+    full = EncodedImageHandler(size=(4, 4))
+    want = decode_four_ways(full, serialize_rows(full, values, KEY), KEY)["eager"][KEY]
+    assert_all_ways_equal(auto, values, KEY, {KEY: want})
