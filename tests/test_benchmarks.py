@@ -89,14 +89,26 @@ def test_encoded_jpeg_benchmark_sides_read_the_same_examples(tmp_path):
     folder = bench_encoded.make_jpeg_folder(tmp_path / "photos", 9)
     raw = bench_encoded.bench(folder, tmp_path / "records", repeats=1)
     assert raw["examples"] == 9 and raw["label_counts"] == [3, 3, 3]
+    stages = {
+        "stage_decode_full",
+        "stage_decode_integer_fast",
+        "stage_decode_auto",
+        "stage_decode_ratio8",
+        "stage_decode_resize_full",
+        "stage_decode_resize_auto",
+    }
     assert set(raw["sides"]) == {
         "input_fn_encoded_records",
+        "input_fn_decode_scale_auto",
         "dataset_from_records_per_record",
         "image_dataset_from_directory",
+        *stages,
     }
     assert all(side["best_s"] > 0 for side in raw["sides"].values())
+    assert all(side["cpu_ms_per_example"] > 0 for side in raw["sides"].values())
     assert raw["raw_pixels_bytes"] == 9 * 128 * 128 * 3 and raw["encoded_records_bytes"] > 0
     row = {"what": "7", "ours": "", "baseline": "", "ratio": 1.0, "median_ratio": 1.0}
+    row["cpu_ratio"] = 1.0
     text = render(
         {"cores": 2, "cpu": "x", "python": "3", "tensorflow": "2", "numpy": "1"},
         [],
@@ -108,3 +120,4 @@ def test_encoded_jpeg_benchmark_sides_read_the_same_examples(tmp_path):
         raw,
     )
     assert "benchmark 7" in text and "raw uint8 pixels" in text
+    assert "least libjpeg work" in text
