@@ -14,6 +14,8 @@ parse spec from it and `verify` recomputes its hashes. Layout (JSON)::
                            "shards": [{"file": "train-00000.tfrecord", "bytes": 123, "records": 1000,
                                        "sha256": "..."}],
                            "label_histogram": {"label": {"0": 5923, ...}}}},
+                           # every class-id feature with names: examples per class of a
+                           # class label or a label set, boxes per class of box labels
       "source": {...free-form: where the rows came from...},
       "fingerprint": "sha256 of schema + compression + every shard's sha256, in split order"
     }
@@ -92,6 +94,18 @@ class Manifest:
         if unknown:
             raise KeyError(f"keys {unknown} are not in the dataset schema {sorted(self.schema)}")
         return {k: self.schema[k].spec for k in keys}
+
+    def class_count_unit(self, key: str) -> str:
+        """What the label histogram of `key` counts: "examples" or "boxes".
+
+        A class label or a set of class labels (a class at most once per example) counts
+        examples; the ``<boxes>/label`` ids of a boxes feature (``<boxes>`` float32 (-1, 4))
+        count boxes.
+        """
+        boxes = self.schema.get(key.removesuffix("/label")) if key.endswith("/label") else None
+        if boxes is not None and boxes.spec.encoding == "ragged_float32":
+            return "boxes"
+        return "examples"
 
     def shard_paths(self, record_dir: str | os.PathLike, split: str) -> list[Path]:
         """Returns the absolute paths of `split`'s shards, in order."""

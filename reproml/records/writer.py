@@ -74,6 +74,8 @@ class WriteSpec:
     histogram_classes: dict[str, int]
     source: dict[str, Any]
     splits: tuple[str, ...]
+    # keys of `histogram_classes` holding any number of ids per example (label sets, box labels)
+    multi_label_keys: frozenset[str] = frozenset()
 
     def shard_task(
         self, split: str, idx: int, rows: list[Mapping[str, Any]], tmp_path: str
@@ -89,6 +91,7 @@ class WriteSpec:
             compression=self.compression,
             histogram_classes=self.histogram_classes,
             emitted_keys=self.emitted_keys,
+            multi_label_keys=self.multi_label_keys,
         )
 
 
@@ -125,6 +128,9 @@ def check_write_args(
         histogram_classes=histogram_classes,
         source=_check_source(source),
         splits=splits,
+        multi_label_keys=frozenset(
+            key for key in histogram_classes if schema[key].spec.encoding == "ragged_int64"
+        ),
     )
 
 
@@ -141,6 +147,7 @@ class ShardTask:
     compression: str | None
     histogram_classes: dict[str, int]
     emitted_keys: dict[str, tuple[str, ...]]
+    multi_label_keys: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,8 +196,10 @@ def write_records(
     of a killed earlier call (dead pid) are removed at the start. A directory that a live run
     reads (its read lease, `reproml.records.readers`) is not rewritten: refused at the start and
     again before the commit. Run one write per directory at a
-    time. The label histogram of every scalar int64 feature whose spec has ``names`` counts
-    examples per class *name*, listing every class (zeros included) in ``names`` order.
+    time. The label histogram of every class-id feature whose spec has ``names`` counts per
+    class *name*, listing every class (zeros included) in ``names`` order: examples for a
+    class label and for a set of class labels (each class at most once per example), boxes
+    for box labels (every id of every example).
 
     Args:
       record_dir: directory of the shards and the manifest (created if missing).
@@ -298,9 +307,11 @@ def write_shard(task: ShardTask, keys_to_handlers: Mapping[str, FeatureHandler])
         if values is not None and (len(values) == 0 or values.max() < len(per_class)):
             counts[key] = np.bincount(values, minlength=len(per_class)).tolist()
             continue
+        many = key in task.multi_label_keys  # a label set or box labels: any number of ids
         for offset, feature_bytes in enumerate(columns[key]):
             feature = tf.train.Feature.FromString(bytes(feature_bytes))
-            _count_label(feature, key, per_class, task.split, task.first_row + offset)
+            row = task.first_row + offset
+            _count_label(feature, key, per_class, task.split, row, many=many)
     examples = example_codec.encode_examples(columns)
     # A buffer over the framed array, not a bytes copy of it: written and hashed in place.
     data = tfrecord_io.compress(tfrecord_io.frame_records_buffer(examples), task.compression)
@@ -382,15 +393,23 @@ def _column_values(task: ShardTask, handler: FeatureHandler, key: str) -> list[A
 
 
 def _count_label(
-    feature: tf.train.Feature, key: str, per_class: list[int], split: str, row: int
+    feature: tf.train.Feature,
+    key: str,
+    per_class: list[int],
+    split: str,
+    row: int,
+    many: bool = False,
 ) -> None:
+    """Add one example's class ids to `per_class`: exactly one id, or any number with `many`."""
     values = feature.int64_list.value
-    if len(values) != 1 or not 0 <= values[0] < len(per_class):
-        got = list(values) if len(values) != 1 else values[0]
+    if (not many and len(values) != 1) or not all(0 <= v < len(per_class) for v in values):
+        got = list(values) if many or len(values) != 1 else values[0]
+        expected = "class indices" if many else "one class index"
         raise HandlerError(
-            key, f"one class index in [0, {len(per_class)})", f"{got}", split=split, row=row
+            key, f"{expected} in [0, {len(per_class)})", f"{got}", split=split, row=row
         )
-    per_class[values[0]] += 1
+    for value in values:
+        per_class[value] += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -625,7 +644,10 @@ def _schema(
 
 
 def _is_class_label(spec: FeatureSpec) -> bool:
-    return spec.encoding == "int64" and spec.shape == () and spec.names is not None
+    """A class label, a set of class labels, or the class labels of boxes (ids with names)."""
+    if spec.names is None:
+        return False
+    return (spec.encoding == "int64" and spec.shape == ()) or spec.encoding == "ragged_int64"
 
 
 def _check_source(source: Mapping[str, Any] | None) -> dict[str, Any]:

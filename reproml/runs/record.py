@@ -168,15 +168,18 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any
     return flat
 
 
-def class_count_lines(dataset: Mapping[str, Any], shown: int = 12) -> list[tuple[str, str]]:
+def class_count_lines(
+    dataset: Mapping[str, Any], shown: int = 12, entry: str = "examples_per_class"
+) -> list[tuple[str, str]]:
     """Return ``(split, "cat 40, dog 40, ...")`` per split of a run's ``info.dataset``.
 
     Splits in the order train, eval, test, then any other by name.
 
-    From ``examples_per_class`` (`reproml.tracking.record.record_dataset`); at most `shown`
-    classes per line, then ``... (N classes)``. Empty when the run recorded no class counts.
+    From `entry`: ``examples_per_class`` (class labels and label sets) or ``boxes_per_class``
+    (box labels), both recorded by `reproml.tracking.record.record_dataset`; at most `shown`
+    classes per line, then ``... (N classes)``. Empty when the run recorded no such counts.
     """
-    per_class = dataset.get("examples_per_class")
+    per_class = dataset.get(entry)
     if not isinstance(per_class, Mapping):
         return []
     lines = []

@@ -581,6 +581,10 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
             f"the data asked for: {source['reason']}"
         )
     lines += [f"examples per class, {split}: {line}" for split, line in class_count_lines(dataset)]
+    lines += [
+        f"boxes per class, {split}: {line}"
+        for split, line in class_count_lines(dataset, entry="boxes_per_class")
+    ]
     lines += missing_class_lines(dataset)
     run_dir = _run.info.get("run_dir")
     if run_dir:

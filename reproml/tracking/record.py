@@ -194,20 +194,37 @@ def record_dataset(run: Any, record_dir: str | os.PathLike, name: str) -> dict[s
             for split, counts in per_class.items()
         }
         info["classes_missing"] = {split: names for split, names in missing.items() if names}
+    per_box_class = class_counts(manifest, "boxes")
+    if per_box_class:
+        info["boxes_per_class"] = per_box_class
     run.info["dataset"] = info
     return info
 
 
 def examples_per_class(manifest: Manifest) -> dict[str, dict[str, int]]:
-    """Return ``{split: {class name: examples}}`` of the manifest's one class-label feature.
+    """Return ``{split: {class name: examples}}`` of the manifest's class labels and label sets.
 
     Read from the label histograms `write_records` counts (every class listed, zeros
-    included). Empty when the records have no class-label feature; with several, the class
-    names are prefixed by their feature (``"label/cat"``).
+    included): a class label's examples per class, and a label set's examples holding each
+    class. Empty when the records have neither; with several such features, the class names
+    are prefixed by their feature (``"label/cat"``). Box labels are `class_counts`' "boxes".
+    """
+    return class_counts(manifest, "examples")
+
+
+def class_counts(manifest: Manifest, unit: str) -> dict[str, dict[str, int]]:
+    """Return ``{split: {class name: count}}`` of the histograms counting `unit`.
+
+    `unit` is "examples" or "boxes" (`Manifest.class_count_unit`); names are prefixed by
+    their feature (``"boxes/label/cat"``) when several features count the same unit.
     """
     per_class: dict[str, dict[str, int]] = {}
     for split, info in manifest.splits.items():
-        histograms = info.label_histogram
+        histograms = {
+            key: counts
+            for key, counts in info.label_histogram.items()
+            if manifest.class_count_unit(key) == unit
+        }
         if len(histograms) == 1:
             per_class[split] = dict(next(iter(histograms.values())))
         elif histograms:

@@ -231,6 +231,10 @@ def describe(
             [(k, dataset.get(k)) for k in ("name", "fingerprint", "record_dir")]
             + [("verified", _verified_line(run))]
             + [(f"examples {split}", line) for split, line in class_count_lines(dataset)]
+            + [
+                (f"boxes {split}", line)
+                for split, line in class_count_lines(dataset, entry="boxes_per_class")
+            ]
             + [("warning", line.removeprefix("WARNING: ")) for line in missing_class_lines(dataset)]
             + _replaced_pairs(dataset)
             + sorted(flatten_config({"source": _shown_source(dataset)}).items())
