@@ -11,14 +11,16 @@ The config entry names each op with its parameter::
 
 Every random choice is a stateless op (``tf.random.stateless_*``, ``tf.image.stateless_*``)
 of a seed made from the run seed, the global step and the example's index in its batch, with
-one more fold-in per op (its fixed number, `AUGMENT_OPS` order): the same run seed and step
+one more fold-in per op (its fixed number, `_OP_NUMBERS`): the same run seed and step
 give the same augmented batch on every run, eagerly or inside ``tf.data``, and adding an op
 to a config does not change what the others draw.
 
 Ops run in the fixed order of `AUGMENT_OPS` (geometric ops first, then photometric), whatever
-the order of the config entry. Geometric ops move an example's ``boxes`` (float32 [n, 4],
+the order of the config entry; an op's seed number is its place in `_OP_NUMBERS`, where new
+ops are appended, so a recorded run's draws never change when an op is added. Geometric ops move an example's ``boxes`` (float32 [n, 4],
 normalized ``[ymin, xmin, ymax, xmax]``) and ``mask`` ([H, W] or [H, W, 1]) with its image;
-photometric ops change only the image. ``rotate90`` needs square images; ``saturation`` and
+photometric ops change only the image. ``rotate`` turns by a small angle (boxes become the
+enclosing box of their turned corners, clipped); ``rotate90`` needs square images; ``saturation`` and
 ``hue`` need RGB. Images are uint8 [H, W, C] in and out (the classifier's input contract).
 """
 
@@ -36,6 +38,8 @@ from reproml.lazy import lazy_import
 tf = lazy_import("tensorflow")
 
 IMAGE_KEY, BOXES_KEY, MASK_KEY = "image", "boxes", "mask"
+# The largest angle of the "rotate" op (a small-angle rotation; rotate90 turns by quarters).
+MAX_ROTATE_DEGREES = 45.0
 
 
 def _flag(value: Any) -> bool:
@@ -92,12 +96,31 @@ AUGMENT_OPS: dict[str, AugmentOp] = {
     "random_crop": AugmentOp(
         _pixels, "an int >= 0: pad N zero pixels per side, crop back at a random offset", True
     ),
+    "rotate": AugmentOp(
+        _max_delta(MAX_ROTATE_DEGREES),
+        f"a max angle in degrees in [0, {MAX_ROTATE_DEGREES:g}] (rotate by an angle uniform in"
+        " [-max, max] about the centre, zero fill)",
+        True,
+    ),
     "brightness": AugmentOp(_max_delta(1.0), "a max delta in [0, 1] (of the [0, 1] scale)", False),
     "contrast": AugmentOp(_factor_range, "[lower, upper] factors with 0 <= lower < upper", False),
     "saturation": AugmentOp(_factor_range, "[lower, upper] factors, 0 <= lower < upper", False),
     "hue": AugmentOp(_max_delta(0.5), "a max delta in [0, 0.5]", False),
 }
-_OP_NUMBER = {name: number for number, name in enumerate(AUGMENT_OPS)}
+# An op's number, folded into its seed: new ops are appended here (never inserted), so adding
+# one to the code does not change what the ops of a recorded run draw.
+_OP_NUMBERS = (
+    "flip_left_right",
+    "flip_up_down",
+    "rotate90",
+    "random_crop",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "rotate",
+)
+_OP_NUMBER = {name: number for number, name in enumerate(_OP_NUMBERS)}
 
 
 def check_augment(augment: Mapping[str, Any] | None, entry: str = "augment") -> dict[str, Any]:
@@ -163,6 +186,79 @@ def _rot90_boxes(boxes: tf.Tensor) -> tf.Tensor:
     return tf.stack([1.0 - xmax, ymin, 1.0 - xmin, ymax], axis=-1)
 
 
+def _rotation_transform(angle: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+    """The projective transform turning an image by `angle` (radians; clockwise as displayed).
+
+    Output pixel (x, y) samples the input at the point rotated back about the image centre
+    (pixel centres at integer coordinates, the centre at ((W - 1) / 2, (H - 1) / 2)).
+    """
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    w, h = tf.cast(width - 1, tf.float32), tf.cast(height - 1, tf.float32)
+    x_offset = (w - (cos * w + sin * h)) / 2.0
+    y_offset = (h - (-sin * w + cos * h)) / 2.0
+    return tf.stack([cos, sin, x_offset, -sin, cos, y_offset, 0.0, 0.0])[tf.newaxis]
+
+
+def _rotate_boxes(
+    boxes: tf.Tensor, angle: tf.Tensor, height: tf.Tensor, width: tf.Tensor
+) -> tf.Tensor:
+    """The enclosing boxes of normalized boxes turned by `angle` with their image, clipped.
+
+    Corners are turned in pixel units (so a non-square image turns as its pixels do) about
+    the image centre; a box turned partly out of the frame is clipped to it.
+    """
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
+    ys = tf.stack([ymin, ymin, ymax, ymax], axis=-1) * h - h / 2.0
+    xs = tf.stack([xmin, xmax, xmin, xmax], axis=-1) * w - w / 2.0
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # the inverse of `_rotation_transform`'s map (output -> input): input -> output
+    turned_x = (xs * cos - ys * sin + w / 2.0) / w
+    turned_y = (xs * sin + ys * cos + h / 2.0) / h
+    enclosing = tf.stack(
+        [
+            tf.reduce_min(turned_y, -1),
+            tf.reduce_min(turned_x, -1),
+            tf.reduce_max(turned_y, -1),
+            tf.reduce_max(turned_x, -1),
+        ],
+        axis=-1,
+    )
+    return tf.clip_by_value(enclosing, 0.0, 1.0)
+
+
+def rotate_example(features: Mapping[str, tf.Tensor], degrees: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Turn an example's image and mask by `degrees` (clockwise as displayed) and move its boxes.
+
+    The image is resampled bilinearly, the mask by nearest neighbour (ids are never blended),
+    both about the image centre with zero fill; each box becomes the enclosing box of its
+    turned corners, clipped to [0, 1].
+    """
+    out = dict(features)
+    for key in (IMAGE_KEY, BOXES_KEY, MASK_KEY):
+        if key in out:
+            out[key] = tf.convert_to_tensor(out[key])
+    angle = tf.cast(degrees, tf.float32) * (math.pi / 180.0)
+    image = out[IMAGE_KEY]
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    transform = _rotation_transform(angle, height, width)
+    for key in _spatial(out):
+        value = out[key]
+        flat = value[..., tf.newaxis] if value.shape.rank == 2 else value
+        turned = tf.raw_ops.ImageProjectiveTransformV3(
+            images=flat[tf.newaxis],
+            transforms=transform,
+            output_shape=tf.stack([height, width]),
+            fill_value=tf.constant(0.0),
+            interpolation="BILINEAR" if key == IMAGE_KEY else "NEAREST",
+            fill_mode="CONSTANT",
+        )[0]
+        out[key] = tf.ensure_shape(turned[..., 0] if value.shape.rank == 2 else turned, value.shape)
+    if BOXES_KEY in out:
+        out[BOXES_KEY] = _rotate_boxes(out[BOXES_KEY], angle, height, width)
+    return out
+
+
 def _spatial(features: dict[str, tf.Tensor]) -> list[str]:
     return [key for key in (IMAGE_KEY, MASK_KEY) if key in features]
 
@@ -208,6 +304,9 @@ def _geometric(
             shift = tf.cast(pad - offsets, tf.float32) / tf.cast([height, width], tf.float32)
             moved = out[BOXES_KEY] + tf.concat([shift, shift], 0)
             out[BOXES_KEY] = tf.clip_by_value(moved, 0.0, 1.0)
+    elif name == "rotate":
+        degrees = tf.random.stateless_uniform([], seed, minval=-value, maxval=value)
+        out = rotate_example(out, degrees)
     return out
 
 

@@ -37,7 +37,7 @@ ex = rx.track(Experiment("fruit"))
 @ex.config
 def config():
     record_dir = None  # the fruit records
-    augment = {"flip_left_right": True, "random_crop": 2, "hue": 0.05}  # per example
+    augment = {"flip_left_right": True, "random_crop": 2, "rotate": 10, "hue": 0.05}  # per example
     class_weights = "balanced"  # the training loss's class weights
     seed = 3  # the run seed
 
@@ -121,7 +121,8 @@ def test_own_experiment_records_augment_and_class_weights(fruit):
     assert proc.returncode == 0, proc.stderr[-2000:]
     (run_dir,) = [path.parent for path in (fruit / "runs").glob("*/info.json")]
     info = json.loads((run_dir / "info.json").read_text())
-    assert info["augment"]["order"] == ["flip_left_right", "random_crop", "hue"]
+    assert info["augment"]["order"] == ["flip_left_right", "random_crop", "rotate", "hue"]
+    assert info["augment"]["ops"]["rotate"] == 10
     assert info["augment"]["seed"] == 3
     assert info["class_weights"]["policy"] == "balanced"
     assert info["class_weights"]["train_counts"] == {"banana": 40, "fig": 2}
@@ -133,7 +134,11 @@ def test_own_experiment_records_augment_and_class_weights(fruit):
 
 @pytest.mark.parametrize(
     ("update", "entry"),
-    [("augment.rotate=True", "augment"), ("class_weights=balance", "class_weights")],
+    [
+        ("augment.spin=True", "augment"),
+        ("augment.rotate=90", "augment.rotate"),
+        ("class_weights=balance", "class_weights"),
+    ],
 )
 def test_own_experiment_refuses_a_bad_entry_in_one_line(fruit, update, entry):
     proc = _fruit(fruit, update)

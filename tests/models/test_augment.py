@@ -18,6 +18,7 @@ from reproml.records.augment import (
     augmented_input_fn,
     check_augment,
     check_image_shape_for,
+    rotate_example,
 )
 from reproml.records.reader import input_fn
 from tests.models.conftest import TINY_CLASSIFIER
@@ -27,6 +28,7 @@ EVERY_OP = {
     "flip_up_down": True,
     "rotate90": True,
     "random_crop": 2,
+    "rotate": 15.0,
     "brightness": 0.2,
     "contrast": [0.7, 1.3],
     "saturation": [0.5, 1.5],
@@ -78,7 +80,7 @@ def _rasterize(boxes, size):
     return mask
 
 
-@pytest.mark.parametrize("op", list(GEOMETRIC))
+@pytest.mark.parametrize("op", [name for name in GEOMETRIC if name != "rotate"])
 def test_boxes_and_mask_move_with_the_image(op):
     example = _example()
     seen = set()
@@ -130,6 +132,9 @@ def test_eager_and_tf_data_map_give_the_same_example():
         ({"contrast": 0.2}, "augment.contrast"),
         ({"saturation": [0, float("inf")]}, "augment.saturation"),
         ({"hue": 0.6}, "augment.hue"),
+        ({"rotate": 90}, "augment.rotate"),
+        ({"rotate": -5}, "augment.rotate"),
+        ({"rotate": True}, "augment.rotate"),
     ],
 )
 def test_bad_augment_refused_in_one_line(augment, entry):
@@ -175,3 +180,73 @@ def test_training_on_augmented_batches_is_bit_exact_per_seed(digits_records, tmp
     assert all(np.array_equal(first[name], again[name]) for name in first)
     kernels = [name for name in first if name.endswith("kernel")]
     assert any(not np.array_equal(first[name], other[name]) for name in kernels)
+
+
+def _instances(height, width):
+    """A non-square uint8 image and mask of two boxes (instance ids 1, 2), and the boxes."""
+    boxes = np.array([[0.25, 0.1, 0.5, 0.4], [0.6, 0.55, 0.9, 0.8]], np.float32)
+    mask = np.zeros((height, width, 1), np.uint8)
+    for number, (ymin, xmin, ymax, xmax) in enumerate(
+        np.round(boxes * [height, width, height, width]).astype(int), 1
+    ):
+        mask[ymin:ymax, xmin:xmax] = number
+    return {"image": np.repeat(mask * 100, 3, axis=-1), "boxes": boxes, "mask": mask}
+
+
+def test_rotate_turns_image_mask_and_boxes_together():
+    """Each turned box encloses its turned mask pixels, to within one pixel, on a 24x40 image."""
+    height, width = 24, 40
+    example = _instances(height, width)
+    angles = set()
+    for seed in range(6):
+        out = augment_example(example, tf.constant([seed, 2]), {"rotate": 30.0})
+        again = augment_example(example, tf.constant([seed, 2]), {"rotate": 30.0})
+        for key in example:
+            assert np.array_equal(out[key].numpy(), again[key].numpy()), key  # bit-exact
+        mask, boxes = out["mask"].numpy()[..., 0], out["boxes"].numpy()
+        image = out["image"].numpy()
+        assert image.dtype == np.uint8 and image.shape == (height, width, 3)
+        # the image moved as the mask did (bilinear edges: within one pixel of the mask)
+        padded = np.pad(mask > 0, 1)
+        near = np.any(
+            [padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3)],
+            axis=0,
+        )
+        assert np.all(image[..., 0][mask > 0] > 0) and not np.any(image[..., 0][~near])
+        assert np.all((boxes >= 0) & (boxes <= 1))
+        for number, box in enumerate(boxes, 1):
+            ys, xs = np.nonzero(mask == number)
+            extent = np.array([ys.min(), xs.min(), ys.max() + 1, xs.max() + 1], np.float32)
+            scale = np.array([height, width, height, width], np.float32)
+            assert np.all(np.abs(extent - box * scale) <= 1.0), (seed, number, extent, box * scale)
+        angles.add(mask.tobytes())
+    assert len(angles) == 6  # a different angle for every seed
+
+
+def test_rotate_by_hand():
+    """0 degrees changes nothing; 45 degrees turns a centred square box into its diamond's box."""
+    example = _instances(32, 32)
+    same = rotate_example(example, tf.constant(0.0))
+    for key in ("image", "mask"):
+        np.testing.assert_array_equal(same[key].numpy(), example[key])
+    np.testing.assert_allclose(same["boxes"].numpy(), example["boxes"], atol=1e-6)
+    square = {"image": np.zeros((32, 32, 1), np.uint8), "boxes": [[0.25, 0.25, 0.75, 0.75]]}
+    turned = rotate_example(square, tf.constant(45.0))["boxes"].numpy()
+    half = 0.25 * np.sqrt(2)
+    np.testing.assert_allclose(
+        turned, [[0.5 - half, 0.5 - half, 0.5 + half, 0.5 + half]], atol=1e-6
+    )
+    corner = {"image": np.zeros((32, 32, 1), np.uint8), "boxes": [[0.0, 0.0, 0.25, 0.25]]}
+    clipped = rotate_example(corner, tf.constant(30.0))["boxes"].numpy()
+    assert clipped.min() >= 0.0 and clipped.max() <= 1.0 and clipped[0, 0] == 0.0
+
+
+def test_adding_rotate_does_not_change_what_the_other_ops_draw():
+    """Each op's seed number is fixed: flips and crops draw the same with or without rotate."""
+    example = _instances(16, 16)
+    seed = tf.constant([5, 9])
+    without = augment_example(example, seed, check_augment({"brightness": 0.3}))
+    with_rotate = augment_example(example, seed, check_augment({"brightness": 0.3, "rotate": 0}))
+    np.testing.assert_array_equal(without["image"].numpy(), with_rotate["image"].numpy())
+    ops = check_augment({"flip_left_right": True, "rotate": 10.0, "hue": 0.1})
+    assert list(ops) == ["flip_left_right", "rotate", "hue"]
