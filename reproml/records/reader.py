@@ -23,16 +23,21 @@ Damaged data is caught in two places:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from reproml.cluster.distribution import input_pipeline, shard_files
 from reproml.cluster.tf_config import cluster_task
-from reproml.errors import ConfigError
+from reproml.errors import ConfigError, RecordError
 from reproml.lazy import lazy_import
-from reproml.records.manifest import Manifest, load_manifest
+from reproml.records import record_index
+from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
 
 tf = lazy_import("tensorflow")
@@ -98,6 +103,140 @@ def _counted_shard(
     return chunks.scan(tf.constant(0, tf.int64), count)
 
 
+def _sha256_hex(data: bytes | np.ndarray) -> bytes:
+    """The hex sha256 of a whole shard's bytes (hashlib releases the GIL while hashing).
+
+    `tf.numpy_function` passes the scalar string tensor as `bytes` inside a graph (tf.data)
+    but as a 0-d object array holding them when run eagerly: hashing that array would hash
+    the object pointer, so it is unwrapped.
+    """
+    raw = data.item() if isinstance(data, np.ndarray) else data
+    return hashlib.sha256(raw).hexdigest().encode("ascii")
+
+
+def _indexed_shard(
+    path: tf.Tensor,
+    expected_sha256: tf.Tensor,
+    where: tf.Tensor,
+    lengths: tf.Tensor,
+    compression: str,
+    check_exists: bool,
+    check_sha256: bool,
+    parse: Callable[[tf.Tensor], Any] | None = None,
+) -> tf.data.Dataset:
+    """Read one whole shard, check its sha256 and framing, and cut it into chunks of records.
+
+    The elements are those of `_counted_shard` for the same shard (chunks of `_COUNT_CHUNK`
+    serialized records, then one empty chunk), so the interleave across shards, and with it
+    the order of the examples, is the same as the record-by-record reader's. With `parse`,
+    the whole shard's records are parsed at once and the chunks are the parsed tensors (the
+    same rows): string tensors of records are then never sliced or regrouped, which is most of
+    what batching serialized records costs. The shard's bytes
+    as stored are hashed once (TensorFlow has no sha256 op: `tf.numpy_function` with hashlib)
+    and compared with the manifest's before anything is decompressed or cut; then the record
+    index (`lengths`, `reproml.records.record_index`) is checked against the framing: the
+    stream's size and every record's length header. Every failure names the shard.
+    """
+    if check_exists:
+        found = tf.size(tf.io.matching_files(path)) > 0
+        message = tf.strings.join(
+            [path, ": is missing (it was there when reading started). " + shard_check.FIX]
+        )
+        with tf.control_dependencies([tf.debugging.Assert(found, [message], summarize=1)]):
+            path = tf.identity(path)
+    content = tf.io.read_file(path)
+    if check_sha256:
+        actual = tf.numpy_function(_sha256_hex, [content], tf.string, stateful=False)
+        message = tf.strings.join(
+            [
+                path,
+                ": has sha256 ",
+                actual,
+                " but the manifest lists ",
+                expected_sha256,
+                " (",
+                where,
+                "); its content changed. " + shard_check.FIX,
+            ]
+        )
+        ok = tf.debugging.Assert(tf.equal(actual, expected_sha256), [message], summarize=1)
+        with tf.control_dependencies([ok]):
+            content = tf.identity(content)
+    if compression:
+        content = tf.io.decode_compressed(content, compression_type=compression)
+    framed = lengths + record_index.FRAME_OVERHEAD
+    offsets = tf.cumsum(framed, exclusive=True)
+    size = tf.cast(tf.strings.length(content), tf.int64)
+    index_message = tf.strings.join(
+        [
+            path,
+            ": its framing does not match the record index in the manifest (",
+            where,
+            "); the manifest was edited or belongs to other shards. " + shard_check.FIX,
+        ]
+    )
+    same_size = tf.debugging.Assert(
+        tf.equal(size, tf.reduce_sum(framed)), [index_message], summarize=1
+    )
+    with tf.control_dependencies([same_size]):
+        headers = tf.io.decode_raw(
+            tf.strings.substr(
+                content, offsets, tf.fill(tf.shape(offsets), tf.constant(8, tf.int64))
+            ),
+            tf.int64,
+            little_endian=True,
+        )
+    same_lengths = tf.debugging.Assert(
+        tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths)), [index_message], summarize=1
+    )
+    with tf.control_dependencies([same_lengths]):
+        records = tf.strings.substr(content, offsets + record_index.HEADER_BYTES, lengths)
+    # Whole chunks as the rows of one [k, chunk, ...] tensor, then the partial last chunk if
+    # any, then the empty end marker: one op per shard and one element per chunk.
+    rows = records if parse is None else parse(records)
+    whole = tf.size(records, out_type=tf.int64) // _COUNT_CHUNK * _COUNT_CHUNK
+
+    def whole_chunks(t: tf.Tensor) -> tf.Tensor:
+        return tf.reshape(t[:whole], tf.concat([[-1, _COUNT_CHUNK], tf.shape(t)[1:]], axis=0))
+
+    chunks = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(whole_chunks, rows))
+    rest = tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[whole:], rows))
+    end = tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[:0], rows))
+    return chunks.concatenate(rest.filter(_not_empty)).concatenate(end)
+
+
+def _not_empty(*chunk: Any) -> tf.Tensor:
+    """True for a chunk with rows (a parsed chunk is a structure: its first tensor decides)."""
+    return tf.shape(tf.nest.flatten(chunk)[0])[0] > 0
+
+
+def _record_lengths(manifest: Manifest, split: str, shard_indices: Sequence[int]) -> list | None:
+    """Return each picked shard's record lengths, or None if a shard has no record index.
+
+    Raises:
+      RecordError: an index that cannot be decoded or lists another number of records.
+    """
+    shards = manifest.splits[split].shards
+    if any(shards[i].record_lengths is None for i in shard_indices):
+        return None
+    lengths = []
+    for i in shard_indices:
+        try:
+            lengths.append(record_index.decode_lengths(shards[i].record_lengths, shards[i].records))
+        except record_index.RecordIndexError as err:
+            raise RecordError(
+                _manifest_path(manifest),
+                f"has a bad record index for shard {i} of split {split!r} "
+                f"({shards[i].file}): {err}",
+                shard_check.FIX,
+            ) from err
+    return lengths
+
+
+def _manifest_path(manifest: Manifest) -> Path:
+    return Path(manifest.record_dir or ".") / MANIFEST_NAME
+
+
 def _serialized_records(
     manifest: Manifest,
     paths: Sequence[Path],
@@ -109,8 +248,17 @@ def _serialized_records(
     shuffle_files: bool = False,
     as_chunks: bool = False,
     shard_indices: Sequence[int] | None = None,
+    use_index: bool = True,
+    check_sha256: bool = True,
+    parse: Callable[[tf.Tensor], Any] | None = None,
 ) -> tf.data.Dataset:
-    """Interleave the shards' serialized records (each shard's reader is counted).
+    """Interleave the shards' serialized records (or, with `parse` and `as_chunks`, parsed chunks).
+
+    When every picked shard has a record index in the manifest (and `use_index`), each shard
+    is read whole, its sha256 checked (unless not `check_sha256`, for the benchmark's cost
+    row) and cut into chunks of records (`_indexed_shard`); otherwise each shard is read record
+    by record and counted (`_counted_shard`, manifests written before the index). Both give
+    the same elements, so the same order.
 
     `shard_indices` picks shards of the split (positions in the manifest, e.g. one trainer's
     `shard_files`); `paths` is then the whole split's, and each picked path keeps its count.
@@ -118,16 +266,17 @@ def _serialized_records(
     are those chunks (1-D string tensors), for callers that regroup them into batches with
     `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
     (docs/performance.md). Otherwise the elements are single records, in the same order.
+
+    `parse` (only with `as_chunks`) maps a 1-D tensor of serialized records to parsed tensors
+    with that leading dimension; the elements are then parsed chunks, the same rows in the same
+    order. An indexed shard is parsed whole, inside the parallel interleave.
     """
-    counts = [shard.records for shard in manifest.splits[split].shards]
-    if shard_indices is not None:
-        paths = [paths[i] for i in shard_indices]
-        counts = [counts[i] for i in shard_indices]
-    files = tf.data.Dataset.from_tensor_slices(
-        ([str(p) for p in paths], tf.constant(counts, tf.int64))
-    )
-    if shuffle_files:
-        files = files.shuffle(len(paths), seed=shuffle_files_seed, reshuffle_each_iteration=True)
+    if parse is not None and not as_chunks:
+        raise ValueError("parse needs as_chunks=True")
+    shards = manifest.splits[split].shards
+    picked = list(range(len(shards))) if shard_indices is None else list(shard_indices)
+    paths = [paths[i] for i in picked]
+    counts = [shards[i].records for i in picked]
     if num_parallel_reads is None or num_parallel_reads == tf.data.AUTOTUNE:
         cycle_length = min(len(paths), DEFAULT_CYCLE_LENGTH)
     elif isinstance(num_parallel_reads, int) and num_parallel_reads >= 1:
@@ -138,16 +287,56 @@ def _serialized_records(
         )
     compression = manifest.compression or ""
     check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
+    lengths = _record_lengths(manifest, split, picked) if use_index else None
+    if lengths is None:
+        files = tf.data.Dataset.from_tensor_slices(
+            ([str(p) for p in paths], tf.constant(counts, tf.int64))
+        )
+
+        def read_shard(path: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
+            return _counted_shard(path, expected, compression, check_exists)
+
+    else:
+        all_lengths = tf.constant(np.concatenate(lengths), tf.int64)
+        ends = np.cumsum(counts, dtype=np.int64)
+        manifest_path = _manifest_path(manifest)
+        files = tf.data.Dataset.from_tensor_slices(
+            (
+                [str(p) for p in paths],
+                [shards[i].sha256 for i in picked],
+                [f"shard {i} of split {split!r} in {manifest_path}" for i in picked],
+                tf.constant(ends - np.asarray(counts, np.int64), tf.int64),
+                tf.constant(ends, tf.int64),
+            )
+        )
+
+        def read_shard(path, sha256, where, first, end) -> tf.data.Dataset:  # noqa: ANN001
+            return _indexed_shard(
+                path,
+                sha256,
+                where,
+                all_lengths[first:end],
+                compression,
+                check_exists,
+                check_sha256,
+                parse,
+            )
+
+    if shuffle_files:
+        files = files.shuffle(len(paths), seed=shuffle_files_seed, reshuffle_each_iteration=True)
     chunks = files.interleave(
-        lambda path, expected: _counted_shard(path, expected, compression, check_exists),
+        read_shard,
         cycle_length=cycle_length,
         block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
-    if as_chunks:
-        return chunks.filter(lambda chunk: tf.size(chunk) > 0)  # drop the empty end markers
-    return chunks.unbatch()  # the empty end markers vanish here
+    if not as_chunks:
+        return chunks.unbatch()  # the empty end markers vanish here
+    chunks = chunks.filter(_not_empty)  # drop the empty end markers
+    if parse is not None and lengths is None:
+        chunks = chunks.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return chunks
 
 
 def _checked_specs(manifest: Manifest, keys: Sequence[str], entry: str) -> dict[str, FeatureSpec]:
@@ -216,18 +405,25 @@ def dataset_from_records(
     if batch_size is not None:
         _check_positive_int("batch_size", batch_size)
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
+    if batch_size is not None:  # parsed in chunks of a shard, regrouped into batches
+        return _serialized_records(
+            manifest,
+            paths,
+            split,
+            deterministic=deterministic,
+            num_parallel_reads=num_parallel_reads,
+            as_chunks=True,
+            parse=_parser(specs, batched=True),
+        ).rebatch(batch_size)
     dataset = _serialized_records(
         manifest,
         paths,
         split,
         deterministic=deterministic,
         num_parallel_reads=num_parallel_reads,
-        as_chunks=batch_size is not None,
     )
-    if batch_size is not None:
-        dataset = dataset.rebatch(batch_size)
     return dataset.map(
-        _parser(specs, batched=batch_size is not None),
+        _parser(specs, batched=False),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
@@ -351,13 +547,14 @@ def input_fn(
             shuffle_files_seed=random_seed,
             as_chunks=not shuffle,
             shard_indices=shards,
+            parse=None if shuffle else to_model_inputs,
         )
         if shuffle:  # shuffle single serialized records (cheap strings), then batch them
             records = shuffle_repeat_prefetch(records, shuffle_buffer, n_epochs, random_seed)
             batches = records.batch(batch_size, drop_remainder=drop_remainder)
-        else:  # chunks of a shard's records, regrouped into batches without per-record work
+            batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+        else:  # parsed chunks of a shard's records, regrouped into batches
             batches = records.repeat(n_epochs).rebatch(batch_size, drop_remainder=drop_remainder)
-        batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
 
     return make_dataset
