@@ -96,6 +96,9 @@ def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:
 def run(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, dict[str, float]]:
     """Returns examples/s of every stage, uncompressed and GZIP: best and median of `repeats`.
 
+    Also the CPU seconds of the process for the stage (``<compression>_cpu_s``, best repeat):
+    on a machine shared with other jobs they vary less than wall time.
+
     The stages alternate within each repeat (stage 1, 2, ..., then again), like the sides of a
     comparison, so a stall on the shared machine does not hit one stage's repeats only.
     """
@@ -107,16 +110,19 @@ def run(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, dict[str, float
             ours_write(x, y, root, compression)
             built = stages(root)
             times: dict[str, list[float]] = {stage: [] for stage in built}
+            cpu: dict[str, list[float]] = {stage: [] for stage in built}
             for repeat in range(repeats + 1):  # the first pass warms up (tracing), not counted
                 for stage, build in built.items():
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     for _element in build():
                         pass
                     if repeat:
                         times[stage].append(time.perf_counter() - start)
+                        cpu[stage].append(time.process_time() - start_cpu)
             for stage, seconds in times.items():
                 out.setdefault(stage, {})[name] = len(x) / min(seconds)
                 out[stage][f"{name}_median"] = len(x) / statistics.median(seconds)
+                out[stage][f"{name}_cpu_s"] = min(cpu[stage])
         finally:
             shutil.rmtree(root, ignore_errors=True)
     return out
