@@ -120,7 +120,6 @@ def _indexed_shard(
     where: tf.Tensor,
     lengths: tf.Tensor,
     compression: str,
-    check_exists: bool,
     check_sha256: bool,
     parse: Callable[[tf.Tensor], Any] | None = None,
 ) -> tf.data.Dataset:
@@ -137,14 +136,7 @@ def _indexed_shard(
     index (`lengths`, `reproml.records.record_index`) is checked against the framing: the
     stream's size and every record's length header. Every failure names the shard.
     """
-    if check_exists:
-        found = tf.size(tf.io.matching_files(path)) > 0
-        message = tf.strings.join(
-            [path, ": is missing (it was there when reading started). " + shard_check.FIX]
-        )
-        with tf.control_dependencies([tf.debugging.Assert(found, [message], summarize=1)]):
-            path = tf.identity(path)
-    content = tf.io.read_file(path)
+    content = tf.io.read_file(path)  # a missing file: NotFoundError naming it
     if check_sha256:
         actual = tf.numpy_function(_sha256_hex, [content], tf.string, stateful=False)
         message = tf.strings.join(
@@ -167,7 +159,19 @@ def _indexed_shard(
     framed = lengths + record_index.FRAME_OVERHEAD
     offsets = tf.cumsum(framed, exclusive=True)
     size = tf.cast(tf.strings.length(content), tf.int64)
-    index_message = tf.strings.join(
+    # One check of the index against the framing: the stream's size, and every record's
+    # 8-byte length header (read at offsets clamped into the stream, so that a wrong index
+    # fails this check, not substr with a nameless out-of-range error).
+    at = tf.clip_by_value(offsets, 0, tf.maximum(size - 8, 0))
+    eight = tf.fill(tf.shape(at), tf.constant(8, tf.int64))
+    headers = tf.io.decode_raw(
+        tf.strings.substr(content, at, eight), tf.int64, little_endian=True, fixed_length=8
+    )
+    matches = tf.logical_and(
+        tf.equal(size, tf.reduce_sum(framed)),
+        tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths)),
+    )
+    message = tf.strings.join(
         [
             path,
             ": its framing does not match the record index in the manifest (",
@@ -175,26 +179,14 @@ def _indexed_shard(
             "); the manifest was edited or belongs to other shards. " + shard_check.FIX,
         ]
     )
-    same_size = tf.debugging.Assert(
-        tf.equal(size, tf.reduce_sum(framed)), [index_message], summarize=1
-    )
-    with tf.control_dependencies([same_size]):
-        headers = tf.io.decode_raw(
-            tf.strings.substr(
-                content, offsets, tf.fill(tf.shape(offsets), tf.constant(8, tf.int64))
-            ),
-            tf.int64,
-            little_endian=True,
-        )
-    same_lengths = tf.debugging.Assert(
-        tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths)), [index_message], summarize=1
-    )
-    with tf.control_dependencies([same_lengths]):
+    with tf.control_dependencies([tf.debugging.Assert(matches, [message], summarize=1)]):
         records = tf.strings.substr(content, offsets + record_index.HEADER_BYTES, lengths)
     # Whole chunks as the rows of one [k, chunk, ...] tensor, then the partial last chunk if
-    # any, then the empty end marker: one op per shard and one element per chunk.
+    # any, then the empty end marker: one op per shard and one element per chunk, and no
+    # tf.data function per shard (a filter here measurably slowed reading).
     rows = records if parse is None else parse(records)
-    whole = tf.size(records, out_type=tf.int64) // _COUNT_CHUNK * _COUNT_CHUNK
+    count = tf.size(records, out_type=tf.int64)
+    whole = count // _COUNT_CHUNK * _COUNT_CHUNK
 
     def whole_chunks(t: tf.Tensor) -> tf.Tensor:
         return tf.reshape(t[:whole], tf.concat([[-1, _COUNT_CHUNK], tf.shape(t)[1:]], axis=0))
@@ -202,12 +194,7 @@ def _indexed_shard(
     chunks = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(whole_chunks, rows))
     rest = tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[whole:], rows))
     end = tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[:0], rows))
-    return chunks.concatenate(rest.filter(_not_empty)).concatenate(end)
-
-
-def _not_empty(*chunk: Any) -> tf.Tensor:
-    """True for a chunk with rows (a parsed chunk is a structure: its first tensor decides)."""
-    return tf.shape(tf.nest.flatten(chunk)[0])[0] > 0
+    return chunks.concatenate(rest.take(tf.cast(count > whole, tf.int64))).concatenate(end)
 
 
 def _record_lengths(manifest: Manifest, split: str, shard_indices: Sequence[int]) -> list | None:
@@ -263,8 +250,8 @@ def _serialized_records(
     `shard_indices` picks shards of the split (positions in the manifest, e.g. one trainer's
     `shard_files`); `paths` is then the whole split's, and each picked path keeps its count.
     Shards are interleaved in chunks of `_COUNT_CHUNK` records. With `as_chunks` the elements
-    are those chunks (1-D string tensors), for callers that regroup them into batches with
-    `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
+    are those chunks (1-D string tensors; each shard's empty end marker included), for callers
+    that regroup them into batches with `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
     (docs/performance.md). Otherwise the elements are single records, in the same order.
 
     `parse` (only with `as_chunks`) maps a 1-D tensor of serialized records to parsed tensors
@@ -317,7 +304,6 @@ def _serialized_records(
                 where,
                 all_lengths[first:end],
                 compression,
-                check_exists,
                 check_sha256,
                 parse,
             )
@@ -333,7 +319,8 @@ def _serialized_records(
     )
     if not as_chunks:
         return chunks.unbatch()  # the empty end markers vanish here
-    chunks = chunks.filter(_not_empty)  # drop the empty end markers
+    # The empty end markers stay (a filter costs a function call per chunk): `rebatch`, which
+    # every caller of as_chunks applies, regroups rows, so they vanish there.
     if parse is not None and lengths is None:
         chunks = chunks.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return chunks
