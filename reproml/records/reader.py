@@ -23,21 +23,17 @@ Damaged data is caught in two places:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from reproml.cluster.distribution import input_pipeline, shard_files
 from reproml.cluster.tf_config import cluster_task
-from reproml.errors import ConfigError, RecordError
+from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
-from reproml.records import record_index
-from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
+from reproml.records import whole_shards
+from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
 
 tf = lazy_import("tensorflow")
@@ -103,127 +99,6 @@ def _counted_shard(
     return chunks.scan(tf.constant(0, tf.int64), count)
 
 
-def _sha256_hex(data: bytes | np.ndarray) -> bytes:
-    """The hex sha256 of a whole shard's bytes (hashlib releases the GIL while hashing).
-
-    `tf.numpy_function` passes the scalar string tensor as `bytes` inside a graph (tf.data)
-    but as a 0-d object array holding them when run eagerly: hashing that array would hash
-    the object pointer, so it is unwrapped.
-    """
-    raw = data.item() if isinstance(data, np.ndarray) else data
-    return hashlib.sha256(raw).hexdigest().encode("ascii")
-
-
-def _indexed_shard(
-    path: tf.Tensor,
-    expected_sha256: tf.Tensor,
-    where: tf.Tensor,
-    lengths: tf.Tensor,
-    compression: str,
-    check_sha256: bool,
-    parse: Callable[[tf.Tensor], Any] | None = None,
-) -> tf.data.Dataset:
-    """Read one whole shard, check its sha256 and framing, and cut it into chunks of records.
-
-    The elements are those of `_counted_shard` for the same shard (chunks of `_COUNT_CHUNK`
-    serialized records, then one empty chunk), so the interleave across shards, and with it
-    the order of the examples, is the same as the record-by-record reader's. With `parse`,
-    the whole shard's records are parsed at once and the chunks are the parsed tensors (the
-    same rows): string tensors of records are then never sliced or regrouped, which is most of
-    what batching serialized records costs. The shard's bytes
-    as stored are hashed once (TensorFlow has no sha256 op: `tf.numpy_function` with hashlib)
-    and compared with the manifest's before anything is decompressed or cut; then the record
-    index (`lengths`, `reproml.records.record_index`) is checked against the framing: the
-    stream's size and every record's length header. Every failure names the shard.
-    """
-    content = tf.io.read_file(path)  # a missing file: NotFoundError naming it
-    if check_sha256:
-        actual = tf.numpy_function(_sha256_hex, [content], tf.string, stateful=False)
-        message = tf.strings.join(
-            [
-                path,
-                ": has sha256 ",
-                actual,
-                " but the manifest lists ",
-                expected_sha256,
-                " (",
-                where,
-                "); its content changed. " + shard_check.FIX,
-            ]
-        )
-        ok = tf.debugging.Assert(tf.equal(actual, expected_sha256), [message], summarize=1)
-        with tf.control_dependencies([ok]):
-            content = tf.identity(content)
-    if compression:
-        content = tf.io.decode_compressed(content, compression_type=compression)
-    framed = lengths + record_index.FRAME_OVERHEAD
-    offsets = tf.cumsum(framed, exclusive=True)
-    size = tf.cast(tf.strings.length(content), tf.int64)
-    # One check of the index against the framing: the stream's size, and every record's
-    # 8-byte length header (read at offsets clamped into the stream, so that a wrong index
-    # fails this check, not substr with a nameless out-of-range error).
-    at = tf.clip_by_value(offsets, 0, tf.maximum(size - 8, 0))
-    eight = tf.fill(tf.shape(at), tf.constant(8, tf.int64))
-    headers = tf.io.decode_raw(
-        tf.strings.substr(content, at, eight), tf.int64, little_endian=True, fixed_length=8
-    )
-    matches = tf.logical_and(
-        tf.equal(size, tf.reduce_sum(framed)),
-        tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths)),
-    )
-    message = tf.strings.join(
-        [
-            path,
-            ": its framing does not match the record index in the manifest (",
-            where,
-            "); the manifest was edited or belongs to other shards. " + shard_check.FIX,
-        ]
-    )
-    with tf.control_dependencies([tf.debugging.Assert(matches, [message], summarize=1)]):
-        records = tf.strings.substr(content, offsets + record_index.HEADER_BYTES, lengths)
-    # Whole chunks as the rows of one [k, chunk, ...] tensor, then the partial last chunk if
-    # any, then the empty end marker: one op per shard and one element per chunk, and no
-    # tf.data function per shard (a filter here measurably slowed reading).
-    rows = records if parse is None else parse(records)
-    count = tf.size(records, out_type=tf.int64)
-    whole = count // _COUNT_CHUNK * _COUNT_CHUNK
-
-    def whole_chunks(t: tf.Tensor) -> tf.Tensor:
-        return tf.reshape(t[:whole], tf.concat([[-1, _COUNT_CHUNK], tf.shape(t)[1:]], axis=0))
-
-    chunks = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(whole_chunks, rows))
-    rest = tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[whole:], rows))
-    end = tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[:0], rows))
-    return chunks.concatenate(rest.take(tf.cast(count > whole, tf.int64))).concatenate(end)
-
-
-def _record_lengths(manifest: Manifest, split: str, shard_indices: Sequence[int]) -> list | None:
-    """Return each picked shard's record lengths, or None if a shard has no record index.
-
-    Raises:
-      RecordError: an index that cannot be decoded or lists another number of records.
-    """
-    shards = manifest.splits[split].shards
-    if any(shards[i].record_lengths is None for i in shard_indices):
-        return None
-    lengths = []
-    for i in shard_indices:
-        try:
-            lengths.append(record_index.decode_lengths(shards[i].record_lengths, shards[i].records))
-        except record_index.RecordIndexError as err:
-            raise RecordError(
-                _manifest_path(manifest),
-                f"has a bad record index for shard {i} of split {split!r} "
-                f"({shards[i].file}): {err}",
-                shard_check.FIX,
-            ) from err
-    return lengths
-
-
-def _manifest_path(manifest: Manifest) -> Path:
-    return Path(manifest.record_dir or ".") / MANIFEST_NAME
-
-
 def _serialized_records(
     manifest: Manifest,
     paths: Sequence[Path],
@@ -235,95 +110,49 @@ def _serialized_records(
     shuffle_files: bool = False,
     as_chunks: bool = False,
     shard_indices: Sequence[int] | None = None,
-    use_index: bool = True,
-    check_sha256: bool = True,
-    parse: Callable[[tf.Tensor], Any] | None = None,
 ) -> tf.data.Dataset:
-    """Interleave the shards' serialized records (or, with `parse` and `as_chunks`, parsed chunks).
-
-    When every picked shard has a record index in the manifest (and `use_index`), each shard
-    is read whole, its sha256 checked (unless not `check_sha256`, for the benchmark's cost
-    row) and cut into chunks of records (`_indexed_shard`); otherwise each shard is read record
-    by record and counted (`_counted_shard`, manifests written before the index). Both give
-    the same elements, so the same order.
+    """Interleave the shards' serialized records (each shard's reader is counted).
 
     `shard_indices` picks shards of the split (positions in the manifest, e.g. one trainer's
     `shard_files`); `paths` is then the whole split's, and each picked path keeps its count.
     Shards are interleaved in chunks of `_COUNT_CHUNK` records. With `as_chunks` the elements
-    are those chunks (1-D string tensors; each shard's empty end marker included), for callers
-    that regroup them into batches with `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
+    are those chunks (1-D string tensors), for callers that regroup them into batches with
+    `rebatch`: no per-record tf.data work at all, which is what makes batched reading fast
     (docs/performance.md). Otherwise the elements are single records, in the same order.
-
-    `parse` (only with `as_chunks`) maps a 1-D tensor of serialized records to parsed tensors
-    with that leading dimension; the elements are then parsed chunks, the same rows in the same
-    order. An indexed shard is parsed whole, inside the parallel interleave.
     """
-    if parse is not None and not as_chunks:
-        raise ValueError("parse needs as_chunks=True")
-    shards = manifest.splits[split].shards
-    picked = list(range(len(shards))) if shard_indices is None else list(shard_indices)
-    paths = [paths[i] for i in picked]
-    counts = [shards[i].records for i in picked]
-    if num_parallel_reads is None or num_parallel_reads == tf.data.AUTOTUNE:
-        cycle_length = min(len(paths), DEFAULT_CYCLE_LENGTH)
-    elif isinstance(num_parallel_reads, int) and num_parallel_reads >= 1:
-        cycle_length = min(len(paths), num_parallel_reads)
-    else:
-        raise ConfigError(
-            "num_parallel_reads", "None, a positive int or tf.data.AUTOTUNE", num_parallel_reads
-        )
-    compression = manifest.compression or ""
-    check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
-    lengths = _record_lengths(manifest, split, picked) if use_index else None
-    if lengths is None:
-        files = tf.data.Dataset.from_tensor_slices(
-            ([str(p) for p in paths], tf.constant(counts, tf.int64))
-        )
-
-        def read_shard(path: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
-            return _counted_shard(path, expected, compression, check_exists)
-
-    else:
-        all_lengths = tf.constant(np.concatenate(lengths), tf.int64)
-        ends = np.cumsum(counts, dtype=np.int64)
-        manifest_path = _manifest_path(manifest)
-        files = tf.data.Dataset.from_tensor_slices(
-            (
-                [str(p) for p in paths],
-                [shards[i].sha256 for i in picked],
-                [f"shard {i} of split {split!r} in {manifest_path}" for i in picked],
-                tf.constant(ends - np.asarray(counts, np.int64), tf.int64),
-                tf.constant(ends, tf.int64),
-            )
-        )
-
-        def read_shard(path, sha256, where, first, end) -> tf.data.Dataset:  # noqa: ANN001
-            return _indexed_shard(
-                path,
-                sha256,
-                where,
-                all_lengths[first:end],
-                compression,
-                check_sha256,
-                parse,
-            )
-
+    counts = [shard.records for shard in manifest.splits[split].shards]
+    if shard_indices is not None:
+        paths = [paths[i] for i in shard_indices]
+        counts = [counts[i] for i in shard_indices]
+    files = tf.data.Dataset.from_tensor_slices(
+        ([str(p) for p in paths], tf.constant(counts, tf.int64))
+    )
     if shuffle_files:
         files = files.shuffle(len(paths), seed=shuffle_files_seed, reshuffle_each_iteration=True)
+    cycle_length = _cycle_length(num_parallel_reads, len(paths))
+    compression = manifest.compression or ""
+    check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
     chunks = files.interleave(
-        read_shard,
+        lambda path, expected: _counted_shard(path, expected, compression, check_exists),
         cycle_length=cycle_length,
         block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
-    if not as_chunks:
-        return chunks.unbatch()  # the empty end markers vanish here
-    # The empty end markers stay (a filter costs a function call per chunk): `rebatch`, which
-    # every caller of as_chunks applies, regroups rows, so they vanish there.
-    if parse is not None and lengths is None:
-        chunks = chunks.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return chunks
+    if as_chunks:
+        return chunks.filter(lambda chunk: tf.size(chunk) > 0)  # drop the empty end markers
+    return chunks.unbatch()  # the empty end markers vanish here
+
+
+def _cycle_length(num_parallel_reads: int | None, n_shards: int) -> int:
+    """Return the number of shards read at once (see `dataset_from_records`)."""
+    if num_parallel_reads is None or num_parallel_reads == tf.data.AUTOTUNE:
+        return max(1, min(n_shards, DEFAULT_CYCLE_LENGTH))
+    if isinstance(num_parallel_reads, int) and num_parallel_reads >= 1:
+        return max(1, min(n_shards, num_parallel_reads))
+    raise ConfigError(
+        "num_parallel_reads", "None, a positive int or tf.data.AUTOTUNE", num_parallel_reads
+    )
 
 
 def _checked_specs(manifest: Manifest, keys: Sequence[str], entry: str) -> dict[str, FeatureSpec]:
@@ -392,25 +221,28 @@ def dataset_from_records(
     if batch_size is not None:
         _check_positive_int("batch_size", batch_size)
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
-    if batch_size is not None:  # parsed in chunks of a shard, regrouped into batches
-        return _serialized_records(
-            manifest,
-            paths,
-            split,
+    table = whole_shards.shard_table(manifest, paths, split, range(len(paths)))
+    if table is not None:  # read order 2: whole shards, parsed per shard, cut into batches
+        return whole_shards.batches(
+            table,
+            manifest.compression,
+            _parser(specs, batched=True),
+            batch_size=batch_size,
+            shards_at_once=_cycle_length(num_parallel_reads, len(paths)),
             deterministic=deterministic,
-            num_parallel_reads=num_parallel_reads,
-            as_chunks=True,
-            parse=_parser(specs, batched=True),
-        ).rebatch(batch_size)
+        )
     dataset = _serialized_records(
         manifest,
         paths,
         split,
         deterministic=deterministic,
         num_parallel_reads=num_parallel_reads,
+        as_chunks=batch_size is not None,
     )
+    if batch_size is not None:
+        dataset = dataset.rebatch(batch_size)
     return dataset.map(
-        _parser(specs, batched=False),
+        _parser(specs, batched=batch_size is not None),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
@@ -507,6 +339,7 @@ def input_fn(
     if n_epochs is not None:
         _check_positive_int("n_epochs", n_epochs)
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
+    whole_shards.shard_table(manifest, paths, split, range(len(paths)))  # a bad index fails now
     shuffle = split == "train" if shuffle is None else shuffle
     parse = _parser(specs, batched=True)
     feature_keys = tuple(feature_keys)
@@ -524,6 +357,21 @@ def input_fn(
 
     def make_dataset(mode: str | None = None, input_context: object = None) -> tf.data.Dataset:
         shards = train_shards(manifest, split, mode, input_context)
+        picked = range(len(paths)) if shards is None else shards
+        table = whole_shards.shard_table(manifest, paths, split, picked)
+        if table is not None:  # read order 2: whole shards, parsed per shard or pool
+            return whole_shards.batches(
+                table,
+                manifest.compression,
+                to_model_inputs,
+                batch_size=batch_size,
+                shards_at_once=_cycle_length(None, len(picked)),
+                shuffle=shuffle,
+                shuffle_buffer=shuffle_buffer,
+                random_seed=random_seed,
+                n_epochs=n_epochs,
+                drop_remainder=drop_remainder,
+            ).prefetch(tf.data.AUTOTUNE)
         records = _serialized_records(
             manifest,
             paths,
@@ -534,14 +382,13 @@ def input_fn(
             shuffle_files_seed=random_seed,
             as_chunks=not shuffle,
             shard_indices=shards,
-            parse=None if shuffle else to_model_inputs,
         )
         if shuffle:  # shuffle single serialized records (cheap strings), then batch them
             records = shuffle_repeat_prefetch(records, shuffle_buffer, n_epochs, random_seed)
             batches = records.batch(batch_size, drop_remainder=drop_remainder)
-            batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
-        else:  # parsed chunks of a shard's records, regrouped into batches
+        else:  # chunks of a shard's records, regrouped into batches without per-record work
             batches = records.repeat(n_epochs).rebatch(batch_size, drop_remainder=drop_remainder)
+        batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
 
     return make_dataset

@@ -35,9 +35,9 @@ def _rows() -> list[dict]:
         {
             "image": rng.integers(0, 256, size=SHAPE, dtype=np.uint8),
             "label": int(rng.integers(0, 7)),
-            "name": "x" * int(rng.integers(0, 40)),
+            "name": f"{i}-" + "x" * int(rng.integers(0, 40)),  # unique, of varying length
         }
-        for _ in range(N)
+        for i in range(N)
     ]
 
 
@@ -94,24 +94,55 @@ def test_the_writer_stores_an_index_that_matches_every_shards_framing(pair):
     assert load_manifest(old).fingerprint == manifest.fingerprint  # not part of the fingerprint
 
 
-@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
-def test_input_fn_yields_the_old_readers_examples_in_the_same_order(pair, shuffle):
+def test_unshuffled_input_fn_yields_the_written_order_like_the_old_reader(pair):
+    """Read order 2 unshuffled: shard after shard, as written (order 1 agrees for small shards)."""
     new, old, rows = pair
-    kwargs = dict(n_epochs=2, shuffle=shuffle, random_seed=3, shuffle_buffer=20)
-    got = batches(input_fn("train", 8, new, feature_keys=("image", "name"), **kwargs)())
-    assert_same(got, batches(input_fn("train", 8, old, feature_keys=("image", "name"), **kwargs)()))
-    labels = np.concatenate([labels for _, labels in got])
-    assert len(labels) == 2 * N
-    if not shuffle:  # 4 shards of <= 128 records: the written order, twice
-        np.testing.assert_array_equal(labels, [r["label"] for r in rows] * 2)
-        assert got[0][0]["image"].shape == (8, *SHAPE)
-        np.testing.assert_array_equal(got[0][0]["image"][5], rows[5]["image"])
-    else:
-        assert sorted(labels[:N]) == sorted(r["label"] for r in rows)
+    kwargs = dict(n_epochs=2, shuffle=False, feature_keys=("image", "name"))
+    got = batches(input_fn("train", 8, new, **kwargs)())
+    # Order 1 interleaves 128-record chunks of 8 shards: with shards of <= 128 records, the same.
+    assert_same(got, batches(input_fn("train", 8, old, **kwargs)()))
+    assert [len(labels) for _, labels in got] == [8] * 10 + [6]  # 86 = 2 x 43, rebatched
+    np.testing.assert_array_equal(
+        np.concatenate([labels for _, labels in got]), [r["label"] for r in rows] * 2
+    )
+    images = np.concatenate([features["image"] for features, _ in got])
+    np.testing.assert_array_equal(images[:N], np.stack([r["image"] for r in rows]))
+    dropped = batches(input_fn("train", 8, new, drop_remainder=True, **kwargs)())
+    assert [len(labels) for _, labels in dropped] == [8] * 10
+
+
+def _names(dataset) -> list[str]:
+    return [n.decode() for features, _ in batches(dataset) for n in features["name"]]
+
+
+def test_shuffled_input_fn_is_a_seeded_permutation_per_epoch(pair):
+    """Read order 2 shuffled: each epoch a permutation of the split, the same for the same seed."""
+    new, old, rows = pair
+    names = sorted(r["name"] for r in rows)
+
+    def read(directory, seed, **kwargs):
+        return _names(
+            input_fn("train", 8, directory, n_epochs=2, shuffle=True, random_seed=seed,
+                     feature_keys=("name",), **kwargs)()
+        )  # fmt: skip
+
+    first = read(new, 3)
+    assert first == read(new, 3)  # the same seed: the same order
+    assert first != read(new, 4)
+    assert sorted(first[:N]) == names and sorted(first[N:]) == names  # every example once per epoch
+    assert first[:N] != first[N:]  # each epoch shuffled anew
+    assert sorted(read(old, 3)[:N]) == names  # order 1 (old manifest): the same examples
+    # Pools of whole shards holding >= shuffle_buffer records: with a buffer of 20 (two shards
+    # of 13, or one of 13 and the last one of 4), the first 17 names come from two shards
+    # only; with a buffer of 43, the first pool is the whole split.
+    by_shard = {r["name"]: i // PER_SHARD for i, r in enumerate(rows)}
+    assert len({by_shard[n] for n in read(new, 3, shuffle_buffer=20)[:17]}) <= 2
+    assert len({by_shard[n] for n in read(new, 3, shuffle_buffer=N)[:16]}) > 2
 
 
 @pytest.mark.parametrize("batch_size", [None, 5])
 def test_dataset_from_records_reads_the_same_as_the_old_reader(pair, batch_size):
+    """Shards of <= 128 records: order 1's interleave is the written order, like order 2's."""
     new, old, _ = pair
     assert_same(
         batches(dataset_from_records("train", new, batch_size=batch_size, num_parallel_reads=2)),
