@@ -50,6 +50,17 @@ shard_check = lazy_import("reproml.records.verify")  # FIX
 READ_ORDER = 2
 
 
+def read_order(manifest: Manifest, splits: Sequence[str] | None = None) -> int:
+    """Return the read order `input_fn` uses for `splits` (None: all): 2 indexed, else 1.
+
+    Order 2 (`READ_ORDER`, this module) when every shard of the splits has a record index;
+    order 1 (the record-by-record reader) for manifests written before the index existed.
+    """
+    chosen = manifest.splits if splits is None else splits
+    shards = [shard for split in chosen for shard in manifest.splits[split].shards]
+    return READ_ORDER if all(s.record_lengths is not None for s in shards) else 1
+
+
 @dataclasses.dataclass(frozen=True)
 class ShardTable:
     """The picked shards of a split, as the columns the per-shard reader takes."""

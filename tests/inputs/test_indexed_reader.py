@@ -19,10 +19,12 @@ import tensorflow as tf
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.raw import StringHandler
+from reproml.cli.commands.reproduce import read_order_problems
 from reproml.records import record_index
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.reader import dataset_from_records, input_fn
 from reproml.records.verify import verify
+from reproml.records.whole_shards import read_order
 from reproml.records.writer import write_records
 from tests.inputs.tiny_records import without_record_index
 
@@ -218,3 +220,21 @@ def test_index_of_fixed_length_records_stays_small():
     text = record_index.encode_lengths(np.full(5_000, 812))
     assert len(text) < 100
     np.testing.assert_array_equal(record_index.decode_lengths(text, 5_000), np.full(5_000, 812))
+
+
+def test_reproduce_compares_runs_read_in_the_same_order(pair):
+    """A run records its read order; reproduce refuses records it would read in another."""
+    new, old, _ = pair
+    assert read_order(load_manifest(new)) == 2 and read_order(load_manifest(old)) == 1
+
+    def run_read(directory, **entry):
+        return SimpleNamespace(info={"records_read": [{"record_dir": str(directory), **entry}]})
+
+    assert read_order_problems(run_read(new, read_order=2), str(new), load_manifest(new)) == []
+    assert read_order_problems(run_read(old), str(old), load_manifest(old)) == []  # before order 2
+    (problem,) = read_order_problems(run_read(new), str(new), load_manifest(new))
+    assert problem.startswith(
+        f"read order differs: the run read {new} in order 1, it would now be read in order 2"
+    )
+    (problem,) = read_order_problems(run_read(old, read_order=2), str(old), load_manifest(old))
+    assert f"the run read {old} in order 2, it would now be read in order 1" in problem
