@@ -1,10 +1,10 @@
 """Where input_fn's read time goes: each stage of the unshuffled pipeline, cumulatively.
 
-Not a comparison (no baseline, no target): each stage adds one step of the whole-shard reader
-(`reproml.records.reader._indexed_shard`) to the one before, so the first stage whose rate
-falls short of the in-memory pipeline is the bound, and its rate is that op's measured
-ceiling on this machine. TensorFlow's own record reader and the record-by-record reader (a
-manifest without a record index) are timed on the same shards for reference.
+Not a comparison (no baseline, no target): each stage adds one step of read order 2
+(`reproml.records.whole_shards`) to the one before, so the first stage whose rate falls short
+of the in-memory pipeline is the bound, and its rate is that op's measured ceiling on this
+machine. The in-memory pipeline, TensorFlow's own record reader and read order 1 (a manifest
+without a record index) are timed on the same data for reference.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from benchmarks.bench_io import BATCH, ours_write
 from reproml.records import reader as inputs
+from reproml.records import whole_shards
 from reproml.records.manifest import load_manifest
 from reproml.records.verify import verify_shards
 
@@ -30,16 +31,22 @@ def _sha256_hex(data: bytes) -> bytes:
     return hashlib.sha256(data).hexdigest().encode("ascii")
 
 
-def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:
+def stages(
+    record_dir: Path, x: np.ndarray, y: np.ndarray
+) -> dict[str, Callable[[], tf.data.Dataset]]:
     """Returns each stage's dataset builder, from TF's bare reader to the full input_fn."""
     manifest = load_manifest(record_dir)
     paths = verify_shards(manifest, record_dir, "train", "size")
     compression = manifest.compression or ""
-    files = [str(p) for p in paths]
-    hashes = [shard.sha256 for shard in manifest.splits["train"].shards]
+    table = whole_shards.shard_table(manifest, paths, "train", range(len(paths)))
+    at_once = min(len(paths), inputs.DEFAULT_CYCLE_LENGTH)
+    lengths = tf.constant(table.lengths, tf.int64)
+    files = tf.data.Dataset.from_tensor_slices(
+        (table.paths, table.sha256, table.where, table.first, table.end)
+    )
 
-    def whole_shards(check: bool, decompress: bool) -> Callable[[], tf.data.Dataset]:
-        def one(path: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
+    def whole(check: bool, decompress: bool) -> Callable[[], tf.data.Dataset]:
+        def one(path, expected, where, first, end):  # noqa: ANN001, ANN202
             content = tf.io.read_file(path)
             if check:
                 actual = tf.numpy_function(_sha256_hex, [content], tf.string, stateful=False)
@@ -48,11 +55,12 @@ def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:
                     content = tf.identity(content)
             if decompress and compression:
                 content = tf.io.decode_compressed(content, compression_type=compression)
-            return tf.data.Dataset.from_tensors(tf.strings.length(content))
+            return tf.strings.length(content)
 
-        return lambda: tf.data.Dataset.from_tensor_slices((files, hashes)).interleave(
-            one, cycle_length=8, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
+        return lambda: files.map(one, num_parallel_calls=at_once, deterministic=True)
+
+    def cut(path, expected, where, first, end):  # noqa: ANN001, ANN202
+        return whole_shards.shard_records(path, expected, where, lengths[first:end], compression)
 
     parse = inputs._parser(manifest.specs(["image", "label"]), batched=True)
 
@@ -60,37 +68,42 @@ def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:
         decoded = parse(serialized)
         return {"image": decoded["image"]}, tf.cast(decoded["label"], tf.int64)
 
-    def chunks(**kwargs: object) -> tf.data.Dataset:
-        return inputs._serialized_records(
-            manifest,
-            paths,
-            "train",
+    def parsed() -> tf.data.Dataset:
+        return files.map(
+            lambda *shard: to_model_inputs(cut(*shard)),
+            num_parallel_calls=at_once,
             deterministic=True,
-            num_parallel_reads=tf.data.AUTOTUNE,
-            as_chunks=True,
-            **kwargs,
         )
 
     return {
-        "TF's multi-file reader: TFRecordDataset(8 shards, record-by-record interleave).batch": lambda: (
-            tf.data.TFRecordDataset(
-                files, compression_type=compression, num_parallel_reads=8
-            ).batch(BATCH)
+        "reference: from_tensor_slices(arrays in memory).batch": lambda: (
+            tf.data.Dataset.from_tensor_slices(({"image": x[..., None]}, y)).batch(BATCH)
         ),
-        "record-by-record reader (manifest without index): counted 128-record chunks, rebatch": lambda: (
-            chunks(use_index=False).rebatch(BATCH)
+        "reference: TFRecordDataset(8 shards, record-by-record interleave).batch": lambda: (
+            tf.data.TFRecordDataset(files_list(paths), compression_type=compression,
+                                    num_parallel_reads=8).batch(BATCH)
         ),
-        "whole-shard reader: tf.io.read_file, 8 shards interleaved": whole_shards(False, False),
-        "+ sha256 of the stored bytes (tf.numpy_function + hashlib)": whole_shards(True, False),
-        "+ decompress whole (tf.io.decode_compressed; none: nothing)": whole_shards(True, True),
-        "+ index check, cut into records (one tf.strings.substr), 128-record chunks": chunks,
-        "+ parse_example + decode per shard, rebatch to the batch size": lambda: chunks(
-            parse=to_model_inputs
-        ).rebatch(BATCH),
+        "reference: read order 1 (manifest without index): counted 128-record chunks, rebatch":
+            lambda: inputs._serialized_records(
+                manifest, paths, "train", deterministic=True,
+                num_parallel_reads=tf.data.AUTOTUNE, as_chunks=True,
+            ).rebatch(BATCH),
+        "order 2: tf.io.read_file, 8 shards at once (one element per shard)": whole(False, False),
+        "+ sha256 of the stored bytes (tf.numpy_function + hashlib)": whole(True, False),
+        "+ decompress whole (tf.io.decode_compressed; none: nothing)": whole(True, True),
+        "+ index checked against the framing, cut into records (one tf.strings.substr)":
+            lambda: files.map(cut, num_parallel_calls=at_once, deterministic=True),
+        "+ parse_example + decode per shard": parsed,
+        "+ rebatch to the batch size (one element per batch)": lambda: parsed().rebatch(BATCH),
         "full input_fn (+ prefetch)": inputs.input_fn(
             "train", BATCH, str(record_dir), n_epochs=1, shuffle=False
         ),
-    }
+    }  # fmt: skip
+
+
+def files_list(paths: list[Path]) -> list[str]:
+    """The shard paths as strings."""
+    return [str(p) for p in paths]
 
 
 def run(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, dict[str, float]]:
@@ -108,7 +121,7 @@ def run(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, dict[str, float
         root = Path(tempfile.mkdtemp(prefix="reproml-bench-stages-"))
         try:
             ours_write(x, y, root, compression)
-            built = stages(root)
+            built = stages(root, x, y)
             times: dict[str, list[float]] = {stage: [] for stage in built}
             cpu: dict[str, list[float]] = {stage: [] for stage in built}
             for repeat in range(repeats + 1):  # the first pass warms up (tracing), not counted

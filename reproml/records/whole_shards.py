@@ -259,11 +259,10 @@ def batches(
             read, num_parallel_calls=shards_at_once, deterministic=deterministic
         )
         parallel, order_kept = shards_at_once, deterministic
-    parsed_spec = records.map(parse).element_spec
+    parsed = records.map(parse, num_parallel_calls=parallel, deterministic=order_kept)
     if batch_size is None:
-        return records.map(parse, num_parallel_calls=parallel, deterministic=order_kept).unbatch()
-    if _is_dense(parsed_spec):  # parse whole shards (pools), then cut the rows into batches
-        parsed = records.map(parse, num_parallel_calls=parallel, deterministic=order_kept)
+        return parsed.unbatch()
+    if _is_dense(parsed.element_spec):  # whole shards (pools) parsed, rows cut into batches
         return parsed.rebatch(batch_size, drop_remainder=drop_remainder)
     # Ragged or sparse features: rebatch the serialized records, then parse each batch.
     grouped = records.rebatch(batch_size, drop_remainder=drop_remainder)
