@@ -91,6 +91,13 @@ def io_rows(repeats: int, write: bool = True) -> tuple[list[dict], dict]:
     return rows, raw
 
 
+def _cpu(row: dict) -> str:
+    """A row's best CPU seconds, ours / baseline, or "-" (rows from before they were kept)."""
+    if row.get("ours_cpu_s") is None or row.get("baseline_cpu_s") is None:
+        return "-"
+    return f"{row['ours_cpu_s']:.3f} / {row['baseline_cpu_s']:.3f}"
+
+
 def _row(what: str, ours: dict, base: dict, baseline: str, target: float | None) -> dict:
     """One comparison: best and median rates of both sides; `target` None only reports."""
     ratio = rate(ours) / rate(base)
@@ -103,6 +110,9 @@ def _row(what: str, ours: dict, base: dict, baseline: str, target: float | None)
         "baseline_median_per_s": median_rate(base),
         "ratio": ratio,
         "median_ratio": median_rate(ours) / median_rate(base),
+        # CPU seconds (all threads), best repeat: steadier than wall time on a shared machine
+        "ours_cpu_s": ours.get("cpu_seconds"),
+        "baseline_cpu_s": base.get("cpu_seconds"),
         "repeats": len(ours["runs"]),
         "target": "report" if target is None else f">= {target:g}x",
         "met": None if target is None else ratio >= target,
@@ -263,8 +273,8 @@ def render(
             "in the last column).",
             "",
             "| # what | ours (ex/s) best / median | baseline | baseline (ex/s) best / median "
-            "| ratio best / median | target | met | repeats |",
-            "|---|---:|---|---:|---:|---|---|---:|",
+            "| ratio best / median | target | met | repeats | CPU s ours / baseline |",
+            "|---|---:|---|---:|---:|---|---|---:|---:|",
         ]
         lines += [
             f"| {r['what']} | {r['ours_per_s']:,.0f} / {r.get('ours_median_per_s', 0):,.0f} | "
@@ -272,7 +282,7 @@ def render(
             f"{r.get('baseline_median_per_s', 0):,.0f} | {r['ratio']:.2f}x / "
             f"{r.get('median_ratio', 0):.2f}x | {r['target']} | "
             f"{'-' if r['met'] is None else 'yes' if r['met'] else '**no**'} | "
-            f"{r.get('repeats', '-')} |"
+            f"{r.get('repeats', '-')} | {_cpu(r)} |"
             for r in io
         ]
         lines.append("")
