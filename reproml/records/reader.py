@@ -341,13 +341,11 @@ def input_fn(
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
     whole_shards.shard_table(manifest, paths, split, range(len(paths)))  # a bad index fails now
     shuffle = split == "train" if shuffle is None else shuffle
-    parse = _parser(specs, batched=True)
     feature_keys = tuple(feature_keys)
 
     def to_model_inputs(
-        serialized: tf.Tensor,
+        decoded: dict[str, tf.Tensor],
     ) -> dict[str, tf.Tensor] | tuple[dict[str, tf.Tensor], tf.Tensor]:
-        decoded = parse(serialized)
         features = {key: decoded[key] for key in feature_keys}
         if label_key is None:
             return features
@@ -360,10 +358,11 @@ def input_fn(
         picked = range(len(paths)) if shards is None else shards
         table = whole_shards.shard_table(manifest, paths, split, picked)
         if table is not None:  # read order 2: whole shards, parsed per shard or pool
+            parse = _parser(specs, batched=True)
             return whole_shards.batches(
                 table,
                 manifest.compression,
-                to_model_inputs,
+                lambda serialized: to_model_inputs(parse(serialized)),
                 batch_size=batch_size,
                 shards_at_once=_cycle_length(None, len(picked)),
                 shuffle=shuffle,
@@ -388,7 +387,11 @@ def input_fn(
             batches = records.batch(batch_size, drop_remainder=drop_remainder)
         else:  # chunks of a shard's records, regrouped into batches without per-record work
             batches = records.repeat(n_epochs).rebatch(batch_size, drop_remainder=drop_remainder)
-        batches = batches.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+        parse_batch = _parser(specs, batched=True)
+        batches = batches.map(
+            lambda serialized: to_model_inputs(parse_batch(serialized)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         return batches.prefetch(tf.data.AUTOTUNE)
 
     return make_dataset
