@@ -8,6 +8,7 @@ from what they yielded.
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import tempfile
@@ -21,7 +22,8 @@ import tensorflow as tf
 from benchmarks.data import label_checksum
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
-from reproml.records.manifest import load_manifest
+from reproml.records import reader, whole_shards
+from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.reader import input_fn
 from reproml.records.writer import write_records
 
@@ -51,7 +53,13 @@ def naive_write(x: np.ndarray, y: np.ndarray, out_dir: Path, compression: str | 
     return [path]
 
 
-def ours_write(x: np.ndarray, y: np.ndarray, out_dir: Path, compression: str | None) -> list[Path]:
+def ours_write(
+    x: np.ndarray,
+    y: np.ndarray,
+    out_dir: Path,
+    compression: str | None,
+    samples_per_record: int = SAMPLES_PER_RECORD,
+) -> list[Path]:
     """reproml: write_records with the MNIST handlers (validation included), parallel shards."""
 
     def rows_gen(split):
@@ -62,7 +70,7 @@ def ours_write(x: np.ndarray, y: np.ndarray, out_dir: Path, compression: str | N
         str(out_dir),
         PATTERN,
         {"image": ImageArrayHandler(shape=(28, 28, 1)), "label": ClassLabelHandler(num_classes=10)},
-        SAMPLES_PER_RECORD,
+        samples_per_record,
         {"train": len(x)},
         rows_gen,
         compression=compression,
@@ -100,6 +108,50 @@ def in_memory_pipeline(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(({"image": x[..., None]}, y)).batch(BATCH)
 
 
+def old_manifest_copy(record_dir: Path, out_dir: Path) -> Path:
+    """Hard-link `record_dir`'s shards into `out_dir` with a manifest from before the record index.
+
+    `input_fn` reads such a directory record by record (the reader before the index).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(record_dir)
+    for shard in manifest.splits["train"].shards:
+        (out_dir / shard.file).hardlink_to(record_dir / shard.file)
+    data = json.loads((record_dir / MANIFEST_NAME).read_text())
+    for split in data["splits"].values():
+        for shard in split["shards"]:
+            shard.pop("record_lengths", None)
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(data))
+    return out_dir
+
+
+def input_fn_without_sha256(record_dir: Path) -> Callable[[], tf.data.Dataset]:
+    """`input_fn(..., shuffle=False)` as it is built, minus the in-read sha256 check.
+
+    Only to measure what that check costs (its own row); `input_fn` always checks.
+    """
+    manifest = load_manifest(record_dir)
+    paths = manifest.shard_paths(record_dir, "train")
+    parse = reader._parser(manifest.specs(["image", "label"]), batched=True)
+
+    def to_model_inputs(serialized):
+        decoded = parse(serialized)
+        return {"image": decoded["image"]}, tf.cast(decoded["label"], tf.int64)
+
+    def make():
+        table = whole_shards.shard_table(manifest, paths, "train", range(len(paths)))
+        return whole_shards.batches(
+            table,
+            manifest.compression,
+            to_model_inputs,
+            batch_size=BATCH,
+            shards_at_once=reader.DEFAULT_CYCLE_LENGTH,
+            check_sha256=False,
+        ).prefetch(tf.data.AUTOTUNE)
+
+    return make
+
+
 def drain(dataset: tf.data.Dataset) -> np.ndarray:
     """Iterates a (features, labels) dataset once; returns every label seen."""
     return np.concatenate([labels.numpy() for _, labels in dataset])
@@ -108,12 +160,14 @@ def drain(dataset: tf.data.Dataset) -> np.ndarray:
 def alternate(sides: dict[str, Callable[[], tuple[int, object]]], repeats: int) -> dict[str, dict]:
     """Runs each side `repeats` times, interleaved; returns best and median seconds, work checked."""
     times: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     checks: dict[str, object] = {}
     for _ in range(repeats):
         for name, run in sides.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             count, check = run()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
             if checks.setdefault(name, check) != check:
                 raise AssertionError(
                     f"{name} did different work on a repeat: {check} != {checks[name]}"
@@ -128,6 +182,10 @@ def alternate(sides: dict[str, Callable[[], tuple[int, object]]], repeats: int) 
             "median_seconds": statistics.median(t),
             "examples": reference[0],
             "runs": t,
+            # CPU seconds of the whole process (all threads): steadier than wall time when
+            # other jobs share the cores, and the measure of work done, not of waiting.
+            "cpu_seconds": min(cpu[name]),
+            "median_cpu_seconds": statistics.median(cpu[name]),
         }
         for name, t in times.items()
     }
@@ -160,11 +218,16 @@ def bench_write(
 def bench_read(
     x: np.ndarray, y: np.ndarray, compression: str | None, repeats: int
 ) -> dict[str, dict]:
-    """Benchmark 2 for one compression: input_fn vs the docs pipeline and the in-memory one."""
+    """Benchmark 2 for one compression: input_fn vs the docs pipeline and the in-memory one.
+
+    Also: `input_fn` on the same shards with a manifest from before the record index (the
+    record-by-record reader), and `input_fn` without its sha256 check (what the check costs).
+    """
     root = Path(tempfile.mkdtemp(prefix="reproml-bench-read-"))
     try:
-        ours_write(x, y, root, compression)
-        paths = load_manifest(root).shard_paths(root, "train")
+        ours_write(x, y, root / "new", compression)
+        paths = load_manifest(root / "new").shard_paths(root / "new", "train")
+        old = old_manifest_copy(root / "new", root / "old")
 
         def check(dataset_fn):
             def run():
@@ -176,7 +239,11 @@ def bench_read(
         sides = {
             "docs_map_parse_single": check(lambda: docs_pipeline(paths, compression)),
             "in_memory_from_tensor_slices": check(lambda: in_memory_pipeline(x, y)),
-            "input_fn": check(input_fn("train", BATCH, str(root), n_epochs=1, shuffle=False)),
+            "input_fn": check(input_fn("train", BATCH, root / "new", n_epochs=1, shuffle=False)),
+            "input_fn_old_manifest": check(
+                input_fn("train", BATCH, old, n_epochs=1, shuffle=False)
+            ),
+            "input_fn_without_sha256": check(input_fn_without_sha256(root / "new")),
         }
         return alternate(sides, repeats)
     finally:

@@ -1,6 +1,7 @@
 """Benchmark 5: peak memory (RSS) of writing and of reading the 60k set, one subprocess each.
 
-Run as ``python -m benchmarks.memory write|read none|GZIP DIR [N]``; prints one JSON line. After the
+Run as ``python -m benchmarks.memory write|read none|GZIP DIR [N [RECORDS_PER_SHARD]]``; prints
+one JSON line. After the
 set-up (imports, data generation) the process's peak-RSS mark is reset through
 /proc/self/clear_refs, so `peak_mb - baseline_mb` is what the operation itself added. Writer
 worker processes, if any, are reported separately (`children_peak_mb`). Writing is measured
@@ -23,7 +24,13 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> dict:
+def main(
+    operation: str,
+    compression: str,
+    record_dir: str,
+    n: int = 60_000,
+    samples_per_record: int = 5000,
+) -> dict:
     """Runs one operation and returns its memory figures in MB."""
     from benchmarks import bench_io
     from benchmarks.data import mnist_like
@@ -40,7 +47,7 @@ def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> 
     # peak would then start below the baseline.
     baseline = _status_mb("VmRSS")
     if operation == "write":
-        paths = bench_io.ours_write(x, y, Path(record_dir), comp)
+        paths = bench_io.ours_write(x, y, Path(record_dir), comp, samples_per_record)
         serialized_mb = sum(p.stat().st_size for p in paths) / 2**20
     else:
         from reproml.records.reader import input_fn
@@ -53,6 +60,7 @@ def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> 
     return {
         "operation": operation,
         "examples": n,
+        "samples_per_record": samples_per_record,
         "compression": compression,
         "baseline_mb": round(baseline, 1),
         "peak_mb": round(_status_mb("VmHWM"), 1),
@@ -63,4 +71,4 @@ def main(operation: str, compression: str, record_dir: str, n: int = 60_000) -> 
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:4], *(int(a) for a in sys.argv[4:5]))))
+    print(json.dumps(main(*sys.argv[1:4], *(int(a) for a in sys.argv[4:6]))))

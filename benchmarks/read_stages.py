@@ -1,12 +1,17 @@
 """Where input_fn's read time goes: each stage of the unshuffled pipeline, cumulatively.
 
-Not a comparison (no baseline, no target): it shows how close `input_fn` is to the speed of
-TensorFlow's own record reader on the same shards, which bounds any pipeline built on it.
+Not a comparison (no baseline, no target): each stage adds one step of read order 2
+(`reproml.records.whole_shards`) to the one before, so the first stage whose rate falls short
+of the in-memory pipeline is the bound, and its rate is that op's measured ceiling on this
+machine. The in-memory pipeline, TensorFlow's own record reader and read order 1 (a manifest
+without a record index) are timed on the same data for reference.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,55 +22,120 @@ import tensorflow as tf
 
 from benchmarks.bench_io import BATCH, ours_write
 from reproml.records import reader as inputs
+from reproml.records import whole_shards
 from reproml.records.manifest import load_manifest
 from reproml.records.verify import verify_shards
 
 
-def stages(record_dir: Path) -> dict[str, Callable[[], tf.data.Dataset]]:
+def _sha256_hex(data: bytes) -> bytes:
+    return hashlib.sha256(data).hexdigest().encode("ascii")
+
+
+def stages(
+    record_dir: Path, x: np.ndarray, y: np.ndarray
+) -> dict[str, Callable[[], tf.data.Dataset]]:
     """Returns each stage's dataset builder, from TF's bare reader to the full input_fn."""
     manifest = load_manifest(record_dir)
     paths = verify_shards(manifest, record_dir, "train", "size")
     compression = manifest.compression or ""
+    table = whole_shards.shard_table(manifest, paths, "train", range(len(paths)))
+    at_once = min(len(paths), inputs.DEFAULT_CYCLE_LENGTH)
+    lengths = tf.constant(table.lengths, tf.int64)
+    files = tf.data.Dataset.from_tensor_slices(
+        (table.paths, table.sha256, table.where, table.first, table.end)
+    )
 
-    def chunks() -> tf.data.Dataset:
-        return inputs._serialized_records(
-            manifest,
-            paths,
-            "train",
+    def whole(check: bool, decompress: bool) -> Callable[[], tf.data.Dataset]:
+        def one(path, expected, where, first, end):  # noqa: ANN001, ANN202
+            content = tf.io.read_file(path)
+            if check:
+                actual = tf.numpy_function(_sha256_hex, [content], tf.string, stateful=False)
+                ok = tf.debugging.Assert(tf.equal(actual, expected), [path])
+                with tf.control_dependencies([ok]):
+                    content = tf.identity(content)
+            if decompress and compression:
+                content = tf.io.decode_compressed(content, compression_type=compression)
+            return tf.strings.length(content)
+
+        return lambda: files.map(one, num_parallel_calls=at_once, deterministic=True)
+
+    def cut(path, expected, where, first, end):  # noqa: ANN001, ANN202
+        return whole_shards.shard_records(path, expected, where, lengths[first:end], compression)
+
+    parse = inputs._parser(manifest.specs(["image", "label"]), batched=True)
+
+    def to_model_inputs(serialized: tf.Tensor) -> tuple[dict, tf.Tensor]:
+        decoded = parse(serialized)
+        return {"image": decoded["image"]}, tf.cast(decoded["label"], tf.int64)
+
+    def parsed() -> tf.data.Dataset:
+        return files.map(
+            lambda *shard: to_model_inputs(cut(*shard)),
+            num_parallel_calls=at_once,
             deterministic=True,
-            num_parallel_reads=tf.data.AUTOTUNE,
-            as_chunks=True,
         )
 
     return {
-        "TF's multi-file reader: TFRecordDataset(8 shards, record-by-record interleave).batch": lambda: (
-            tf.data.TFRecordDataset(
-                [str(p) for p in paths], compression_type=compression, num_parallel_reads=8
-            ).batch(BATCH)
+        "reference: from_tensor_slices(arrays in memory).batch": lambda: (
+            tf.data.Dataset.from_tensor_slices(({"image": x[..., None]}, y)).batch(BATCH)
         ),
-        "reproml reader: one TFRecordDataset per shard, counted, interleaved in 128-record chunks": chunks,
-        "+ rebatch to the batch size": lambda: chunks().rebatch(BATCH),
-        "full input_fn (+ parse_example, decode, prefetch)": inputs.input_fn(
+        "reference: TFRecordDataset(8 shards, record-by-record interleave).batch": lambda: (
+            tf.data.TFRecordDataset(files_list(paths), compression_type=compression,
+                                    num_parallel_reads=8).batch(BATCH)
+        ),
+        "reference: read order 1 (manifest without index): counted 128-record chunks, rebatch":
+            lambda: inputs._serialized_records(
+                manifest, paths, "train", deterministic=True,
+                num_parallel_reads=tf.data.AUTOTUNE, as_chunks=True,
+            ).rebatch(BATCH),
+        "order 2: tf.io.read_file, 8 shards at once (one element per shard)": whole(False, False),
+        "+ sha256 of the stored bytes (tf.numpy_function + hashlib)": whole(True, False),
+        "+ decompress whole (tf.io.decode_compressed; none: nothing)": whole(True, True),
+        "+ index checked against the framing, cut into records (one tf.strings.substr)":
+            lambda: files.map(cut, num_parallel_calls=at_once, deterministic=True),
+        "+ parse_example + decode per shard": parsed,
+        "+ rebatch to the batch size (one element per batch)": lambda: parsed().rebatch(BATCH),
+        "full input_fn (+ prefetch)": inputs.input_fn(
             "train", BATCH, str(record_dir), n_epochs=1, shuffle=False
         ),
-    }
+    }  # fmt: skip
+
+
+def files_list(paths: list[Path]) -> list[str]:
+    """The shard paths as strings."""
+    return [str(p) for p in paths]
 
 
 def run(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, dict[str, float]]:
-    """Returns examples/s of every stage (best of `repeats`), uncompressed and GZIP."""
+    """Returns examples/s of every stage, uncompressed and GZIP: best and median of `repeats`.
+
+    Also the CPU seconds of the process for the stage (``<compression>_cpu_s``, best repeat):
+    on a machine shared with other jobs they vary less than wall time.
+
+    The stages alternate within each repeat (stage 1, 2, ..., then again), like the sides of a
+    comparison, so a stall on the shared machine does not hit one stage's repeats only.
+    """
     out: dict[str, dict[str, float]] = {}
     for compression in (None, "GZIP"):
+        name = compression or "none"
         root = Path(tempfile.mkdtemp(prefix="reproml-bench-stages-"))
         try:
             ours_write(x, y, root, compression)
-            for name, build in stages(root).items():
-                times = []
-                for _ in range(repeats + 1):  # the first pass warms up (tracing), not counted
-                    start = time.perf_counter()
+            built = stages(root, x, y)
+            times: dict[str, list[float]] = {stage: [] for stage in built}
+            cpu: dict[str, list[float]] = {stage: [] for stage in built}
+            for repeat in range(repeats + 1):  # the first pass warms up (tracing), not counted
+                for stage, build in built.items():
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     for _element in build():
                         pass
-                    times.append(time.perf_counter() - start)
-                out.setdefault(name, {})[compression or "none"] = len(x) / min(times[1:])
+                    if repeat:
+                        times[stage].append(time.perf_counter() - start)
+                        cpu[stage].append(time.process_time() - start_cpu)
+            for stage, seconds in times.items():
+                out.setdefault(stage, {})[name] = len(x) / min(seconds)
+                out[stage][f"{name}_median"] = len(x) / statistics.median(seconds)
+                out[stage][f"{name}_cpu_s"] = min(cpu[stage])
         finally:
             shutil.rmtree(root, ignore_errors=True)
     return out

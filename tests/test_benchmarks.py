@@ -54,25 +54,35 @@ def test_write_benchmark_sides_write_the_same_examples(small, compression):
 def test_read_benchmark_sides_read_the_same_examples(small):
     x, y = small
     sides = bench_io.bench_read(x, y, None, repeats=1)
-    assert set(sides) == {"docs_map_parse_single", "in_memory_from_tensor_slices", "input_fn"}
+    assert set(sides) == {
+        "docs_map_parse_single",
+        "in_memory_from_tensor_slices",
+        "input_fn",
+        "input_fn_old_manifest",
+        "input_fn_without_sha256",
+    }
     assert all(side["examples"] == N for side in sides.values())
 
 
 def test_read_stages_time_every_stage_on_both_compressions(small):
     x, y = small
     rates = read_stages.run(x, y, repeats=1)
-    assert len(rates) == 4
-    assert all(set(r) == {"none", "GZIP"} and min(r.values()) > 0 for r in rates.values())
+    assert len(rates) == 10
+    keys = {f"{c}{s}" for c in ("none", "GZIP") for s in ("", "_median", "_cpu_s")}
+    assert all(set(r) == keys and min(r.values()) > 0 for r in rates.values())
 
 
 @pytest.mark.parametrize("operation", ["write", "read"])
 def test_memory_probe_reports_what_it_wrote_and_read(tmp_path, operation):
     if operation == "read":
-        memory.main("write", "none", str(tmp_path), n=N)
-    figures = memory.main(operation, "none", str(tmp_path), n=N)
+        memory.main("write", "none", str(tmp_path), n=N, samples_per_record=300)
+    figures = memory.main(operation, "none", str(tmp_path), n=N, samples_per_record=300)
     # Linux updates VmHWM lazily (hiwater_rss), so right after clear_refs it can trail VmRSS
     # by a few pages: CI saw a peak 0.1 MB under the baseline. 1 MB of slack, not more.
     assert figures["examples"] == N and figures["peak_mb"] >= figures["baseline_mb"] - 1 > 0
+    assert figures["samples_per_record"] == 300
+    if operation == "read":
+        assert len(list(tmp_path.glob("train-*.tfrecord"))) == 4  # shards of 300 records
     assert (figures["written_mb"] is not None) == (operation == "write")
 
 

@@ -12,13 +12,19 @@ parse spec from it and `verify` recomputes its hashes. Layout (JSON)::
                            "spec": {"encoding": "tensor_bytes", "dtype": "uint8", "shape": [28, 28, 1]}}},
       "splits": {"train": {"num_examples": 60000,
                            "shards": [{"file": "train-00000.tfrecord", "bytes": 123, "records": 1000,
-                                       "sha256": "..."}],
+                                       "sha256": "...", "record_lengths": "eJz7..."}],
                            "label_histogram": {"label": {"0": 5923, ...}}}},
                            # every class-id feature with names: examples per class of a
                            # class label or a label set, boxes per class of box labels
       "source": {...free-form: where the rows came from...},
       "fingerprint": "sha256 of schema + compression + every shard's sha256, in split order"
     }
+
+``record_lengths`` (optional; written since reader version 2, see `reproml.records.record_index`)
+is the shard's record index: the byte length of every serialized example, in order, as base64 of
+the zlib-compressed little-endian uint32 array. With it the reader cuts whole shards into records
+with vectorized string ops; a manifest without it is read record by record, as before. It is
+derived from the shard's bytes (which the sha256 binds), so it is not part of the fingerprint.
 """
 
 from __future__ import annotations
@@ -41,12 +47,24 @@ COMPRESSIONS = (None, "GZIP", "ZLIB")
 
 @dataclasses.dataclass(frozen=True)
 class ShardInfo:
-    """One shard file: its name (relative to the record dir), size, record count and sha256."""
+    """One shard file: its name (relative to the record dir), size, record count and sha256.
+
+    `record_lengths` is the shard's record index (`reproml.records.record_index`), or None in
+    manifests written before it existed.
+    """
 
     file: str
     bytes: int
     records: int
     sha256: str
+    record_lengths: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Returns the shard's JSON entry (without ``record_lengths`` when there is none)."""
+        entry = dataclasses.asdict(self)
+        if self.record_lengths is None:
+            del entry["record_lengths"]
+        return entry
 
 
 @dataclasses.dataclass
@@ -144,7 +162,7 @@ class Manifest:
             "splits": {
                 s: {
                     "num_examples": info.num_examples,
-                    "shards": [dataclasses.asdict(sh) for sh in info.shards],
+                    "shards": [sh.to_json() for sh in info.shards],
                     "label_histogram": info.label_histogram,
                 }
                 for s, info in self.splits.items()

@@ -33,6 +33,7 @@ from reproml.cluster.distribution import input_pipeline, shard_files
 from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
+from reproml.records import whole_shards
 from reproml.records.batch_decode import decode_batches
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
@@ -130,14 +131,7 @@ def _serialized_records(
     )
     if shuffle_files:
         files = files.shuffle(len(paths), seed=shuffle_files_seed, reshuffle_each_iteration=True)
-    if num_parallel_reads is None or num_parallel_reads == tf.data.AUTOTUNE:
-        cycle_length = min(len(paths), DEFAULT_CYCLE_LENGTH)
-    elif isinstance(num_parallel_reads, int) and num_parallel_reads >= 1:
-        cycle_length = min(len(paths), num_parallel_reads)
-    else:
-        raise ConfigError(
-            "num_parallel_reads", "None, a positive int or tf.data.AUTOTUNE", num_parallel_reads
-        )
+    cycle_length = _cycle_length(num_parallel_reads, len(paths))
     compression = manifest.compression or ""
     check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
     chunks = files.interleave(
@@ -150,6 +144,17 @@ def _serialized_records(
     if as_chunks:
         return chunks.filter(lambda chunk: tf.size(chunk) > 0)  # drop the empty end markers
     return chunks.unbatch()  # the empty end markers vanish here
+
+
+def _cycle_length(num_parallel_reads: int | None, n_shards: int) -> int:
+    """Return the number of shards read at once (see `dataset_from_records`)."""
+    if num_parallel_reads is None or num_parallel_reads == tf.data.AUTOTUNE:
+        return max(1, min(n_shards, DEFAULT_CYCLE_LENGTH))
+    if isinstance(num_parallel_reads, int) and num_parallel_reads >= 1:
+        return max(1, min(n_shards, num_parallel_reads))
+    raise ConfigError(
+        "num_parallel_reads", "None, a positive int or tf.data.AUTOTUNE", num_parallel_reads
+    )
 
 
 def _checked_specs(manifest: Manifest, keys: Sequence[str], entry: str) -> dict[str, FeatureSpec]:
@@ -218,6 +223,16 @@ def dataset_from_records(
     if batch_size is not None:
         _check_positive_int("batch_size", batch_size)
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
+    table = whole_shards.shard_table(manifest, paths, split, range(len(paths)))
+    if table is not None:  # read order 2: whole shards, parsed per shard, cut into batches
+        return whole_shards.batches(
+            table,
+            manifest.compression,
+            _parser(specs, batched=True),
+            batch_size=batch_size,
+            shards_at_once=_cycle_length(num_parallel_reads, len(paths)),
+            deterministic=deterministic,
+        )
     dataset = _serialized_records(
         manifest,
         paths,
@@ -328,6 +343,7 @@ def input_fn(
     if n_epochs is not None:
         _check_positive_int("n_epochs", n_epochs)
     paths = shard_check.verify_shards(manifest, record_dir, split, verify)
+    whole_shards.shard_table(manifest, paths, split, range(len(paths)))  # a bad index fails now
     shuffle = split == "train" if shuffle is None else shuffle
     feature_keys = tuple(feature_keys)
 
@@ -343,6 +359,22 @@ def input_fn(
 
     def make_dataset(mode: str | None = None, input_context: object = None) -> tf.data.Dataset:
         shards = train_shards(manifest, split, mode, input_context)
+        picked = range(len(paths)) if shards is None else shards
+        table = whole_shards.shard_table(manifest, paths, split, picked)
+        if table is not None:  # read order 2: whole shards, parsed per shard or pool
+            parse = _parser(specs, batched=True)
+            return whole_shards.batches(
+                table,
+                manifest.compression,
+                lambda serialized: to_model_inputs(parse(serialized)),
+                batch_size=batch_size,
+                shards_at_once=_cycle_length(None, len(picked)),
+                shuffle=shuffle,
+                shuffle_buffer=shuffle_buffer,
+                random_seed=random_seed,
+                n_epochs=n_epochs,
+                drop_remainder=drop_remainder,
+            ).prefetch(tf.data.AUTOTUNE)
         records = _serialized_records(
             manifest,
             paths,

@@ -6,7 +6,8 @@ so large shards are fine), serves both entry points that read a directory:
 * `verify` (and `verify_or_raise`, what ``reproml verify`` calls) runs every check on every
   shard and collects all the problems: the manifest's format and compression are known; every
   listed shard matches; each split's ``num_examples`` is the sum of its shard records; the
-  stored fingerprint equals the one recomputed from the manifest; and no file in the directory
+  stored fingerprint equals the one recomputed from the manifest; every shard's record index
+  (``record_lengths``, if the manifest has one) matches the shard's framing; and no file in the directory
   looks like a shard of the pattern without being listed, or is a temp file of an interrupted
   write. An empty list means the directory matches its manifest.
 * `verify_shards`, which the input functions call before reading one split, raises the first
@@ -29,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from reproml.errors import ConfigError, RecordError
+from reproml.records import record_index
 from reproml.records.file_hash import file_sha256
 from reproml.records.manifest import (
     COMPRESSIONS,
@@ -276,7 +278,9 @@ def verify(record_dir: str | os.PathLike, *, progress: bool = False) -> list[Rec
             )
     total = sum(sh.bytes for info in manifest.splits.values() for sh in info.shards)
     with tqdm(total=total, unit="B", unit_scale=True, desc="verify", disable=not progress) as bar:
-        problems += shard_problems(manifest, record_dir, manifest.splits, "sha256", bar)
+        shard_errors = list(shard_problems(manifest, record_dir, manifest.splits, "sha256", bar))
+    problems += shard_errors
+    problems += _index_problems(manifest, record_dir, {p.path for p in shard_errors})
     if (problem := fingerprint_problem(manifest, record_dir)) is not None:
         problems.append(problem)
     problems += _check_unlisted(record_dir, manifest)
@@ -299,6 +303,33 @@ def verify_or_raise(record_dir: str | os.PathLike, *, progress: bool = False) ->
             f"\n{lines}",
         )
     return load_manifest(record_dir)
+
+
+def _index_problems(
+    manifest: Manifest, record_dir: Path, skip: set[str | None]
+) -> list[RecordError]:
+    """Check every shard's record index against its framing (shards in `skip` already failed)."""
+    if manifest.compression not in COMPRESSIONS:  # reported already; cannot be decompressed
+        return []
+    problems = []
+    for split, info in manifest.splits.items():
+        for idx, shard in enumerate(info.shards):
+            path = record_dir / shard.file
+            if shard.record_lengths is None or str(path) in skip:
+                continue
+            problem = record_index.index_problem(
+                path.read_bytes(), manifest.compression, shard.record_lengths, shard.records
+            )
+            if problem is not None:
+                problems.append(
+                    RecordError(
+                        record_dir / MANIFEST_NAME,
+                        f"has a record index that does not match {shard.file} (shard {idx} of "
+                        f"split {split!r}): {problem}",
+                        _RESERIALIZE,
+                    )
+                )
+    return problems
 
 
 def _check_unlisted(record_dir: Path, manifest: Manifest) -> list[RecordError]:

@@ -37,7 +37,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from reproml.errors import ConfigError, HandlerError, RecordError
-from reproml.records import example_codec, tfrecord_io
+from reproml.records import example_codec, record_index, tfrecord_io
 from reproml.records.example_codec import Column
 from reproml.records.handler import FeatureHandler
 from reproml.records.manifest import (
@@ -313,6 +313,10 @@ def write_shard(task: ShardTask, keys_to_handlers: Mapping[str, FeatureHandler])
             row = task.first_row + offset
             _count_label(feature, key, per_class, task.split, row, many=many)
     examples = example_codec.encode_examples(columns)
+    if isinstance(examples, np.ndarray):
+        lengths = np.full(examples.shape[0], examples.shape[1], dtype=np.int64)
+    else:
+        lengths = np.fromiter(map(len, examples), np.int64, count=len(examples))
     # A buffer over the framed array, not a bytes copy of it: written and hashed in place.
     data = tfrecord_io.compress(tfrecord_io.frame_records_buffer(examples), task.compression)
     with open(task.tmp_path, "wb") as f:
@@ -324,6 +328,7 @@ def write_shard(task: ShardTask, keys_to_handlers: Mapping[str, FeatureHandler])
         bytes=len(data),
         records=len(task.rows),
         sha256=hashlib.sha256(data).hexdigest(),
+        record_lengths=record_index.encode_lengths(lengths),
     )
     return StagedShard(
         split=task.split, idx=task.idx, tmp_path=task.tmp_path, shard=shard, label_counts=counts

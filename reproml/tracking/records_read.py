@@ -7,7 +7,8 @@ the drift command's production records)::
     take a read lease (record_dir/.readers/)      a rewrite by write_records is now refused
     reload the manifest, same fingerprint         else: rewritten while the run started
     verify_for_run: fingerprint + sha256/shard    else: fail naming the shard, before training
-    info["records_read"] += [{record_dir, ...}]   what was checked, seconds it took
+    info["records_read"] += [{record_dir, ...}]   what was checked, seconds it took, and the
+                                                  read order of input_fn (1 or 2, docs/inputs.md)
     ... the run ...
     at the end of its main function:              (`reproml.tracking.run_end.at_main_end`)
       returned -> verify_for_run again            a shard changed under the run (a manual
@@ -30,6 +31,7 @@ from reproml.errors import RecordError
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.readers import ReadLease, take_read_lease
 from reproml.records.verify import FIX, RunVerification, verify_for_run
+from reproml.records.whole_shards import read_order
 from reproml.tracking.run_end import at_main_end
 
 RECORDS_READ = "records_read"  # the info key: a list, one entry per record dir read
@@ -70,7 +72,11 @@ def read_records_in_run(
             )
         chosen = None if splits is None else tuple(splits)
         verified = verify_for_run(manifest, record_dir, chosen)
-        entry = {**verified.to_json(), "verified": "sha256 of every shard before reading"}
+        entry = {
+            **verified.to_json(),
+            "verified": "sha256 of every shard before reading",
+            "read_order": read_order(manifest, chosen),  # reproduce compares like with like
+        }
         at_main_end(_run, lambda ok: _end_reading(manifest, chosen, lease, entry, ok))
     except BaseException:
         lease.release()

@@ -20,7 +20,7 @@ def test_mnist_data_and_inputs_pages_run_as_written(tmp_path, monkeypatch, capsy
         "sklearn-digits 300 91117ce3825b",
         "False 64 ['MnistFileWarning']",
         "path (60, 28, 28) int64",
-        "uint8 (32, 28, 28, 1) int64 [8 0 2 5 6 2 8 1]",
+        "uint8 (32, 28, 28, 1) int64 [8 8 6 4 1 0 9 9]",
         "[100, 100, 100]",
         "[6, 4, 0, 7, 0, 8, 7, 3]",
         "records 300",

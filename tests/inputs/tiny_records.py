@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.numeric import NumericHandler
 from handlers.raw import StringHandler
-from reproml.records.manifest import Manifest
+from reproml.records.manifest import MANIFEST_NAME, Manifest
 from reproml.records.writer import write_records
 
 SPLIT_SIZES = {"train": 37, "test": 12}
@@ -59,3 +60,13 @@ def write_tiny_records(
         progress=False,
     )
     return manifest, rows
+
+
+def without_record_index(record_dir: Path) -> None:
+    """Rewrite `record_dir`'s manifest as one written before the record index existed."""
+    path = record_dir / MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    for split in manifest["splits"].values():
+        for shard in split["shards"]:
+            del shard["record_lengths"]
+    path.write_text(json.dumps(manifest, indent=2))

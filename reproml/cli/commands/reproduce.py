@@ -167,7 +167,42 @@ def dataset_problems(original: RunRecord) -> list[str]:
             f"dataset fingerprint differs: recorded {recorded[:12]}, "
             f"{record_dir} has {manifest.fingerprint[:12]}"
         ]
-    return [f"records: {problem}" for problem in verify(record_dir)]
+    return read_order_problems(original, record_dir, manifest) + [
+        f"records: {problem}" for problem in verify(record_dir)
+    ]
+
+
+def read_order_problems(original: RunRecord, record_dir: str, manifest: Any) -> list[str]:
+    """Return how the order input_fn would read `record_dir` in differs from the run's.
+
+    The same shards are read in order 2 when the manifest has a record index, else in order 1
+    (`reproml.records.whole_shards`, docs/inputs.md). A run records its order in
+    ``info.records_read``; a run that recorded none read before order 2 existed: order 1.
+    """
+    from reproml.records.whole_shards import read_order  # no TensorFlow, but only when reproducing
+
+    entries = [
+        entry
+        for entry in original.info.get("records_read") or []
+        if isinstance(entry, dict)
+        and os.path.realpath(str(entry.get("record_dir"))) == os.path.realpath(record_dir)
+    ]
+    if not entries:
+        return []
+    recorded = entries[0].get("read_order", 1)
+    splits = entries[0].get("splits") or None
+    try:
+        local = read_order(manifest, splits)
+    except KeyError as err:
+        return [f"records: {record_dir} has no split {err} the run read"]
+    if local == recorded:
+        return []
+    return [
+        f"read order differs: the run read {record_dir} in order {recorded}, it would now be "
+        f"read in order {local} (order 2 needs the manifest's record index, written by "
+        "write_records since read order 2; docs/inputs.md). Re-serialize the records with the "
+        "run's reproml version, or --force to compare anyway"
+    ]
 
 
 def weights_problems(original: RunRecord) -> list[str]:
