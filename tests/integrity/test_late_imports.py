@@ -307,7 +307,7 @@ import time
 from sacred import Experiment
 
 from reproml.tracking import experiment as rx
-from reproml.tracking.signals import TrainingInterrupted
+from reproml.train.signals import TrainingInterrupted
 
 ex = rx.track(Experiment("slow"))
 
