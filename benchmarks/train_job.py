@@ -51,7 +51,7 @@ def main(record_dir: str, steps: int, mode: str, determinism: str, runs_dir: str
         from sacred import Experiment
         from sacred.observers import FileStorageObserver
 
-        from reproml.tracking.hooks import SacredMetricsHook
+        from reproml.train.hooks import SacredMetricsHook
 
         ex = Experiment("bench_tracking", save_git_info=False)
         ex.observers.append(FileStorageObserver(runs_dir))

@@ -34,15 +34,15 @@ from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.records.augment import check_augment
 from reproml.records.reader import input_fn
-from reproml.sweep.trial import sweep_trial_callback
 from reproml.tracking import experiment as rx
-from reproml.tracking.best_checkpoint import check_early_stopping
 from reproml.tracking.classifier_run import (
     classifier_estimator,
     classifier_train_input_fn,
     export_classifier,
     report_classifier,
 )
+from reproml.train.best_checkpoint import check_early_stopping
+from reproml.train.loop import train_and_evaluate
 
 if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported when a run starts
     import tensorflow as tf
@@ -149,7 +149,7 @@ def main(
     """
     manifest = ensure_records()
     estimator = classifier(manifest=manifest)
-    metrics = rx.train_and_evaluate(
+    metrics = train_and_evaluate(
         _run,
         estimator,
         train_input(estimator=estimator, manifest=manifest),
@@ -160,7 +160,6 @@ def main(
         best_metric=best_metric,
         best_mode=best_mode,
         patience=patience,
-        after_evaluation=sweep_trial_callback(_run),  # a `reproml sweep` trial: report, prune
     )
     best = (_run.info.get("best_checkpoint") or {}).get("path")
     return report(

@@ -35,6 +35,7 @@ from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.tracking import experiment as rx
 from reproml.tracking.gan_run import fixed_evaluator, gan_estimator, gan_input_fns, scorer
+from reproml.train.loop import train_and_evaluate
 
 if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported when a run starts
     from sacred.run import Run
@@ -168,7 +169,7 @@ def main(
     if is_chief():  # one process, or the task that records a cluster job: only it scores
         evaluator, reference = evaluate_with(manifest=manifest)
         scoring = score(estimator=estimator, evaluator=evaluator, reference=reference)
-    metrics = rx.train_and_evaluate(
+    metrics = train_and_evaluate(
         _run,
         estimator,
         *gan_input_fns(manifest, batch_size, noise_dims, seed),

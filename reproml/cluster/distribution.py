@@ -241,7 +241,7 @@ def cluster_info(strategy: str = "auto", task: ClusterTask | None = None) -> dic
     ``{"cluster": {type: [addresses]}, "strategy": "collective" | "parameter_server" | "none",
     "synchronous": bool, "num_trainers": int, "num_ps": int}``; `reproml.cluster.reproducibility`
     reads it back to decide how a re-run is compared. (The chief adds ``chief_steps``, the
-    training steps it ran itself: `reproml.cluster.training`.)
+    training steps it ran itself: `reproml.train.cluster_runtime`.)
     """
     task = cluster_task() if task is None else task
     if task is None:

@@ -253,7 +253,7 @@ def recorded_distribution(info: Mapping[str, Any] | None) -> dict[str, Any] | No
     """Return the cluster shape a run recorded (None: one process).
 
     Reads ``info["cluster"]``: the chief's `reproml.cluster.distribution.cluster_info` merged
-    with its ``TF_CONFIG`` (what `reproml.cluster.training` records), or the bare ``TF_CONFIG``
+    with its ``TF_CONFIG`` (what `reproml.train.cluster_runtime` records), or the bare ``TF_CONFIG``
     of a run that recorded only that (the strategy is then the one "auto" picks: all-reduce
     without ps, parameter-server training with).
     """

@@ -1,9 +1,9 @@
 """Inside one trial's run: tag it with its sweep, and report each evaluation to the study.
 
 `reproml sweep` starts every trial as ``python -m MODULE with ...`` or ``python FILE with ...``
-with three environment variables naming its study and trial. Every tracked experiment
-(`reproml.tracking.experiment.track`) joins its trial by itself: the pre-run hook calls
-`start_sweep_trial` and `train_and_evaluate` adds the trial's report to its ``after_evaluation``
+with three environment variables naming its study and trial. Every tracked experiment joins its
+trial by itself: the tracking pre-run hook calls `start_sweep_trial`, and the training loop
+(`reproml.train.loop.train_and_evaluate`) adds the trial's report to its ``after_evaluation``
 (`with_sweep_trial`); an experiment writes nothing for it. Outside a sweep nothing changes.
 In a sweep it
 
@@ -20,6 +20,9 @@ import os
 import weakref
 from collections.abc import Callable
 from typing import Any
+
+from reproml.errors import ConfigError
+from reproml.models.scalar_metrics import scalar_metrics
 
 ENV_STORAGE = "REPROML_SWEEP_STORAGE"
 ENV_ID = "REPROML_SWEEP_ID"
@@ -48,7 +51,11 @@ def start_sweep_trial(run: Any) -> Callable[[int, dict], bool] | None:
 def sweep_trial_callback(run: Any) -> Callable[[int, dict], bool] | None:
     """Return the ``after_evaluation`` of a sweep trial's run, or None outside a sweep.
 
-    Tracked experiments need not call it: `train_and_evaluate` adds it (`with_sweep_trial`).
+    Kept for experiment files written before the training loop wired it itself: experiments
+    need not call it, `reproml.train.loop.train_and_evaluate` adds the report
+    (`with_sweep_trial`). Passing it anyway reports each evaluation once, not twice: it is the
+    run's one report, which `with_sweep_trial` recognizes, and the report answers a second call
+    for the same step with its first decision without reporting again (a caller's own wrapper).
 
     Raises:
       ConfigError: the sweep's metric is not an eval metric of the run (at the first evaluation).
@@ -77,12 +84,10 @@ def with_sweep_trial(
 
 def _join_trial(run: Any) -> Callable[[int, dict], bool]:
     """Tag `run` with its sweep, tell the study where it is; return the per-evaluation report."""
-    import optuna
+    import optuna  # deferred: Optuna (and its SQLAlchemy) only in a sweep trial
 
-    from reproml.errors import ConfigError
     from reproml.runs.annotations import tag_live_run
     from reproml.sweep.study import load_sweep
-    from reproml.tracking.best_checkpoint import scalar_metrics
 
     sweep_id = os.environ[ENV_ID]
     spec, study = load_sweep(sweep_id, os.environ[ENV_STORAGE])
@@ -94,17 +99,21 @@ def _join_trial(run: Any) -> Callable[[int, dict], bool]:
     trial.set_user_attr("run_id", str(run._id))
     trial.set_user_attr("run_dir", run.info.get("run_dir"))
 
+    decided: dict[int, bool] = {}  # step -> pruned: a second call for a step reports nothing
+
     def report(step: int, metrics: dict) -> bool:
+        if step in decided:  # wired twice (an old `sweep_trial_callback` inside a wrapper)
+            return decided[step]
         scalars = scalar_metrics(metrics)
         if spec.metric not in scalars:
             raise ConfigError(
                 "sweep --metric", f"one of the eval metrics {sorted(scalars)}", spec.metric
             )
         trial.report(scalars[spec.metric], step)
-        if trial.should_prune():
+        decided[step] = trial.should_prune()
+        if decided[step]:
             info["pruned_at_step"] = step
             trial.set_user_attr("pruned_at_step", step)
-            return True
-        return False
+        return decided[step]
 
     return report

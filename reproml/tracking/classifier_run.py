@@ -1,7 +1,7 @@
 """The steps of a classifier run on records: its Estimator, and what it reports at the end.
 
     estimator = classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
-    metrics = rx.train_and_evaluate(_run, estimator, ...)
+    metrics = train_and_evaluate(_run, estimator, ...)  # reproml.train.loop
     accuracy = report_classifier(_run, estimator, manifest, metrics, batch_size=100,
                                  num_samples=32, checkpoint=best, export=True)
 

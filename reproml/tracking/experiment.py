@@ -25,8 +25,9 @@ file, docstring and sources from there), handed to `track`::
 * a pre-run hook recording ``info["run_dir"]``, how the run was started
   (``info["started"]``, `reproml.runs.started`), the code state, ``pip freeze`` and, on a
   ``TF_CONFIG`` cluster, ``info["cluster"]``; in a `reproml sweep` trial it tags the run and
-  joins it to its trial (`reproml.sweep.trial`), and `train_and_evaluate` reports each
-  evaluation to the study; a task that is not the chief records nothing
+  joins it to its trial (`reproml.train.loop.start_training_run`), and the training loop
+  (`reproml.train.loop.train_and_evaluate`) reports each evaluation to the study; a task that
+  is not the chief records nothing
   (`reproml.cluster.is_chief`), so a distributed job is one run;
 * a pre-run hook that makes the steps registered with `reproml.tracking.run_end.at_main_end`
   run when the main function ends, however it ends (a run releases and re-checks the records
@@ -45,8 +46,8 @@ file, docstring and sources from there), handed to `track`::
 
 `ReproMLError` is a `SacredError` without traceback, so every user error raised by a hook, a
 command or a run prints as one line. The helpers below are the steps of a command:
-`train_and_evaluate` (metrics to Sacred, stop on signals, resumable), `add_file_artifact`,
-`record_tensorboard`, `print_run_summary`.
+`add_file_artifact`, `record_tensorboard`, `print_run_summary`, `evaluate`; training itself is
+the training layer's (`reproml.train.loop.train_and_evaluate`).
 """
 
 from __future__ import annotations
@@ -67,12 +68,12 @@ from sacred.observers import MongoObserver
 from reproml.cluster.tf_config import cluster_task, is_chief
 from reproml.errors import ConfigError
 from reproml.lazy import import_deferred, lazy_import
+from reproml.runs.artifact_files import add_file_artifact
 from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.record import class_count_lines, missing_class_lines
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.runs.started import STARTED_INFO, started_from
-from reproml.sweep.trial import start_sweep_trial, with_sweep_trial
 from reproml.tracking.observers import (
     GuardedObserver,
     file_store_observer,
@@ -92,11 +93,12 @@ from reproml.tracking.record import (
     record_late_imports,
 )
 from reproml.tracking.run_end import install_main_end
-from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
+from reproml.train.loop import start_training_run
+from reproml.train.signals import sigterm_as_interrupt
 
 np = lazy_import("numpy")
 tf = lazy_import("tensorflow")
-estimator_hooks = lazy_import("reproml.tracking.hooks")  # Estimator hooks: metrics, progress bar
+estimator_hooks = lazy_import("reproml.train.hooks")  # deferred: Estimator hooks load TensorFlow
 
 # "sys" capture: Python-level stdout/stderr only. "fd" capture runs `tee` subprocesses that
 # also get Ctrl-C and would take TensorFlow's C++ log lines too.
@@ -232,7 +234,7 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
             _run.info.setdefault(
                 STARTED_INFO, started_from(Path(ex.base_dir) / mainfile, ex.base_dir)
             )
-        start_sweep_trial(_run)  # tags a sweep trial's run; its pruning is wired in training
+        start_training_run(_run)  # a sweep trial's run is tagged now; its pruning in training
         if record_code_state:
             record_code(_run, ex.base_dir)
             record_environment(_run)
@@ -376,160 +378,6 @@ def model_dir_for(_run: Any, model_dir: str | None) -> str:
     return tempfile.mkdtemp(prefix="reproml-model-")
 
 
-def train_and_evaluate(
-    _run: Any,
-    estimator: Any,
-    train_input_fn: Callable,
-    eval_input_fn: Callable,
-    *,
-    steps: int,
-    eval_every: int,
-    log_every: int,
-    eval_steps: int | None = None,
-    after_evaluation: Callable[[int, dict], bool | None] | None = None,
-    best_metric: str | None = None,
-    best_mode: str = "max",
-    patience: int | None = None,
-) -> dict[str, Any]:
-    """Train to `steps` (resuming from `estimator.model_dir`), evaluating every `eval_every`.
-
-    Logs ``train.loss`` / ``train.steps_per_sec`` every `log_every` steps and every scalar
-    eval metric as ``eval.<name>``; the whole history is added as the ``history.csv``
-    artifact. Ctrl-C / SIGTERM stop after the current step; the checkpoint of that step is
-    saved and `TrainingInterrupted` is raised (Sacred records INTERRUPTED). Running again with
-    the same model_dir continues to `steps`.
-
-    With `best_metric`, the checkpoint of the evaluation with the best value is kept in
-    ``<model_dir>/best/`` (`BestCheckpoint`) and recorded as ``info["best_checkpoint"]``
-    (metric, mode, step, value, path, and its scalar ``metrics``); with `patience` too,
-    training stops once that many evaluations in a row did not improve it
-    (``info["early_stopping"]``). The metrics returned are then those of the best checkpoint
-    (evaluated again if it is not the last one), so the run reports the model it exports.
-
-    Args:
-      _run: the Sacred run.
-      estimator: the Estimator (its model_dir holds checkpoints and TensorBoard events).
-      train_input_fn: repeats forever (training stops by step count).
-      eval_input_fn: one pass over the eval split (or use `eval_steps`).
-      steps: the global step to train to.
-      eval_every: train steps between evaluations.
-      log_every: train steps between metric logs.
-      eval_steps: evaluation batches (None: until `eval_input_fn` is exhausted).
-      after_evaluation: called with ``(step, metrics)`` after each evaluation; a true return
-        value stops training there (``info["stopped_early"]``). In a sweep trial the trial's
-        report is added (`reproml.sweep.trial.with_sweep_trial`): a pruned trial stops too.
-      best_metric: the eval metric choosing the best checkpoint (None: the last one counts).
-      best_mode: ``max`` or ``min``: which values of `best_metric` are better.
-      patience: evaluations without improvement before stopping (None: never stop early).
-
-    Returns:
-      The metrics of the best evaluation (`best_metric`), else of the last one.
-
-    Raises:
-      ConfigError: `best_metric`, `best_mode` or `patience` is invalid, or `best_metric` is not
-        an eval metric of the model.
-    """
-    after_evaluation = with_sweep_trial(_run, after_evaluation)  # a sweep trial's pruning
-    if cluster_task() is not None:  # a TF_CONFIG job: tf.estimator.train_and_evaluate's roles
-        from reproml.cluster.training import train_and_evaluate_on_cluster
-
-        return train_and_evaluate_on_cluster(
-            _run,
-            estimator,
-            train_input_fn,
-            eval_input_fn,
-            steps=steps,
-            eval_every=eval_every,
-            log_every=log_every,
-            eval_steps=eval_steps,
-            after_evaluation=after_evaluation,
-            best_metric=best_metric,
-            best_mode=best_mode,
-            patience=patience,
-        )
-    from reproml.tracking.best_checkpoint import (
-        BestCheckpoint,
-        check_early_stopping,
-        scalar_metrics,
-    )
-    from reproml.tracking.history import HISTORY_ARTIFACT, MetricHistory
-
-    check_early_stopping(best_metric, best_mode, patience)
-    start = estimator.latest_checkpoint()
-    done = 0 if start is None else int(start.rsplit("-", 1)[-1])
-    if done:
-        _log.info("resuming from %s (step %d of %d)", start, done, steps)
-        _run.info["resumed_from_step"] = done
-    best = None
-    if best_metric is not None:
-        best = BestCheckpoint(estimator.model_dir, best_metric, best_mode, patience)
-    targets = [t for t in range(eval_every, steps, eval_every) if t > done] + [steps]
-    metrics: dict[str, Any] = {}
-    history = MetricHistory(_run)
-    progress = estimator_hooks.ProgressBarHook(total=steps, initial=done)
-    try:
-        for target in targets:
-            if best is not None and best.should_stop():
-                break  # a resumed run that had already stopped early
-            with stop_on_signals() as stopper:
-                if target > done:
-                    estimator.train(
-                        train_input_fn,
-                        max_steps=target,
-                        hooks=[
-                            estimator_hooks.SacredMetricsHook(history, log_every),
-                            stopper.hook,
-                            progress,
-                        ],
-                    )
-            if stopper.received is not None:
-                _run.info["stopped_at_step"] = stopper.hook.last_step
-                raise TrainingInterrupted(
-                    stopper.signal_name, stopper.hook.last_step, estimator.model_dir
-                )
-            checkpoint = estimator.latest_checkpoint()
-            metrics = dict(estimator.evaluate(eval_input_fn, steps=eval_steps))
-            step = int(metrics.get("global_step", target))
-            done = step
-            estimator_hooks.log_eval_metrics(history, metrics, step)
-            if best is not None:
-                best.update(step, metrics, checkpoint)
-            stop_asked = after_evaluation is not None and after_evaluation(step, metrics)
-            if stop_asked:
-                _run.info["stopped_early"] = {"step": step, "reason": "after_evaluation"}
-                break
-            if best is not None and best.should_stop() and step < steps:
-                _run.info["early_stopping"] = {
-                    "stopped_at_step": step,
-                    "metric": best_metric,
-                    "patience": patience,
-                    "best_step": best.step,
-                }
-                _log.info(
-                    "early stopping at step %d: %s has not improved for %d evaluations "
-                    "(best %.4g at step %d)",
-                    step,
-                    best_metric,
-                    patience,
-                    best.value,
-                    best.step,
-                )
-                break
-    finally:
-        progress.close()
-        if history.rows:
-            path = history.write_csv(new_artifact_path(_run, HISTORY_ARTIFACT))
-            add_file_artifact(_run, path)
-    if best is None or best.checkpoint is None:
-        return metrics
-    if best.step != int(metrics.get("global_step", -1)):
-        metrics = dict(
-            estimator.evaluate(eval_input_fn, steps=eval_steps, checkpoint_path=best.checkpoint)
-        )
-    _run.info["best_checkpoint"] = {**best.record(), "metrics": scalar_metrics(metrics)}
-    return metrics
-
-
 def evaluate(_run: Any, estimator: Any, eval_input_fn: Callable) -> dict[str, Any]:
     """Evaluate `estimator`'s latest checkpoint once; log every scalar as ``eval.<name>``.
 
@@ -539,11 +387,6 @@ def evaluate(_run: Any, estimator: Any, eval_input_fn: Callable) -> dict[str, An
     metrics = dict(estimator.evaluate(eval_input_fn))
     estimator_hooks.log_eval_metrics(_run, metrics)
     return metrics
-
-
-def add_file_artifact(_run: Any, path: str | os.PathLike, name: str | None = None) -> None:
-    """Add the file at `path` to the run as an artifact called `name` (default: its file name)."""
-    _run.add_artifact(str(path), name=name or Path(path).name)
 
 
 def new_artifact_path(_run: Any, name: str) -> Path:
@@ -637,5 +480,4 @@ __all__: Sequence[str] = (
     "print_run_summary",
     "record_tensorboard",
     "split_sizes_limited",
-    "train_and_evaluate",
 )

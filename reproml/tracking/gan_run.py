@@ -3,7 +3,7 @@
     estimator = gan_estimator(_run, manifest, _config)        # params from the config entries
     train_fn, eval_fn = gan_input_fns(manifest, batch_size, noise_dims, seed)
     evaluator, reference = fixed_evaluator(_run, manifest, evaluator_dir, steps, num_fid_samples)
-    rx.train_and_evaluate(..., after_evaluation=scorer(_run, estimator, evaluator, reference, ...))
+    train_and_evaluate(..., after_evaluation=scorer(_run, estimator, evaluator, reference, ...))
 
 After every evaluation the scorer generates `num_fid_samples` images, scores them against the
 real reference (``eval.<score>`` for each of `reproml.models.evaluator.SCORE_NAMES`, also put

@@ -20,14 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.source_fingerprint import FILE_HASHES_KEY
+from reproml.runs.artifact_files import artifact_dir
 from reproml.runs.code_state import (
     CodeState,
     current_code_state,
@@ -46,18 +45,6 @@ from reproml.runs.scrub import scrub, scrub_text
 
 MAX_EXPORT_ZIP_BYTES = 20 * 1024 * 1024
 _log = logging.getLogger("reproml.tracking")
-
-
-def artifact_dir(run: Any) -> Path:
-    """Return a temp directory for this run's artifact files (removed at interpreter exit)."""
-    path = getattr(run, "_reproml_artifact_dir", None)
-    if path is None:
-        path = Path(tempfile.mkdtemp(prefix=f"reproml-run-{run._id}-"))
-        run._reproml_artifact_dir = path
-        import atexit
-
-        atexit.register(shutil.rmtree, path, True)
-    return path
 
 
 def add_text_artifact(run: Any, name: str, text: str) -> Path:

@@ -7,7 +7,7 @@ import pytest
 from reproml.errors import ConfigError
 from reproml.runs.record import CliError
 from reproml.sweep.space import parse_space
-from reproml.tracking.best_checkpoint import BestCheckpoint, check_early_stopping
+from reproml.train.best_checkpoint import BestCheckpoint, check_early_stopping
 
 
 def _checkpoint(model_dir, step):

@@ -88,7 +88,7 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     run = json.loads((tmp_path / "runs" / "1" / "run.json").read_text())
     sources = {name for name, _ in run["experiment"]["sources"]}
     # Imported before the run was created, as when they were imported at the top: recorded.
-    assert {"reproml/tracking/hooks.py", "reproml/records/writer.py"} <= sources
+    assert {"reproml/train/hooks.py", "reproml/records/writer.py"} <= sources
     assert {"reproml/models/classifier.py", "reproml/datasets/mnist.py"} <= sources
     # The CLI reads that run, checks it against its seal, and verifies its records (sha256 of
     # every shard), without TensorFlow.

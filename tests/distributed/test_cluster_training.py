@@ -25,15 +25,13 @@ from reproml.cluster.reproducibility import (
     relaunch,
     rerun_command,
 )
-from reproml.cluster.training import (
-    _EvaluateEachCheckpoint,
-    check_cluster_arguments,
-    train_and_evaluate_on_cluster,
-)
 from reproml.datasets.mnist_ingredient import write_mnist_records
 from reproml.errors import ConfigError
 from reproml.models.determinism import run_config
 from reproml.records.reader import input_fn, train_shards
+from reproml.train.cluster_runtime import _EvaluateEachCheckpoint, check_cluster_arguments
+from reproml.train.evaluations import Evaluations
+from reproml.train.loop import train_and_evaluate
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 CHIEF_WORKER = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}
@@ -217,28 +215,23 @@ def test_an_after_evaluation_asking_to_stop_fails_the_chief(tmp_path):
         return step >= 4
 
     history = History()
-    evaluations = _EvaluateEachCheckpoint(None, None, None, history, None, 0, observe)
+    evaluations = _EvaluateEachCheckpoint(None, Evaluations(history, None, observe, steps=10))
     graph = tf.Graph()
     with graph.as_default():
         graph.finalize()  # as the chief's training graph, inside which the saver hook runs
         metrics = {"global_step": 2, "loss": 0.5}
         evaluations.record(metrics, 2, "model.ckpt-2")
-        assert evaluations.metrics is metrics and metrics["score"] == 1.0
+        assert evaluations.evaluations.metrics is metrics and metrics["score"] == 1.0
         with pytest.raises(ConfigError, match="'after_evaluation': expected a callback that never"):
             evaluations.record({"global_step": 4, "loss": 0.4}, 4, "model.ckpt-4")
     assert calls == [(2, True), (4, True)]  # called eagerly, as on one machine
     assert history.rows[0] == ("eval.loss", 0.5, 2)
 
 
-def test_train_and_evaluate_on_cluster_needs_tf_config():
-    with pytest.raises(ConfigError, match="'TF_CONFIG': expected a cluster task"):
-        train_and_evaluate_on_cluster(None, None, None, None, steps=1, eval_every=1, log_every=1)
-
-
 def test_refused_before_anything_runs(monkeypatch):
     set_task(monkeypatch, CHIEF_WORKER, "chief")
     with pytest.raises(ConfigError, match="'patience': expected None on a TF_CONFIG cluster"):
-        train_and_evaluate_on_cluster(
+        train_and_evaluate(
             None, None, None, None, steps=1, eval_every=1, log_every=1, patience=3,
             best_metric="accuracy",
         )  # fmt: skip
@@ -330,4 +323,4 @@ def test_an_evaluator_needs_the_shared_model_dir(monkeypatch):
         config = {"model_dir": None}
 
     with pytest.raises(ConfigError, match="'model_dir': expected the job's shared model_dir"):
-        train_and_evaluate_on_cluster(Run(), None, None, None, steps=1, eval_every=1, log_every=1)
+        train_and_evaluate(Run(), None, None, None, steps=1, eval_every=1, log_every=1)

@@ -30,6 +30,7 @@ from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
 from reproml.tracking.classifier_run import classifier_estimator, classifier_train_input_fn
+from reproml.train.loop import train_and_evaluate
 
 ex = rx.track(Experiment("fruit"))
 
@@ -59,8 +60,8 @@ def main(_run, record_dir, augment, class_weights, seed):
     train = classifier_train_input_fn(_run, estimator, manifest, 8, augment=augment,
                                       seed=seed, num_samples=8)
     test = input_fn("test", 8, manifest, n_epochs=1)
-    metrics = rx.train_and_evaluate(_run, estimator, train, test, steps=2, eval_every=2,
-                                    log_every=1)
+    metrics = train_and_evaluate(_run, estimator, train, test, steps=2, eval_every=2,
+                                 log_every=1)
     return float(metrics["accuracy"])
 
 

@@ -37,6 +37,7 @@ from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
 from reproml.tracking.classifier_run import classifier_estimator, report_classifier
+from reproml.train.loop import train_and_evaluate
 
 ex = rx.track(Experiment("shapes"))
 
@@ -63,8 +64,8 @@ def main(_run, record_dir, threshold, steps, seed):
     estimator = classifier_estimator(_run, manifest, None, params, seed, 10)
     train = input_fn("train", 16, manifest, random_seed=seed)
     test = input_fn("test", 16, manifest, n_epochs=1)
-    metrics = rx.train_and_evaluate(_run, estimator, train, test, steps=steps,
-                                    eval_every=steps, log_every=10)
+    metrics = train_and_evaluate(_run, estimator, train, test, steps=steps,
+                                 eval_every=steps, log_every=10)
     return report_classifier(_run, estimator, manifest, metrics, batch_size=16,
                              num_samples=8, export=True)
 

@@ -37,7 +37,7 @@ from sacred import Experiment
 import helpers
 from reproml.tracking import experiment as rx
 from reproml.tracking.record import record_dataset
-from reproml.tracking.signals import TrainingInterrupted
+from reproml.train.signals import TrainingInterrupted
 
 ex = rx.track(Experiment("tiny"))
 

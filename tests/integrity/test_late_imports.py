@@ -35,7 +35,8 @@ pytestmark = pytest.mark.slow
 MYNET = "reproml/models/networks/mynet.py"
 BROKEN = "reproml/models/networks/broken.py"
 CNN = "reproml/models/networks/cnn.py"
-HISTORY = "reproml/tracking/history.py"  # imported inside train_and_evaluate
+# Imported at the top of the training loop (reproml.train.loop): listed when the run starts.
+HISTORY = "reproml/train/history.py"
 BROKEN_NETWORK = '''"""A new network whose graph cannot be built: the run fails after importing it."""
 
 
@@ -142,9 +143,9 @@ def _sha256(path: Path) -> str:
 def test_network_and_modules_imported_during_a_quick_mnist_run_are_recorded(checkout):
     code = checkout.info("1")["code"]
     sources = checkout.sources("1")
-    for name in (CNN, HISTORY):
-        assert name not in sources  # imported after Sacred listed the sources
-        assert code["files"][name] == _sha256(checkout.repo / name)
+    assert CNN not in sources  # imported after Sacred listed the sources
+    assert code["files"][CNN] == _sha256(checkout.repo / CNN)
+    assert HISTORY in sources and code["files"][HISTORY] == _sha256(checkout.repo / HISTORY)
     assert MYNET not in code["files"]  # a module that is not imported is not a dependency
     assert code["untracked"] == []
     assert code["dirty"] is False
@@ -307,7 +308,7 @@ import time
 from sacred import Experiment
 
 from reproml.tracking import experiment as rx
-from reproml.tracking.signals import TrainingInterrupted
+from reproml.train.signals import TrainingInterrupted
 
 ex = rx.track(Experiment("slow"))
 

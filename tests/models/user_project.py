@@ -34,6 +34,7 @@ from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
 from reproml.tracking.classifier_run import classifier_estimator, report_classifier
 from reproml.tracking.record import record_dataset
+from reproml.train.loop import train_and_evaluate
 
 ex = rx.track(Experiment("colours"))
 
@@ -73,7 +74,7 @@ def main(_run, record_dir, steps, lr, backbone, init_from, seed):
     estimator = classifier_estimator(
         _run, manifest, None, params, seed, log_every=2, init_from=init_from
     )
-    metrics = rx.train_and_evaluate(
+    metrics = train_and_evaluate(
         _run,
         estimator,
         input_fn("train", 6, manifest, random_seed=seed),

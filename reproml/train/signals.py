@@ -1,7 +1,7 @@
 """Ctrl-C / SIGTERM during training: stop cleanly, save the checkpoint, record INTERRUPTED.
 
 `stop_on_signals` installs handlers for SIGINT and SIGTERM that only set a flag; its hook
-(`reproml.tracking.hooks.StopOnSignalHook`) asks the Estimator to stop after the current step,
+(`reproml.train.hooks.StopOnSignalHook`) asks the Estimator to stop after the current step,
 so `Estimator.train`
 returns normally and its checkpoint saver writes the last step. The caller then raises
 `TrainingInterrupted` (a Sacred interrupt), and Sacred records the run as ``INTERRUPTED``.
@@ -25,9 +25,9 @@ from sacred.utils import SacredError, SacredInterrupt
 
 from reproml.lazy import lazy_import
 
-estimator_hooks = lazy_import("reproml.tracking.hooks")  # Estimator hooks: TensorFlow
+estimator_hooks = lazy_import("reproml.train.hooks")  # Estimator hooks: TensorFlow
 
-_log = logging.getLogger("reproml.tracking")
+_log = logging.getLogger("reproml.train")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

@@ -1,6 +1,6 @@
 """The best checkpoint of a training and early stopping: which step had the best eval metric.
 
-`BestCheckpoint` watches every evaluation of `train_and_evaluate`. When the chosen eval metric
+`BestCheckpoint` watches every evaluation of `reproml.train.loop.train_and_evaluate`. When the chosen eval metric
 improves, the evaluated checkpoint is copied to ``<model_dir>/best/`` (so the Estimator's
 ``keep_checkpoint_max`` cannot delete it) and ``best/best.json`` records its step and value; a
 resumed training reads that file back. With a `patience` of N, `should_stop` tells the caller
@@ -20,22 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from reproml.errors import ConfigError
+from reproml.models.scalar_metrics import scalar_metrics
 
 BEST_DIR = "best"
 STATE_FILE = "best.json"
 MODES = ("max", "min")
-
-
-def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Return the scalar numeric entries of an `Estimator.evaluate` result as floats."""
-    import numpy as np
-
-    scalars = {}
-    for name, value in metrics.items():
-        array = np.asarray(value)
-        if array.ndim == 0 and np.issubdtype(array.dtype, np.number) and name != "global_step":
-            scalars[name] = float(array)
-    return scalars
 
 
 def check_early_stopping(metric: Any, mode: Any, patience: Any) -> None:

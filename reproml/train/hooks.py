@@ -155,7 +155,7 @@ class StopOnSignalHook(tf.compat.v1.train.SessionRunHook):
     """Requests the Estimator to stop after the step during which a signal arrived.
 
     Args:
-      stopper: the `reproml.tracking.signals.SignalStopper` whose ``received`` is checked.
+      stopper: the `reproml.train.signals.SignalStopper` whose ``received`` is checked.
     """
 
     def __init__(self, stopper: Any) -> None:
