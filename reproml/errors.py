@@ -77,3 +77,11 @@ class ConfigError(ReproMLError, ValueError):
     def __init__(self, entry: str, expected: str, got: object) -> None:
         self.entry, self.expected, self.got = entry, expected, got
         super().__init__(f"config entry {entry!r}: expected {expected}, got {got!r}")
+
+
+class DownloadError(RecordError):
+    """A download that failed or whose content does not have the expected sha256: names the url."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded file whose sha256 is not the expected one (it was not cached)."""

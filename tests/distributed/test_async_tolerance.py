@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reproml.cluster.reproducibility import (
+from reproml.runs.reproducibility import (
     ASYNC_TOLERANCES,
     UNMEASURED,
     VERDICT_DIFFERS,

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from reproml.cluster.distribution import STRATEGY_ENV, strategy_from_env, strategy_name
-from reproml.cluster.reproducibility import (
+from reproml.runs.reproducibility import (
     VERDICT_DIFFERS,
     VERDICT_EXACT,
     VERDICT_NOT_COMPARABLE,

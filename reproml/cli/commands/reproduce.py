@@ -140,7 +140,7 @@ def tolerances_from(args: argparse.Namespace) -> list | None:
     for flag, value in (("--rtol", rtol), ("--atol", atol)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise CliError(f"{flag} must be a finite number >= 0, got {value}")
-    from reproml.cluster.reproducibility import Tolerance
+    from reproml.runs.reproducibility import Tolerance
 
     return [Tolerance("*", rtol or 0.0, atol or 0.0, measured="")]
 
@@ -467,10 +467,10 @@ def reproduce_distributed(
     """Re-launch a recorded TF_CONFIG job on a local cluster of the same shape and compare it.
 
     Synchronous all-reduce jobs are compared exactly; asynchronous parameter-server jobs within
-    the tolerances `reproml.cluster.reproducibility` states (or `tolerances`), printed per
+    the tolerances `reproml.runs.reproducibility` states (or `tolerances`), printed per
     metric. Returns 0 when the verdict is exact or within tolerance, else `EXIT_DIFFERS`.
     """
-    from reproml.cluster.reproducibility import (
+    from reproml.runs.reproducibility import (
         VERDICT_EXACT,
         VERDICT_WITHIN_TOLERANCE,
         distributed_report,
@@ -559,7 +559,7 @@ def refuse_tampered(original: RunRecord, store: RunStore) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check, re-run and reports; returns 0 if every metric reproduced exactly, else 1."""
-    from reproml.cluster.reproducibility import expectation_for, recorded_distribution
+    from reproml.runs.reproducibility import expectation_for, recorded_distribution
 
     store = open_store(args)
     original = store.get_run(args.run_id)

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
+from reproml.cluster.distribution import STRATEGY_ENV
+from reproml.cluster.launcher import launch
 from reproml.errors import ConfigError
+from reproml.runs.record import TIMING_METRICS
 from reproml.runs.started import experiment_command
 
 
@@ -332,8 +337,6 @@ def distributed_report(
     mismatch = cluster_mismatch(recorded, rerun)
     if mismatch is not None:
         return [f"not comparable: {mismatch}"], VERDICT_NOT_COMPARABLE
-    from reproml.runs.record import TIMING_METRICS
-
     expectation = expectation_for(recorded, tolerances, experiment)
     original, new = final_metrics(original_metrics), final_metrics(rerun_metrics)
     timing = sorted(name for name in set(original) | set(new) if name in TIMING_METRICS)
@@ -394,9 +397,6 @@ def relaunch(
     Raises:
       ConfigError: the run recorded no cluster (re-run it as one process).
     """
-    from reproml.cluster.distribution import STRATEGY_ENV
-    from reproml.cluster.launcher import launch
-
     shape = recorded_distribution(original_info)
     if shape is None:
         raise ConfigError("info.cluster", "the cluster a distributed run recorded", None)
@@ -436,9 +436,6 @@ def rerun_command(
       command_name: the recorded command (None or "main": the main function).
       python: the interpreter (default: this one).
     """
-    import json
-    import sys
-
     path = os.fspath(config_file)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(dict(config), f, indent=2, sort_keys=True)
