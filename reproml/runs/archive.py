@@ -83,6 +83,11 @@ from reproml.runs.safe_names import (
     zip_member_kind,
 )
 from reproml.runs.seal import SEAL_FILE, check_run, check_run_dir, read_seal_file
+from reproml.runs.mongo import gridfs_of
+from reproml.runs.annotations import omniboard_fields
+from reproml.runs.file_store import load_run_dir
+from reproml.runs.mongo import gridfs_of
+from reproml.runs.push import delete_run, replay
 
 FORMAT = "reproml-run-archive"
 VERSION = 1
@@ -255,7 +260,6 @@ def _collect_dir(run_dir: Path, run: RunRecord) -> tuple:
 
 def _collect_mongo(store: Any, run: RunRecord) -> tuple:
     """A MongoDB run: its document, metrics and GridFS files in the file store's layout."""
-    from reproml.runs.mongo import gridfs_of
 
     fs = gridfs_of(store.db)
     doc = run.raw
@@ -853,10 +857,6 @@ def _import_into_mongo(
     archive_sha: str,
     public_key: Any,
 ) -> Imported:
-    from reproml.runs.annotations import omniboard_fields
-    from reproml.runs.file_store import load_run_dir
-    from reproml.runs.mongo import gridfs_of
-    from reproml.runs.push import delete_run, replay
 
     imported_from = provenance(header, archive, archive_sha)
     original, origin = str(header["original_id"]), _origin_text(header)

@@ -11,6 +11,7 @@ from typing import Any
 
 from reproml.runs.mongo import MongoTarget, connect, gridfs_of
 from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.mongo import target_from_url
 
 
 def open_mongo_store(url: str, source: str = "--mongo") -> MongoStore:
@@ -19,7 +20,6 @@ def open_mongo_store(url: str, source: str = "--mongo") -> MongoStore:
     Raises:
       MongoUnreachableError: the URL is not a MongoDB URL or the server does not answer.
     """
-    from reproml.runs.mongo import target_from_url
 
     target = target_from_url(url, source)
     return MongoStore(connect(target), target.display, target)

@@ -31,7 +31,7 @@ from reproml.runs.record import CliError, RunRecord
 from reproml.runs.started import KIND_FILE, KIND_MODULE, experiment_command, is_file_target
 from reproml.runs.started import load_experiment as _load_experiment
 from reproml.sweep.space import parse_space
-from reproml.sweep.study import SweepSpec
+from reproml.sweep.study import SweepSpec, open_storage
 from reproml.sweep.trial import ENV_ID, ENV_STORAGE, ENV_TRIAL
 
 RETRY_ATTR = "retry_of"  # the trial number a queued trial runs again
@@ -232,8 +232,6 @@ def run_sweep(spec: SweepSpec, study: Any, location: str, workers: int, logs_dir
     """
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
-
-    from reproml.sweep.study import open_storage
 
     requeued = requeue_cut_short(study, open_storage(location))
     if requeued:

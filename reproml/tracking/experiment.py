@@ -64,6 +64,7 @@ from sacred import SETTINGS, Experiment
 from sacred.commandline_options import cli_option
 from sacred.observers import MongoObserver
 
+from reproml.checks import int_at_least
 from reproml.cluster.tf_config import cluster_task, is_chief
 from reproml.errors import ConfigError
 from reproml.lazy import import_deferred, lazy_import
@@ -314,9 +315,7 @@ def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
 def check_positive_int(config: Mapping[str, Any], *entries: str) -> None:
     """Raise ConfigError naming the first of `entries` that is not an int >= 1."""
     for entry in entries:
-        value = config[entry]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(entry, "an int >= 1", value)
+        int_at_least(entry, config[entry])
 
 
 def check_positive_number(config: Mapping[str, Any], *entries: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from reproml.cluster.launcher import launch
 from reproml.runs.record import CliError
 
 
@@ -35,8 +36,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Launch the job; return its exit code."""
-    from reproml.cluster.launcher import launch
-
     command = list(args.task_command)
     if command[:1] == ["--"]:
         command = command[1:]
