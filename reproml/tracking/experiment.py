@@ -71,6 +71,7 @@ from reproml.lazy import import_deferred, lazy_import
 from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.record import class_count_lines, missing_class_lines
+from reproml.runs.reproducibility import TOLERANCES_INFO, Tolerance, declare_tolerances
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.runs.started import STARTED_INFO, started_from
 from reproml.sweep.trial import start_sweep_trial, with_sweep_trial
@@ -176,16 +177,32 @@ def _add_project_sources(ex: Experiment) -> None:
             known.add(path)
 
 
-def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
+def track(
+    ex: Experiment,
+    *,
+    record_code_state: bool = True,
+    tolerances: Sequence[Tolerance] | None = None,
+    tolerance_caveat: str = "",
+) -> Experiment:
     """Wire reproml's tracking into a Sacred experiment (see the module docstring).
 
     Args:
       ex: a Sacred `Experiment` made in the experiment's own file.
       record_code_state: record the git diff and pip freeze of every observed run.
+      tolerances: how close each metric of a re-run of an asynchronous parameter-server job
+        must be (`reproml.runs.reproducibility.Tolerance`, first match wins, one ``"*"``),
+        measured on identical jobs of this experiment; recorded in every run's
+        ``info["reproduce_tolerances"]``, which `reproml reproduce` applies. None: the stated
+        default (`UNMEASURED`) for every metric.
+      tolerance_caveat: printed with a "within tolerance" verdict (recorded with them).
 
     Returns:
       `ex` itself.
+
+    Raises:
+      ConfigError: malformed `tolerances` (`declare_tolerances`).
     """
+    declared = None if tolerances is None else declare_tolerances(tolerances, tolerance_caveat)
     ex.base_dir = str(_project_dir(getattr(ex.mainfile, "filename", None)))
     _add_project_sources(ex)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -233,6 +250,8 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
             _run.info.setdefault(
                 STARTED_INFO, started_from(Path(ex.base_dir) / mainfile, ex.base_dir)
             )
+        if declared is not None:
+            _run.info[TOLERANCES_INFO] = declared
         start_sweep_trial(_run)  # tags a sweep trial's run; its pruning is wired in training
         if record_code_state:
             record_code(_run, ex.base_dir)
