@@ -16,15 +16,6 @@ import pytest
 import tensorflow as tf
 
 from reproml.cluster.distribution import STRATEGY_ENV, strategy_from_env, strategy_name
-from reproml.runs.reproducibility import (
-    VERDICT_DIFFERS,
-    VERDICT_EXACT,
-    VERDICT_NOT_COMPARABLE,
-    VERDICT_WITHIN_TOLERANCE,
-    distributed_report,
-    relaunch,
-    rerun_command,
-)
 from reproml.cluster.training import (
     _EvaluateEachCheckpoint,
     check_cluster_arguments,
@@ -34,6 +25,15 @@ from reproml.datasets.mnist_ingredient import write_mnist_records
 from reproml.errors import ConfigError
 from reproml.models.determinism import run_config
 from reproml.records.reader import input_fn, train_shards
+from reproml.runs.reproducibility import (
+    VERDICT_DIFFERS,
+    VERDICT_EXACT,
+    VERDICT_NOT_COMPARABLE,
+    VERDICT_WITHIN_TOLERANCE,
+    distributed_report,
+    relaunch,
+    rerun_command,
+)
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 CHIEF_WORKER = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}
