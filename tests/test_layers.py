@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import configparser
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -130,7 +131,7 @@ def test_lint_imports_keeps_the_layers():
         text=True,
         timeout=300,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
 
 
 def test_lazy_imports_keep_the_layers():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reproml.cli.commands import reproduce
+from reproml.runs import reproduce
 from reproml.runs.code_state import CodeState
 from reproml.tracking import record as run_record
 from tests.cli.test_leaderboard import _table
