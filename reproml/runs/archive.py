@@ -65,23 +65,10 @@ from typing import Any
 from reproml.records.atomic_write import atomic_output, write_atomic
 from reproml.runs.annotations import ANNOTATIONS_FILE, is_mongo_run
 from reproml.runs.file_store import read_json, shared_copy
-from reproml.runs.record import CliError, RunRecord, run_sort_key
-from reproml.runs.safe_names import (
-    ArchiveLimits,
-    ByteBudget,
-    UnsafeNameError,
-    check_base_name,
-    check_file_name,
-    check_md5,
-    check_relative_name,
-    check_stored_run,
-    copy_capped,
-    stored_file,
-    stored_resource,
-    stored_source,
-    tar_member_kind,
-    zip_member_kind,
-)
+from reproml.runs.record import RunRecord, run_sort_key
+from reproml.errors import CliError
+from reproml.runs.safe_names import ArchiveLimits, ByteBudget, check_base_name, check_file_name, check_md5, check_relative_name, check_stored_run, copy_capped, stored_file, stored_resource, stored_source, tar_member_kind, zip_member_kind
+from reproml.errors import UnsafeNameError
 from reproml.runs.seal import SEAL_FILE, check_run, check_run_dir, read_seal_file
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.annotations import omniboard_fields

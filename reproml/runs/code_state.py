@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reproml.records.file_hash import file_sha256
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 
 MAX_FILES_NAMED = 4
 # A module under one of these directories is installed, not project code: pip freeze records it.

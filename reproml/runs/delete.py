@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from reproml.runs.annotations import is_mongo_run
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
+from reproml.errors import CliError
 from reproml.runs.push import delete_run
 
 

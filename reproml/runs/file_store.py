@@ -21,7 +21,8 @@ from sacred.dependencies import get_digest
 
 from reproml.errors import RecordError
 from reproml.records.atomic_write import write_atomic
-from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.record import RunRecord, parse_time, run_sort_key
+from reproml.errors import CliError
 from reproml.runs.safe_names import stored_file
 
 REPAIR_HINT = "Repair or move away that run directory"

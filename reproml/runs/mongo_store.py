@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from reproml.runs.mongo import MongoTarget, connect, gridfs_of
-from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.record import RunRecord, parse_time, run_sort_key
+from reproml.errors import CliError
 from reproml.runs.mongo import target_from_url
 
 

@@ -37,10 +37,6 @@ def source_artifact_name(relative_path: str) -> str:
     return SOURCE_ARTIFACT_PREFIX + urllib.parse.quote(relative_path, safe="")
 
 
-class CliError(ReproMLError):
-    """A command that cannot do what was asked; the message is the one line the user sees."""
-
-
 @dataclasses.dataclass
 class RunRecord:
     """One run: what Sacred recorded in ``run.json`` / the ``runs`` document, plus metrics.

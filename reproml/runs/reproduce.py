@@ -47,7 +47,8 @@ from reproml.runs.code_state import (
 )
 from reproml.runs.environment import environment_differences, pip_freeze
 from reproml.runs.file_store import FileStore
-from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, CliError, RunRecord
+from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, RunRecord
+from reproml.errors import CliError
 from reproml.runs.reproducibility import (
     VERDICT_EXACT,
     VERDICT_WITHIN_TOLERANCE,

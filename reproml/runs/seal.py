@@ -45,6 +45,7 @@ from typing import Any
 
 from gridfs.errors import GridFSError
 
+from reproml.errors import SealError
 from reproml.errors import ReproMLError
 from reproml.records.atomic_write import write_atomic
 from reproml.runs.file_store import load_run_dir
@@ -63,10 +64,6 @@ UNSEALED_FILES = (SEAL_FILE, "omniboard.json")
 # Meta entries added by a push or an import: where a copy came from, not what the run did.
 PROVENANCE_META = ("pushed_from", "imported_from")
 CHUNK = 1 << 20
-
-
-class SealError(ReproMLError):
-    """A seal that cannot be written or read (the message names the run and the file)."""
 
 
 @dataclasses.dataclass(frozen=True)

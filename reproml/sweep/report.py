@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.sweep.space import parse_space
 from reproml.sweep.study import SweepSpec
 

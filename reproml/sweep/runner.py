@@ -24,10 +24,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import ReproMLError
+from reproml.errors import CliError, TrialFailed
 from reproml.pids import pid_alive
 from reproml.runs.file_store import load_run_dir
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
 from reproml.runs.started import KIND_FILE, KIND_MODULE, experiment_command, is_file_target
 from reproml.runs.started import load_experiment as _load_experiment
 from reproml.sweep.space import parse_space
@@ -36,10 +36,6 @@ from reproml.sweep.trial import ENV_ID, ENV_STORAGE, ENV_TRIAL
 
 RETRY_ATTR = "retry_of"  # the trial number a queued trial runs again
 _print_lock = threading.Lock()
-
-
-class TrialFailed(ReproMLError):
-    """A trial's run did not complete (the message names its log)."""
 
 
 def reported_value(run: RunRecord, metric: str) -> float | None:

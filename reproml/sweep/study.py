@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.runs.started import is_file_target
 from reproml.sweep.space import parse_space
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from sacred.observers import MongoObserver
 
+from reproml.errors import CliError
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
 from reproml.runs.reproduce import OVERRIDES_INFO, fresh_model_dir
 from reproml.runs.started import STARTED_INFO, run_cwd, started_of
 from reproml.runs.stores import MONGO_URL_ENV, RunStore

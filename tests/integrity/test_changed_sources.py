@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reproml.datasets.ingredient import SerializationMismatchError, SourceChangedError
+from reproml.errors import SerializationMismatchError, SourceChangedError
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.source_fingerprint import FILE_HASHES_KEY
 from tests.integrity.source_experiment import ex
@@ -292,7 +292,7 @@ def test_a_changed_source_is_one_line_on_the_command_line(folder, tmp_path):
     proc = run()
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     (line,) = [ln for ln in proc.stderr.splitlines() if "SourceChangedError" in ln]
-    assert line.startswith("reproml.datasets.ingredient.SourceChangedError: ")
+    assert line.startswith("reproml.errors.SourceChangedError: ")
     assert f"1 file removed ({folder / 'test' / 'stripe' / 'img01.png'})" in line
     assert proc.stderr.strip() == line
     assert _recorded_runs(tmp_path) == ["1"]

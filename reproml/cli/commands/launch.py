@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from reproml.cluster.launcher import launch
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -13,9 +13,9 @@ import math
 import sys
 
 from reproml.cli.table import render_table
+from reproml.errors import CliError
 from reproml.runs import reproduce as reproducing
 from reproml.runs.lineage import lineage_problems
-from reproml.runs.record import CliError
 from reproml.runs.reproducibility import Tolerance, expectation_for, recorded_distribution
 from reproml.runs.started import describe, started_of
 from reproml.runs.stores import open_store

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from reproml.cli.table import render_table
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.runs.started import is_file_target
 from reproml.sweep import study as studies
 from reproml.sweep.report import ranked_rows, save_parallel_coordinates
