@@ -26,6 +26,7 @@ from reproml.drift.monitor import DriftReport
 from reproml.errors import ConfigError, RecordError
 from reproml.runs.file_store import FileStore, load_run_dir
 from reproml.tracking import experiment as rx
+from reproml.tracking.sacred_internals import run_id
 
 # The commands of a training run: a drift run monitors the last one that trained model_dir.
 TRAINING_COMMANDS = ("main",)
@@ -69,7 +70,7 @@ def monitored_run(
         return str(monitors)
     found = None
     for path in FileStore(store).run_dirs():
-        if path.name == str(_run._id):
+        if path.name == str(run_id(_run)):
             continue
         try:
             record = load_run_dir(path)

@@ -94,6 +94,12 @@ from reproml.tracking.record import (
     record_late_imports,
 )
 from reproml.tracking.run_end import install_main_end
+from reproml.tracking.sacred_internals import (
+    add_command_line_option,
+    run_id,
+    run_state,
+    wrap_main_function,
+)
 from reproml.tracking.signals import TrainingInterrupted, sigterm_as_interrupt, stop_on_signals
 
 np = lazy_import("numpy")
@@ -208,11 +214,7 @@ def track(
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     install_log_scrubbing()
     ex.captured_out_filter = filter_captured_output
-    if runs_dir_option not in ex.additional_cli_options:
-        # Sacred applies `additional_cli_options` to runs and parses the command line with
-        # `all_cli_options` (both filled from the constructor's argument): add it to both.
-        ex.additional_cli_options.append(runs_dir_option)
-        ex.all_cli_options.append(runs_dir_option)
+    add_command_line_option(ex, runs_dir_option)
 
     def load_run_modules(config: dict, command_name: str, logger: Any) -> dict:
         if command_name not in CONFIG_ONLY_COMMANDS:
@@ -270,32 +272,35 @@ def _record_late_imports_if_it_fails(run: Any) -> None:
 
     Sacred runs ``post_run_hooks`` only after the main function returned, and has no hook for a
     run that raised; an interrupted run is still reproduced up to the step it reached, so its
-    record must name its code as well. Sacred 0.8.7 calls ``run.main_function`` after the pre-run
-    hooks (`sacred.run.Run.__call__`), so this pre-run step wraps it: when it raises, the late
+    record must name its code as well. This pre-run step wraps the main function
+    (`reproml.tracking.sacred_internals.wrap_main_function`): when it raises, the late
     imports are recorded and the exception goes on. A failure to record them is logged as an
     error naming the run; it does not replace the run's own exception.
     """
-    main = run.main_function
 
-    def main_recording_late_imports_on_failure(*args: Any) -> Any:
-        try:
-            return main(*args)
-        except BaseException:
+    def recording_late_imports_on_failure(main: Callable[..., Any]) -> Callable[..., Any]:
+        def main_recording_late_imports_on_failure(*args: Any) -> Any:
             try:
-                record_late_imports(run)
-            except Exception as err:  # noqa: BLE001 - the run's own error is the one to raise
-                _log.error(
-                    "run %s: the modules imported during the run could not be recorded: %s: %s",
-                    run._id,
-                    type(err).__name__,
-                    err,
-                )
-            raise
+                return main(*args)
+            except BaseException:
+                try:
+                    record_late_imports(run)
+                except Exception as err:  # noqa: BLE001 - the run's own error is the one to raise
+                    _log.error(
+                        "run %s: the modules imported during the run could not be recorded: %s: %s",
+                        run_id(run),
+                        type(err).__name__,
+                        err,
+                    )
+                raise
 
-    run.main_function = main_recording_late_imports_on_failure
+        return main_recording_late_imports_on_failure
+
+    wrap_main_function(run, recording_late_imports_on_failure)
 
 
 EXIT_INCOMPLETE_RECORD = 3
+SUMMARY_STATE = "summary"  # run_state key: the lines print_run_summary leaves to print
 
 
 def _print_incomplete(run: Any) -> bool:
@@ -323,7 +328,7 @@ def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
         raise
     if _print_incomplete(run):
         sys.exit(EXIT_INCOMPLETE_RECORD)
-    for line in getattr(run, "reproml_summary", []):
+    for line in run_summary(run):
         print(line, flush=True)
     return run
 
@@ -602,7 +607,9 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     lines += missing_class_lines(dataset)
     run_dir = _run.info.get("run_dir")
     if run_dir:
-        lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")
+        lines.append(
+            f"run {run_id(_run)} recorded in {run_dir} (config.json, run.json, metrics.json)"
+        )
     # Commands as the shell will find them: `make demo` does not put .venv/bin on PATH.
     if "tensorboard" in _run.info:
         lines.append(f"TensorBoard: {runnable(_run.info['tensorboard'])}")
@@ -615,7 +622,12 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     else:
         board = board_command(Path(run_dir).parent if run_dir else None)
         lines.append(f"Browser: `{board}` shows the runs of the file store in Omniboard")
-    _run.reproml_summary = lines
+    run_state(_run)[SUMMARY_STATE] = lines
+
+
+def run_summary(run: Any) -> list[str]:
+    """The lines `print_run_summary` left for `run` (printed by `run_commandline`), else []."""
+    return list(run_state(run).get(SUMMARY_STATE, []))
 
 
 def first_examples(input_fn: Callable, count: int) -> tuple[Any, Any]:
@@ -649,6 +661,7 @@ __all__: Sequence[str] = (
     "model_dir_for",
     "new_artifact_path",
     "print_run_summary",
+    "run_summary",
     "record_tensorboard",
     "split_sizes_limited",
     "train_and_evaluate",

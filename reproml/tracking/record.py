@@ -43,6 +43,7 @@ from reproml.runs.record import (
     source_artifact_name,
 )
 from reproml.runs.scrub import scrub, scrub_text
+from reproml.tracking.sacred_internals import run_id, run_state
 
 MAX_EXPORT_ZIP_BYTES = 20 * 1024 * 1024
 _log = logging.getLogger("reproml.tracking")
@@ -50,10 +51,11 @@ _log = logging.getLogger("reproml.tracking")
 
 def artifact_dir(run: Any) -> Path:
     """Return a temp directory for this run's artifact files (removed at interpreter exit)."""
-    path = getattr(run, "_reproml_artifact_dir", None)
+    state = run_state(run)
+    path = state.get("artifact_dir")
     if path is None:
-        path = Path(tempfile.mkdtemp(prefix=f"reproml-run-{run._id}-"))
-        run._reproml_artifact_dir = path
+        path = Path(tempfile.mkdtemp(prefix=f"reproml-run-{run_id(run)}-"))
+        state["artifact_dir"] = path
         import atexit
 
         atexit.register(shutil.rmtree, path, True)
