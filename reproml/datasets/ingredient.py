@@ -34,7 +34,7 @@ from reproml.errors import ConfigError, RecordError, SerializationMismatchError,
 from reproml.records.manifest import COMPRESSIONS, MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.source_fingerprint import source_changes
 from reproml.tracking import experiment as rx
-from reproml.tracking.record import record_dataset
+from reproml.tracking.recording import record_dataset
 from reproml.tracking.records_read import read_records_in_run
 
 SERIALIZATION_KEY = "serialization"
@@ -255,7 +255,7 @@ def ensure_records(
 
     Args:
       _run: the Sacred run; the dataset (fingerprint, source with the data file's sha256,
-        manifest) is recorded in it (`reproml.tracking.record.record_dataset`).
+        manifest) is recorded in it (`reproml.tracking.recording.record_dataset`).
       record_dir: the ingredient's ``data_dir``.
       wanted: this run's serialization config.
       write: ``write(serialization) -> Manifest`` writes the records into `record_dir` and

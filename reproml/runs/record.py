@@ -19,7 +19,7 @@ from reproml.errors import ReproMLError
 TIMING_METRICS = ("train.steps_per_sec",)
 # A RUNNING run silent for longer than this is shown as PROBABLY_DEAD (Sacred beats every 10 s).
 STALE_HEARTBEAT = dt.timedelta(minutes=2)
-# Artifacts every tracked run may hold (written by reproml.tracking.record).
+# Artifacts every tracked run may hold (written by reproml.tracking.recording).
 DIFF_ARTIFACT = "code.diff"  # git diff HEAD of the checkout, bytes as they are
 FREEZE_ARTIFACT = "pip-freeze.txt"  # pip freeze --all of the interpreter
 EXPORT_ARTIFACT = "saved_model.zip"  # the exported SavedModel (small models only)
@@ -169,7 +169,7 @@ def class_count_lines(dataset: Mapping[str, Any], shown: int = 12) -> list[tuple
 
     Splits in the order train, eval, test, then any other by name.
 
-    From ``examples_per_class`` (`reproml.tracking.record.record_dataset`); at most `shown`
+    From ``examples_per_class`` (`reproml.tracking.recording.record_dataset`); at most `shown`
     classes per line, then ``... (N classes)``. Empty when the run recorded no class counts.
     """
     per_class = dataset.get("examples_per_class")

@@ -27,7 +27,7 @@ Not sealed, on purpose: tags and notes (``omniboard.json`` / the ``omniboard`` f
 ``reproml tag`` and Omniboard edit at any time. They are annotations about a run, never its result.
 Nor the model directory (checkpoints, TensorBoard events; ``runs/<id>/model`` by default): the
 exported model is sealed as the ``saved_model.zip`` artifact, when it is small enough to be one
-(`reproml.tracking.record.MAX_EXPORT_ZIP_BYTES`).
+(`reproml.tracking.recording.MAX_EXPORT_ZIP_BYTES`).
 
 A checksum stops accidental edits and partial writes, not a forger who re-hashes: that takes a
 signature (`reproml.runs.signing`). See docs/guarantees.md for the threat model.

@@ -33,7 +33,7 @@ file, docstring and sources from there), handed to `track`::
   it read there, `reproml.tracking.records_read`);
 * a post-run hook (and, for a FAILED or INTERRUPTED run, the same step when its main function
   raises) adding the project's modules imported during the run to the code state
-  (`reproml.tracking.record.record_late_imports`): a network chosen by name, an import inside
+  (`reproml.tracking.recording.record_late_imports`): a network chosen by name, an import inside
   a function;
 * the modules of the project (the git checkout holding the experiment file) as sources, added
   with ``Experiment.add_source_file``, and Sacred's captured-output filter;
@@ -87,7 +87,7 @@ from reproml.tracking.observers import (
 from reproml.tracking.output import filter_captured_output
 from reproml.tracking.output_dirs import check_output_dirs
 from reproml.tracking.printed_commands import board_command, executable, runnable
-from reproml.tracking.record import (
+from reproml.tracking.recording import (
     artifact_dir,
     record_code,
     record_environment,

@@ -23,7 +23,7 @@ from reproml.runs.record import RunRecord
 from reproml.runs.reproduce import OVERRIDES_INFO, fresh_model_dir
 from reproml.runs.started import STARTED_INFO, run_cwd, started_of
 from reproml.runs.stores import MONGO_URL_ENV, RunStore
-from reproml.tracking.file_store import AtomicFileStorageObserver
+from reproml.tracking.atomic_observer import AtomicFileStorageObserver
 from reproml.tracking.observers import incomplete_records
 
 
