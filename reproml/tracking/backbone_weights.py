@@ -23,7 +23,7 @@ from reproml.records.download import default_cache_dir, download_verified
 from reproml.records.file_hash import file_sha256
 
 backbones = lazy_import("reproml.models.networks.backbone")  # TensorFlow
-weights_files = lazy_import("reproml.models.weights_file")
+weights_files = lazy_import("reproml.models.weights_file")  # h5py
 tf = lazy_import("tensorflow")
 
 INFO_KEY = "backbone_weights"
