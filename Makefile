@@ -50,8 +50,10 @@ demo-screenshot: install omniboard
 bench: install
 	$(BIN)/python -m benchmarks.run
 
+# lint-imports: the layers contract in .importlinter (docs/architecture.md); tests/test_layers.py
+# runs it in `make test` too, with the lazy_import and function-level import checks.
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -56,6 +56,8 @@ setup(
             "pytest-xdist",
             "hypothesis",
             "ruff",
+            # lint-imports: the layers contract in .importlinter (tests/test_layers.py).
+            "import-linter",
             *BEAM,
             *BOARD,
             *COCO,

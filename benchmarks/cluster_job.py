@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from benchmarks.data import mnist_like
 from reproml.cluster import cluster_task, is_chief
-from reproml.cluster.distribution import run_config_for_cluster, shard_files
+from reproml.cluster.distribution import shard_files
+from reproml.models.determinism import run_config_for_cluster
 
 BATCH = 64
 SHARDS = 8

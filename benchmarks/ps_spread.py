@@ -3,7 +3,8 @@
     python -m benchmarks.ps_spread [--experiment mnist|mnist_gan] [--jobs 5] [--steps 2000]
 
 `reproml reproduce` compares a re-run of an async parameter-server job metric by metric within
-`reproml.cluster.reproducibility.ASYNC_TOLERANCES`. This script is where those numbers come
+the tolerances the experiment declares (``ASYNC_TOLERANCES`` in ``experiments/mnist.py`` and
+``experiments/mnist_gan.py``, recorded with each run). This script is where those numbers come
 from: it runs the real experiment (``experiments.mnist`` or ``experiments.mnist_gan``, on the
 ``quick`` records: 256 train and 256 test digits of the fallback dataset) `--jobs` times as the
 same job (2 workers + 1 ps, the same seed and config), and, for scale, as many one-process runs
@@ -37,7 +38,7 @@ def _records(tmp: Path) -> tuple[str, dict[str, str]]:
 
 
 def _final_eval_metrics(run_dir: Path) -> dict[str, float]:
-    from reproml.cluster.reproducibility import final_metrics
+    from reproml.runs.reproducibility import final_metrics
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {k: v for k, v in final_metrics(metrics).items() if k.startswith("eval.")}

@@ -1,11 +1,17 @@
 """Exceptions raised by reproml. Every message names what is wrong and what was expected.
 
+Every exception class of reproml is here (the layers below all others may raise any of them);
+the modules that raise one say when in their docstrings.
+
 `ReproMLError` is a Sacred `SacredError` that asks for no traceback: when one is raised by a
 config hook, a command or a run started from Sacred's command line, the user sees its one-line
 message (Sacred's public way for an error to say "this is the user's to fix, not a bug").
 """
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 from sacred.utils import SacredError
 
@@ -77,3 +83,141 @@ class ConfigError(ReproMLError, ValueError):
     def __init__(self, entry: str, expected: str, got: object) -> None:
         self.entry, self.expected, self.got = entry, expected, got
         super().__init__(f"config entry {entry!r}: expected {expected}, got {got!r}")
+
+
+class DownloadError(RecordError):
+    """A download that failed or whose content does not have the expected sha256: names the url."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded file whose sha256 is not the expected one (it was not cached)."""
+
+
+class BoardError(ReproMLError):
+    """The dashboard cannot start: the one line says what is missing and what to do."""
+
+
+class RecordsInUseError(RecordError):
+    """A rewrite of a record directory that a live run reads: names the run.
+
+    Attributes:
+      readers: the live leases (their JSON), oldest first.
+
+    Args:
+      record_dir: the record directory.
+      readers: the live leases.
+      who: the readers, one description each joined by ``"; "`` (names the runs).
+    """
+
+    def __init__(
+        self, record_dir: str | os.PathLike, readers: list[dict[str, Any]], who: str
+    ) -> None:
+        self.readers = readers
+        super().__init__(
+            record_dir,
+            f"these records are being read by {who}",
+            "Wait for it or stop it; rewriting them now would change the data under that run",
+        )
+
+
+class TrialFailed(ReproMLError):
+    """A trial's run did not complete (the message names its log)."""
+
+
+class SerializationMismatchError(RecordError):
+    """A record directory serialized from another config than the run's: names each entry.
+
+    Attributes:
+      differences: ``{entry: (value in the manifest, value in this run's config)}``.
+    """
+
+    def __init__(
+        self,
+        manifest_path: str | os.PathLike,
+        differences: dict[str, tuple],
+        path: str,
+        owner: str = "",
+    ) -> None:
+        self.differences = differences
+        self.owner = owner
+        listed = "; ".join(
+            f"{entry}={recorded!r} there, {wanted!r} in this run"
+            for entry, (recorded, wanted) in differences.items()
+        )
+        whose = f" ({owner})" if owner else ""
+        super().__init__(
+            manifest_path,
+            f"these records{whose} were serialized from another config ({listed})",
+            f"Use another {path}.data_dir, or {path}.overwrite_records=True to replace them "
+            "(they are deleted: runs bound to their fingerprint can no longer be reproduced "
+            "from this directory)",
+        )
+
+
+class SourceChangedError(RecordError):
+    """Records whose source (data file, image folder) changed since they were serialized.
+
+    Attributes:
+      change: what changed, one line (`reproml.records.source_fingerprint.source_changes`).
+    """
+
+    def __init__(
+        self, manifest_path: str | os.PathLike, change: str, path: str, owner: str = ""
+    ) -> None:
+        self.change = change
+        whose = f" ({owner})" if owner else ""
+        super().__init__(
+            manifest_path,
+            f"the source of these records{whose} changed since they were serialized: {change}",
+            f"Use {path}.overwrite_records=True to serialize them again from the source as it is "
+            f"now (or another {path}.data_dir)",
+        )
+
+
+class DataContractError(RecordError):
+    """A record set whose features a model cannot take: names the feature and both sides.
+
+    A `RecordError` (``path`` is the manifest when known), with the one-line message
+    ``records feature 'image' (<manifest>) holds <what>; the <model> expects <what> (<fix>)``.
+    """
+
+    def __init__(
+        self, key: str, holds: str, expects: str, fix: str | None, path: str | None = None
+    ) -> None:
+        where = f" ({path})" if path else ""
+        problem = f"records feature {key!r}{where} {holds}; the {expects}"
+        message = problem + (f" ({fix})" if fix else "")
+        self.key, self.path, self.problem, self.fix = key, str(path or ""), problem, fix
+        Exception.__init__(self, message)
+
+
+class ProjectionError(ReproMLError):
+    """A projection that cannot be computed (unknown method, too few points)."""
+
+
+class CliError(ReproMLError):
+    """A command that cannot do what was asked; the message is the one line the user sees."""
+
+
+class MongoUnreachableError(ReproMLError):
+    """MongoDB did not answer (or the target is not a MongoDB address); names the host."""
+
+
+class MongoAuthenticationError(MongoUnreachableError):
+    """MongoDB answered but refused the credentials; names the host and the user."""
+
+
+class SigningKeyError(ReproMLError):
+    """A key file that is missing, unreadable or not an Ed25519 key (the message names it)."""
+
+
+class TamperedRunError(CliError):
+    """A run that no longer matches its seal, refused by a push (the message names what changed)."""
+
+
+class UnsafeNameError(CliError):
+    """A name from an archive or a stored record that is not a plain name inside its run."""
+
+
+class SealError(ReproMLError):
+    """A seal that cannot be written or read (the message names the run and the file)."""

@@ -18,9 +18,3 @@ Every server is a separate process started and stopped here::
   through `sacredboard_launcher` (status filters without ``$where``, dict results readable);
 * `session`: what ``reproml board`` starts, in order, and stops in reverse order.
 """
-
-from reproml.errors import ReproMLError
-
-
-class BoardError(ReproMLError):
-    """The dashboard cannot start: the one line says what is missing and what to do."""

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reproml.board import BoardError
 from reproml.board.processes import Child
 from reproml.board.readable import make_readable
+from reproml.errors import BoardError, CliError, TamperedRunError, UnsafeNameError
 from reproml.runs.annotations import (
     ANNOTATIONS_FILE,
     as_annotations,
@@ -39,9 +39,7 @@ from reproml.runs.annotations import (
     write_annotations_file,
 )
 from reproml.runs.file_store import FileStore
-from reproml.runs.push import TamperedRunError, delete_run, push_run, run_digest, run_key
-from reproml.runs.record import CliError
-from reproml.runs.safe_names import UnsafeNameError
+from reproml.runs.push import delete_run, push_run, run_digest, run_key
 
 SERVER_SCRIPT = "secantusd-py"
 # Omniboard's "Format" column: the runs of this database were recorded by Sacred's

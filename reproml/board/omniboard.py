@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reproml.board import BoardError
 from reproml.board.processes import Child
+from reproml.errors import BoardError
 
 CACHE_ENV = "REPROML_CACHE"
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools" / "omniboard"

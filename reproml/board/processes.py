@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reproml.board import BoardError
+from reproml.errors import BoardError
 
 PR_SET_PDEATHSIG = 1
 

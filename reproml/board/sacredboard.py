@@ -23,9 +23,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from reproml.board import BoardError
 from reproml.board.omniboard import cache_root
 from reproml.board.processes import Child
+from reproml.errors import BoardError
 
 VERSION = "0.4.2"
 PINS = (

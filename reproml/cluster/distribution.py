@@ -1,9 +1,10 @@
 """Training on the cluster `TF_CONFIG` describes: the strategy, the RunConfig, the input shard.
 
-An Estimator experiment runs unchanged on one machine and on a cluster when it takes these three
-things from here::
+An Estimator experiment runs unchanged on one machine and on a cluster when it takes its input
+shard from here and its RunConfig from `reproml.models.determinism.run_config_for_cluster`
+(which asks `strategy_for_cluster` here for the strategy)::
 
-    config = run_config_for_cluster(model_dir, seed, strategy="auto")   # train_distribute
+    config = run_config_for_cluster(model_dir, seed, strategy="auto")   # models.determinism
     def train_input_fn(input_context=None):                            # the Estimator passes it
         files = shard_files(all_shard_paths, input_context)            # this worker's shards
         ...
@@ -22,7 +23,7 @@ Strategies (``strategy=``):
   one machine.
 
 Asynchronous parameter-server training applies gradients in the order they arrive, which depends
-on timing, so two runs are never bit-identical (see `reproml.cluster.reproducibility`).
+on timing, so two runs are never bit-identical (see `reproml.runs.reproducibility`).
 """
 
 from __future__ import annotations
@@ -166,28 +167,6 @@ def start_cluster_runtime(task: ClusterTask | None = None) -> Any:
     return strategy_for_cluster(strategy, task, STRATEGY_ENV)
 
 
-def run_config_for_cluster(
-    model_dir: str | os.PathLike, seed: int, strategy: str = "auto", **kwargs: Any
-) -> Any:
-    """Return a seeded, deterministic `RunConfig` whose ``train_distribute`` fits ``TF_CONFIG``.
-
-    Args:
-      model_dir: the job's shared checkpoint directory (every task must reach it).
-      seed: the graph seed (`reproml.models.determinism.run_config`).
-      strategy: one of `STRATEGIES` (see the module docstring).
-      **kwargs: any other `tf.estimator.RunConfig` argument.
-
-    Raises:
-      ConfigError: see `resolve_strategy`, or `train_distribute` also given.
-    """
-    if "train_distribute" in kwargs:
-        raise ConfigError("train_distribute", "no value (pass strategy= instead)", "a strategy")
-    from reproml.models.determinism import run_config
-
-    distribute = strategy_for_cluster(strategy)
-    return run_config(model_dir, seed, train_distribute=distribute, **kwargs)
-
-
 def input_pipeline(input_context: Any = None, task: ClusterTask | None = None) -> tuple[int, int]:
     """Return ``(number of input pipelines, this task's pipeline index)``.
 
@@ -239,7 +218,7 @@ def cluster_info(strategy: str = "auto", task: ClusterTask | None = None) -> dic
     """Return what the chief's run records of the job (None on one machine).
 
     ``{"cluster": {type: [addresses]}, "strategy": "collective" | "parameter_server" | "none",
-    "synchronous": bool, "num_trainers": int, "num_ps": int}``; `reproml.cluster.reproducibility`
+    "synchronous": bool, "num_trainers": int, "num_ps": int}``; `reproml.runs.reproducibility`
     reads it back to decide how a re-run is compared. (The chief adds ``chief_steps``, the
     training steps it ran itself: `reproml.train.cluster_runtime`.)
     """

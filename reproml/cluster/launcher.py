@@ -32,6 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, NoReturn
 
+from reproml.checks import int_at_least
 from reproml.cluster.tf_config import TF_CONFIG_ENV, ClusterTask
 from reproml.errors import ConfigError
 
@@ -56,10 +57,8 @@ def local_cluster(workers: int, ps: int = 0, host: str = "127.0.0.1") -> dict[st
     Raises:
       ConfigError: ``workers < 1`` or ``ps < 0``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError("workers", "an int >= 1 (the chief is one of them)", workers)
-    if isinstance(ps, bool) or not isinstance(ps, int) or ps < 0:
-        raise ConfigError("ps", "an int >= 0", ps)
+    int_at_least("workers", workers, expected="an int >= 1 (the chief is one of them)")
+    int_at_least("ps", ps, 0)
     ports = _free_ports(host, workers + ps)
     addresses = [f"{host}:{port}" for port in ports]
     cluster = {"chief": addresses[:1]}

@@ -30,67 +30,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import ConfigError, RecordError
+from reproml.errors import ConfigError, RecordError, SerializationMismatchError, SourceChangedError
 from reproml.records.manifest import COMPRESSIONS, MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.source_fingerprint import source_changes
 from reproml.tracking import experiment as rx
-from reproml.tracking.record import record_dataset
+from reproml.tracking.recording import record_dataset
 from reproml.tracking.records_read import read_records_in_run
 
 SERIALIZATION_KEY = "serialization"
 # Sacred's own commands only print or save the config: they never read the records.
 CONFIG_ONLY_COMMANDS = rx.CONFIG_ONLY_COMMANDS
 _log = logging.getLogger("reproml")
-
-
-class SerializationMismatchError(RecordError):
-    """A record directory serialized from another config than the run's: names each entry.
-
-    Attributes:
-      differences: ``{entry: (value in the manifest, value in this run's config)}``.
-    """
-
-    def __init__(
-        self,
-        manifest_path: str | os.PathLike,
-        differences: dict[str, tuple],
-        path: str,
-        owner: str = "",
-    ) -> None:
-        self.differences = differences
-        self.owner = owner
-        listed = "; ".join(
-            f"{entry}={recorded!r} there, {wanted!r} in this run"
-            for entry, (recorded, wanted) in differences.items()
-        )
-        whose = f" ({owner})" if owner else ""
-        super().__init__(
-            manifest_path,
-            f"these records{whose} were serialized from another config ({listed})",
-            f"Use another {path}.data_dir, or {path}.overwrite_records=True to replace them "
-            "(they are deleted: runs bound to their fingerprint can no longer be reproduced "
-            "from this directory)",
-        )
-
-
-class SourceChangedError(RecordError):
-    """Records whose source (data file, image folder) changed since they were serialized.
-
-    Attributes:
-      change: what changed, one line (`reproml.records.source_fingerprint.source_changes`).
-    """
-
-    def __init__(
-        self, manifest_path: str | os.PathLike, change: str, path: str, owner: str = ""
-    ) -> None:
-        self.change = change
-        whose = f" ({owner})" if owner else ""
-        super().__init__(
-            manifest_path,
-            f"the source of these records{whose} changed since they were serialized: {change}",
-            f"Use {path}.overwrite_records=True to serialize them again from the source as it is "
-            f"now (or another {path}.data_dir)",
-        )
 
 
 def describe_records(manifest: Manifest) -> str:
@@ -305,7 +255,7 @@ def ensure_records(
 
     Args:
       _run: the Sacred run; the dataset (fingerprint, source with the data file's sha256,
-        manifest) is recorded in it (`reproml.tracking.record.record_dataset`).
+        manifest) is recorded in it (`reproml.tracking.recording.record_dataset`).
       record_dir: the ingredient's ``data_dir``.
       wanted: this run's serialization config.
       write: ``write(serialization) -> Manifest`` writes the records into `record_dir` and

@@ -17,12 +17,9 @@ bytes: one that is not the canonical download warns once (`MnistFileWarning`), a
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from reproml.errors import ConfigError, RecordError
-from reproml.records.atomic_write import atomic_output
+from reproml.errors import ChecksumMismatchError, ConfigError, DownloadError, RecordError
+from reproml.records.download import default_cache_dir, download_verified
 from reproml.records.file_hash import file_sha256
 from reproml.records.sources import read_npz
 
@@ -50,16 +47,6 @@ FALLBACKS = ("digits", None)
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_SIZE = 300
 
-_CHUNK = 1 << 16
-
-
-class DownloadError(RecordError):
-    """A download that failed or whose content does not have the expected sha256: names the url."""
-
-
-class ChecksumMismatchError(DownloadError):
-    """A downloaded file whose sha256 is not the expected one (it was not cached)."""
-
 
 class MnistFallbackWarning(UserWarning):
     """`load_mnist` used the scikit-learn digits instead of MNIST."""
@@ -67,11 +54,6 @@ class MnistFallbackWarning(UserWarning):
 
 class MnistFileWarning(UserWarning):
     """`load_mnist` used a local MNIST file that is not the canonical Keras download."""
-
-
-def default_cache_dir() -> Path:
-    """Return ``$REPROML_DATA_DIR`` if set, else ``~/.cache/reproml``."""
-    return Path(os.environ.get("REPROML_DATA_DIR") or "~/.cache/reproml").expanduser()
 
 
 def load_mnist(
@@ -157,72 +139,6 @@ def load_mnist(
             fix += " (pin_sha256 is set, so the digits fallback is not used)"
         raise RecordError(cached, f"MNIST is not available ({reason})", fix)
     return load_digits_as_mnist(reason, stacklevel=3)
-
-
-def download_verified(
-    url: str,
-    target: str | os.PathLike,
-    sha256: str,
-    *,
-    timeout: float = 30.0,
-    progress: bool = True,
-) -> str:
-    """Download `url` to `target`, committed (atomic rename) only if its sha256 is `sha256`.
-
-    The bytes stream into a temp file next to `target` (`atomic_output`) while they are
-    hashed; on any error or a hash mismatch the temp file is removed and `target` is untouched.
-
-    Args:
-      url: the file to fetch.
-      target: the final path; its directory is created if needed.
-      sha256: the expected hex sha256.
-      timeout: seconds for the connection and each read.
-      progress: show a tqdm progress bar.
-
-    Returns:
-      The sha256 of the downloaded file.
-
-    Raises:
-      DownloadError: the download failed (names the url and the cause).
-      ChecksumMismatchError: its sha256 differs from `sha256` (names the url and both hashes;
-        nothing is written to `target`).
-    """
-    from tqdm import tqdm
-
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    try:
-        with (
-            atomic_output(target) as f,
-            urllib.request.urlopen(url, timeout=timeout) as response,
-            tqdm(
-                total=int(response.headers.get("Content-Length") or 0) or None,
-                unit="B",
-                unit_scale=True,
-                desc=target.name,
-                disable=not progress,
-            ) as bar,
-        ):
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                f.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
-            actual = digest.hexdigest()
-            if actual != sha256.lower():
-                raise ChecksumMismatchError(
-                    url,
-                    f"has sha256 {actual}, expected {sha256}",
-                    f"Nothing was cached in {target.parent}; check the url, or pass the right "
-                    "sha256",
-                )
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise DownloadError(
-            url,
-            f"could not be downloaded ({type(err).__name__}: {err})",
-            "Check the url and the network, or pass path=...",
-        ) from err
-    return actual
 
 
 def _checked_sha256(entry: str, value: object) -> str:

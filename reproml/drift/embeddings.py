@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 
 from reproml.errors import ConfigError, RecordError
+from reproml.records.file_hash import file_sha256
+from reproml.records.manifest import Manifest, load_manifest
+from reproml.records.reader import dataset_from_records
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
@@ -121,9 +124,6 @@ def read_split(records: Any, split: str, *, batch_size: int = 1024) -> ImageBatc
       RecordError: no manifest, no such split, or a damaged shard.
       ConfigError: the records hold no "image" feature.
     """
-    from reproml.records.manifest import Manifest, load_manifest
-    from reproml.records.reader import dataset_from_records
-
     manifest = records if isinstance(records, Manifest) else load_manifest(records)
     record_dir = manifest.record_dir if isinstance(records, Manifest) else records
     if IMAGE_KEY not in manifest.schema:
@@ -166,8 +166,6 @@ def read_npz(path: str | os.PathLike) -> ImageBatch:
       RecordError: the file is missing or unreadable, has no ``image``, or a key of another
         length or kind (the message names the file and the key).
     """
-    from reproml.records.file_hash import file_sha256
-
     path = Path(path)
     if not path.is_file():
         raise RecordError(str(path), "does not exist", "Pass an existing .npz or record directory")

@@ -29,6 +29,7 @@ from typing import Any
 
 from sacred import Ingredient
 
+from reproml.checks import int_at_least, optional_int_at_least
 from reproml.drift.embeddings import embed_images, read_images, read_split, save_embeddings
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
@@ -128,12 +129,12 @@ def check_drift_config(entries: Mapping[str, Any], command_name: str, path: str 
     if production is None or not Path(str(production)).expanduser().exists():
         raise ConfigError(f"{path}.production", exists, production)
     for entry in ("num_permutations", "max_baseline", "num_farthest"):
-        value = entries[entry]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{path}.{entry}", "an int >= 1", value)
-    size = entries["window_size"]
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(f"{path}.window_size", "None (timestamp windows) or an int >= 1", size)
+        int_at_least(f"{path}.{entry}", entries[entry])
+    optional_int_at_least(
+        f"{path}.window_size",
+        entries["window_size"],
+        expected="None (timestamp windows) or an int >= 1",
+    )
     seconds = entries["window_seconds"]
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
         raise ConfigError(f"{path}.window_seconds", "a number of seconds > 0", seconds)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from reproml.checks import optional_int_at_least
 from reproml.drift.distance import class_distances, mean_distance, reference_distance
 from reproml.drift.embeddings import Embeddings, ImageBatch
 from reproml.drift.statistics import (
@@ -93,8 +94,7 @@ def assign_windows(
       ConfigError: neither is usable (no timestamps and no window_size), or not positive.
     """
     if window_size is not None:
-        if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
-            raise ConfigError("window_size", "None or an int >= 1", window_size)
+        optional_int_at_least("window_size", window_size)
         ids = np.arange(len(data)) // window_size
         return ids, f"{window_size} images per window in record order"
     if data.timestamps is None:

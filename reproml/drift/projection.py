@@ -28,17 +28,15 @@ import umap  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from reproml.drift.embeddings import Embeddings  # noqa: E402
-from reproml.errors import ReproMLError  # noqa: E402
+from reproml.errors import (
+    ProjectionError,  # noqa: E402
+)
 
 METHODS = ("umap", "pca")
 MIN_POINTS = 4  # UMAP's neighbour graph needs a few points; fewer is refused
 UNKNOWN = "0.8"  # the colour of a point whose actual label is not known
 DATASET_COLOURS = {"baseline": "#7f7f7f", "production": "#d62728"}
 CORRECTNESS_COLOURS = {"correct": "#2ca02c", "wrong": "#d62728", "label unknown": UNKNOWN}
-
-
-class ProjectionError(ReproMLError):
-    """A projection that cannot be computed (unknown method, too few points)."""
 
 
 def project(

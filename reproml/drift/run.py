@@ -21,8 +21,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reproml.drift.embeddings import embed_images, save_embeddings
 from reproml.drift.monitor import DriftReport
 from reproml.errors import ConfigError, RecordError
+from reproml.runs.file_store import FileStore, load_run_dir
+from reproml.sacred_internals import run_id
+from reproml.tracking import experiment as rx
 
 # The commands of a training run: a drift run monitors the last one that trained model_dir.
 TRAINING_COMMANDS = ("main",)
@@ -41,8 +45,6 @@ def monitored_run(
       ConfigError: no run of the store trained `model_dir`, or run `monitors` is not in the
         store or trained another model_dir (the message names the store and both dirs).
     """
-    from reproml.runs.file_store import FileStore, load_run_dir
-
     run_dir = _run.info.get("run_dir")
     if not run_dir:
         return None if monitors is None else str(monitors)
@@ -68,7 +70,7 @@ def monitored_run(
         return str(monitors)
     found = None
     for path in FileStore(store).run_dirs():
-        if path.name == str(_run._id):
+        if path.name == str(run_id(_run)):
             continue
         try:
             record = load_run_dir(path)
@@ -131,8 +133,6 @@ def served_checkpoint(_run: Any, monitors: str | None, estimator: Any) -> tuple[
     Raises:
       ConfigError: model_dir has no checkpoint.
     """
-    from reproml.runs.file_store import load_run_dir
-
     run_dir = _run.info.get("run_dir")
     if run_dir and monitors is not None:
         info = load_run_dir(Path(run_dir).parent / str(monitors)).info
@@ -185,11 +185,13 @@ def drift_run(
     """
     import json
 
-    from reproml.drift.embeddings import embed_images, save_embeddings
-    from reproml.drift.monitor import assign_windows, drift_report
-    from reproml.drift.projection import save_label_projection
-    from reproml.drift.report import save_drift_curve, save_farthest_images, save_projection
-    from reproml.tracking import experiment as rx
+    from reproml.drift.monitor import assign_windows, drift_report  # heavy: SciPy, scikit-learn
+    from reproml.drift.projection import save_label_projection  # heavy: TensorFlow, UMAP
+    from reproml.drift.report import (  # heavy: matplotlib
+        save_drift_curve,
+        save_farthest_images,
+        save_projection,
+    )
 
     run_id = monitored_run(_run, estimator.model_dir, monitors)
     _run.info["monitors"] = run_id

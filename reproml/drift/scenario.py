@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from reproml.checks import int_at_least
+from reproml.drift.embeddings import read_split
 from reproml.errors import ConfigError, RecordError
+from reproml.models.data_contract import class_labels
 from reproml.records.manifest import MANIFEST_NAME, Manifest
 
 # kind -> what its strength means (also the error message's list).
@@ -140,9 +143,7 @@ def build_scenario(
     from handlers.image import ImageArrayHandler
     from handlers.label import ClassLabelHandler
     from handlers.numeric import NumericHandler
-    from reproml.drift.embeddings import read_split
-    from reproml.models.data_contract import class_labels
-    from reproml.records.writer import write_records
+    from reproml.records.writer import write_records  # heavy: TensorFlow
 
     for entry, value in (
         ("baseline_size", baseline_size),
@@ -150,8 +151,7 @@ def build_scenario(
         ("num_windows", num_windows),
         ("window_seconds", window_seconds),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(entry, "an int >= 1", value)
+        int_at_least(entry, value)
     if window_seconds < window_size:
         raise ConfigError(
             "window_seconds", f"an int >= window_size ({window_size})", window_seconds

@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import RecordError
+from reproml.errors import DataContractError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.spec import FeatureSpec
@@ -35,23 +35,6 @@ CHANNELS = (1, 3)  # grayscale or RGB: what the models, the plots and the servin
 IMAGE_DTYPE = "uint8"  # the models scale uint8 [0, 255] themselves, so SavedModels serve raw images
 
 ManifestLike = Manifest | str | os.PathLike
-
-
-class DataContractError(RecordError):
-    """A record set whose features a model cannot take: names the feature and both sides.
-
-    A `RecordError` (``path`` is the manifest when known), with the one-line message
-    ``records feature 'image' (<manifest>) holds <what>; the <model> expects <what> (<fix>)``.
-    """
-
-    def __init__(
-        self, key: str, holds: str, expects: str, fix: str | None, path: str | None = None
-    ) -> None:
-        where = f" ({path})" if path else ""
-        problem = f"records feature {key!r}{where} {holds}; the {expects}"
-        message = problem + (f" ({fix})" if fix else "")
-        self.key, self.path, self.problem, self.fix = key, str(path or ""), problem, fix
-        Exception.__init__(self, message)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,3 +72,24 @@ def run_config(model_dir: str | os.PathLike, seed: int, **kwargs: Any) -> tf.est
             kwargs["train_distribute"] = strategy_for_cluster(strategy, task, STRATEGY_ENV)
     enable_determinism()
     return tf.estimator.RunConfig(model_dir=os.fspath(model_dir), tf_random_seed=seed, **kwargs)
+
+
+def run_config_for_cluster(
+    model_dir: str | os.PathLike, seed: int, strategy: str = "auto", **kwargs: Any
+) -> tf.estimator.RunConfig:
+    """Return a seeded, deterministic `RunConfig` whose ``train_distribute`` fits ``TF_CONFIG``.
+
+    Args:
+      model_dir: the job's shared checkpoint directory (every task must reach it).
+      seed: the graph seed (`run_config`).
+      strategy: one of `reproml.cluster.distribution.STRATEGIES`.
+      **kwargs: any other `tf.estimator.RunConfig` argument.
+
+    Raises:
+      ConfigError: see `reproml.cluster.distribution.resolve_strategy`, or `train_distribute`
+        also given.
+    """
+    if "train_distribute" in kwargs:
+        raise ConfigError("train_distribute", "no value (pass strategy= instead)", "a strategy")
+    distribute = strategy_for_cluster(strategy)
+    return run_config(model_dir, seed, train_distribute=distribute, **kwargs)

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from reproml.checks import int_at_least
 from reproml.cluster.distribution import start_cluster_runtime
 from reproml.cluster.tf_config import cluster_task, tf_config_hidden
 from reproml.errors import ConfigError, RecordError
@@ -89,11 +90,9 @@ def evaluator_config(
     Raises:
       ConfigError: `steps`, `batch_size` not positive ints, or `seed` not a non-negative int.
     """
-    for entry, value, low in (("evaluator_steps", steps, 1), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(entry, "an int >= 1", value)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("seed", "a non-negative int", seed)
+    int_at_least("evaluator_steps", steps)
+    int_at_least("batch_size", batch_size)
+    int_at_least("seed", seed, 0, expected="a non-negative int")
     return {"network": "cnn", "steps": steps, "batch_size": batch_size, "seed": seed}
 
 
@@ -405,7 +404,7 @@ def save_scored_grid(images: np.ndarray, path: str | os.PathLike, title: str) ->
     """Write `images` [N, H, W, C] as a square-ish grid (ceil(sqrt(N)) columns) titled `title`."""
     import matplotlib.pyplot as plt
 
-    from reproml.models.plots import image_grid
+    from reproml.models.plots import image_grid  # heavy: matplotlib
 
     array = np.asarray(images)
     ncols = int(np.ceil(np.sqrt(len(array))))

@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from reproml.checks import int_at_least
+from reproml.cluster.distribution import input_pipeline
+from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import check_checkpoint
 from reproml.models.classifier import IMAGE_KEY, check_image_shape
@@ -100,8 +103,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if merged["gan_type"] not in GAN_TYPES:
         raise ConfigError("gan_type", f"one of {GAN_TYPES}", merged["gan_type"])
     steps = merged["critic_steps"]
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError("critic_steps", "an int >= 1", steps)
+    int_at_least("critic_steps", steps)
     for entry in ("clip_value", "gradient_penalty_weight"):
         if not isinstance(merged[entry], int | float) or not merged[entry] > 0:
             raise ConfigError(entry, "a positive number", merged[entry])
@@ -273,9 +275,6 @@ def gan_input_fn(
       noise_dims: length of each noise vector.
       seed: seed of the noise.
     """
-    from reproml.cluster.distribution import input_pipeline
-    from reproml.cluster.tf_config import cluster_task
-
     takes = _argument_names(input_fn)
 
     def fn(mode: str | None = None, input_context: Any = None) -> tf.data.Dataset:

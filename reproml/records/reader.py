@@ -29,6 +29,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from reproml.checks import int_at_least
 from reproml.cluster.distribution import input_pipeline, shard_files
 from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
@@ -37,9 +38,11 @@ from reproml.records import whole_shards
 from reproml.records.batch_decode import decode_batches
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
+from reproml.records.verify import FIX as SHARD_FIX
+from reproml.records.verify import verify_shards
 
 tf = lazy_import("tensorflow")
-shard_check = lazy_import("reproml.records.verify")  # verify_shards, FIX
+
 
 # Shards read at once when `num_parallel_reads` is AUTOTUNE. A fixed number (not the machine's
 # core count, which is what AUTOTUNE would use) keeps the interleaved order the same everywhere.
@@ -66,7 +69,7 @@ def _counted_shard(
     if check_exists:
         found = tf.size(tf.io.matching_files(path)) > 0
         message = tf.strings.join(
-            [path, ": is missing (it was there when reading started). " + shard_check.FIX]
+            [path, ": is missing (it was there when reading started). " + SHARD_FIX]
         )
         with tf.control_dependencies([tf.debugging.Assert(found, [message], summarize=1)]):
             path = tf.identity(path)
@@ -88,7 +91,7 @@ def _counted_shard(
                     tf.strings.as_string(expected),
                     " records the manifest lists (the shard is truncated, corrupted or missing, or"
                     " the manifest is stale; run `reproml verify` or read with verify=sha256 to"
-                    " find it). " + shard_check.FIX,
+                    " find it). " + SHARD_FIX,
                 ]
             )
             ok = tf.debugging.Assert(tf.equal(seen, expected), [message], summarize=1)
@@ -221,8 +224,8 @@ def dataset_from_records(
     manifest, record_dir = _manifest_and_dir(record_dir)
     specs = _checked_specs(manifest, list(manifest.schema) if keys is None else keys, "keys")
     if batch_size is not None:
-        _check_positive_int("batch_size", batch_size)
-    paths = shard_check.verify_shards(manifest, record_dir, split, verify)
+        int_at_least("batch_size", batch_size)
+    paths = verify_shards(manifest, record_dir, split, verify)
     table = whole_shards.shard_table(manifest, paths, split, range(len(paths)))
     if table is not None:  # read order 2: whole shards, parsed per shard, cut into batches
         return whole_shards.batches(
@@ -275,9 +278,9 @@ def shuffle_repeat_prefetch(
     Raises:
       ConfigError: `buffer_size` or `n_epochs` is not a positive int.
     """
-    _check_positive_int("buffer_size", buffer_size)
+    int_at_least("buffer_size", buffer_size)
     if n_epochs is not None:
-        _check_positive_int("n_epochs", n_epochs)
+        int_at_least("n_epochs", n_epochs)
     dataset = dataset.shuffle(buffer_size, seed=random_seed, reshuffle_each_iteration=True)
     return dataset.repeat(n_epochs).prefetch(tf.data.AUTOTUNE)
 
@@ -338,11 +341,11 @@ def input_fn(
     specs = _checked_specs(manifest, feature_keys, "feature_keys")
     if label_key is not None:
         specs.update(_checked_specs(manifest, [label_key], "label_key"))
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("shuffle_buffer", shuffle_buffer)
+    int_at_least("batch_size", batch_size)
+    int_at_least("shuffle_buffer", shuffle_buffer)
     if n_epochs is not None:
-        _check_positive_int("n_epochs", n_epochs)
-    paths = shard_check.verify_shards(manifest, record_dir, split, verify)
+        int_at_least("n_epochs", n_epochs)
+    paths = verify_shards(manifest, record_dir, split, verify)
     whole_shards.shard_table(manifest, paths, split, range(len(paths)))  # a bad index fails now
     shuffle = split == "train" if shuffle is None else shuffle
     feature_keys = tuple(feature_keys)
@@ -430,8 +433,3 @@ def train_shards(
             ", ".join(files),
         )
     return mine
-
-
-def _check_positive_int(entry: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(entry, "a positive int", value)

@@ -24,28 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import RecordError
+from reproml.errors import RecordsInUseError
 from reproml.pids import pid_alive
 from reproml.records.atomic_write import write_atomic
 
 READERS_DIR = ".readers"
-
-
-class RecordsInUseError(RecordError):
-    """A rewrite of a record directory that a live run reads: names the run.
-
-    Attributes:
-      readers: the live leases (their JSON), oldest first.
-    """
-
-    def __init__(self, record_dir: str | os.PathLike, readers: list[dict[str, Any]]) -> None:
-        self.readers = readers
-        who = "; ".join(describe_reader(reader) for reader in readers)
-        super().__init__(
-            record_dir,
-            f"these records are being read by {who}",
-            "Wait for it or stop it; rewriting them now would change the data under that run",
-        )
 
 
 def describe_reader(reader: Mapping[str, Any]) -> str:
@@ -138,4 +121,6 @@ def refuse_if_being_read(record_dir: str | os.PathLike) -> None:
     own = (socket.gethostname(), os.getpid())
     others = [r for r in live_readers(record_dir) if (r.get("host"), r.get("pid")) != own]
     if others:
-        raise RecordsInUseError(record_dir, others)
+        raise RecordsInUseError(
+            record_dir, others, "; ".join(describe_reader(reader) for reader in others)
+        )

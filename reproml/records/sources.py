@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from reproml.checks import int_at_least
 from reproml.errors import ConfigError, RecordError
 from reproml.records.file_hash import file_sha256
 from reproml.records.handler import FeatureHandler
@@ -326,8 +327,7 @@ def rows_from_hdf5(
     import h5py
 
     path = Path(hdf5_file)
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ConfigError("chunk_rows", "a positive int", chunk_rows)
+    int_at_least("chunk_rows", chunk_rows)
     sizes: dict[str, int] = {}
     shapes: dict[str, dict[str, Any]] = {}
     try:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from reproml.checks import int_at_least, optional_int_at_least
 from reproml.errors import ConfigError
 from reproml.records.sources import RowSource
 
@@ -91,10 +92,8 @@ def limit_examples(src: RowSource, max_examples: int | None, *, seed: int = 0) -
     """
     if max_examples is None:
         return src
-    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
-        raise ConfigError("max_examples", "None or an int >= 1", max_examples)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("seed", "an int >= 0", seed)
+    optional_int_at_least("max_examples", max_examples)
+    int_at_least("seed", seed, 0)
     if src.labels is None:
         raise ConfigError(
             "max_examples",

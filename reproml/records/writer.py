@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from reproml.checks import int_at_least
 from reproml.errors import ConfigError, HandlerError, RecordError
 from reproml.records import example_codec, record_index, tfrecord_io
 from reproml.records.example_codec import Column
@@ -112,7 +113,7 @@ def check_write_args(
       ConfigError: a bad argument (names the argument).
     """
     compression = _check_compression(compression)
-    samples_per_record = _check_positive_int("samples_per_record", samples_per_record)
+    samples_per_record = int_at_least("samples_per_record", samples_per_record)
     splits = _check_splits(splits, split_to_size)
     plan_shards(record_pattern, samples_per_record, split_to_size, splits)
     schema, emitted_keys = _schema(keys_to_handlers, keys_to_descriptions)
@@ -536,12 +537,6 @@ def _check_compression(compression: str | None) -> str | None:
     if compression not in COMPRESSIONS:
         raise ConfigError("compression", f"one of {list(COMPRESSIONS)}", compression)
     return compression
-
-
-def _check_positive_int(entry: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(entry, "a positive int", value)
-    return value
 
 
 def _check_splits(splits: Sequence[str], split_to_size: Mapping[str, int]) -> tuple[str, ...]:

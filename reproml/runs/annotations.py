@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
+from reproml.errors import CliError
 
 ANNOTATIONS_FILE = "omniboard.json"
 

@@ -27,7 +27,7 @@ then adds the run under a NEW id:
   next free id is claimed with ``mkdir`` (as Sacred's `FileStorageObserver` claims it, so a live
   run never gets the same id) and the assembled directory is renamed onto it: the run appears
   whole or not at all. Sources and resources go to ``_sources/`` / ``_resources/`` through
-  `AtomicFileStorageObserver.find_or_save` (shared copies, reused when the content matches);
+  `reproml.runs.file_store.shared_copy` (shared copies, reused when the content matches);
 * MongoDB: the assembled run is replayed through Sacred's `MongoObserver`
   (`reproml.runs.push.replay`), which claims the id; the provenance's ``archive_sha256`` is
   written last, so an import killed half-way is deleted and redone by the next import.
@@ -64,25 +64,17 @@ from typing import Any
 
 from reproml.records.atomic_write import atomic_output, write_atomic
 from reproml.runs.annotations import ANNOTATIONS_FILE, is_mongo_run
-from reproml.runs.file_store import read_json
-from reproml.runs.record import CliError, RunRecord, run_sort_key
-from reproml.runs.safe_names import (
-    ArchiveLimits,
-    ByteBudget,
-    UnsafeNameError,
-    check_base_name,
-    check_file_name,
-    check_md5,
-    check_relative_name,
-    check_stored_run,
-    copy_capped,
-    stored_file,
-    stored_resource,
-    stored_source,
-    tar_member_kind,
-    zip_member_kind,
-)
+from reproml.runs.file_store import read_json, shared_copy
+from reproml.runs.record import RunRecord, run_sort_key
+from reproml.errors import CliError
+from reproml.runs.safe_names import ArchiveLimits, ByteBudget, check_base_name, check_file_name, check_md5, check_relative_name, check_stored_run, copy_capped, stored_file, stored_resource, stored_source, tar_member_kind, zip_member_kind
+from reproml.errors import UnsafeNameError
 from reproml.runs.seal import SEAL_FILE, check_run, check_run_dir, read_seal_file
+from reproml.runs.mongo import gridfs_of
+from reproml.runs.annotations import omniboard_fields
+from reproml.runs.file_store import load_run_dir
+from reproml.runs.mongo import gridfs_of
+from reproml.runs.push import delete_run, replay
 
 FORMAT = "reproml-run-archive"
 VERSION = 1
@@ -255,7 +247,6 @@ def _collect_dir(run_dir: Path, run: RunRecord) -> tuple:
 
 def _collect_mongo(store: Any, run: RunRecord) -> tuple:
     """A MongoDB run: its document, metrics and GridFS files in the file store's layout."""
-    from reproml.runs.mongo import gridfs_of
 
     fs = gridfs_of(store.db)
     doc = run.raw
@@ -805,8 +796,6 @@ def _import_into_dir(
     archive_sha: str,
     public_key: Any,
 ) -> Imported:
-    from reproml.tracking.file_store import AtomicFileStorageObserver
-
     imported_from = provenance(header, archive, archive_sha)
     original, origin = str(header["original_id"]), _origin_text(header)
     existing = _already_in_dir(root, imported_from["content_sha256"])
@@ -814,16 +803,15 @@ def _import_into_dir(
         return Imported("already imported", existing, original, origin)
     run_dir, entry = _assemble_run_dir(staging, header)
     check_staged_seal(run_dir, archive, public_key)
-    observer = AtomicFileStorageObserver(root)
     sources = []
     for source in header["sources"]:
-        stored = observer.find_or_save(str(staging / source["member"]), root / "_sources")
+        stored = shared_copy(staging / source["member"], root / "_sources")
         sources.append([source["name"], os.path.relpath(stored, root)])
     resources = []
     for resource in header["resources"]:
         stored = None
         if resource["member"]:
-            found = observer.find_or_save(str(staging / resource["member"]), root / "_resources")
+            found = shared_copy(staging / resource["member"], root / "_resources")
             stored = str(Path(found).resolve())
         resources.append([resource["filename"], stored])
     entry.setdefault("experiment", {})["sources"] = sources
@@ -856,10 +844,6 @@ def _import_into_mongo(
     archive_sha: str,
     public_key: Any,
 ) -> Imported:
-    from reproml.runs.annotations import omniboard_fields
-    from reproml.runs.file_store import load_run_dir
-    from reproml.runs.mongo import gridfs_of
-    from reproml.runs.push import delete_run, replay
 
     imported_from = provenance(header, archive, archive_sha)
     original, origin = str(header["original_id"]), _origin_text(header)

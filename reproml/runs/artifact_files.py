@@ -10,16 +10,20 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
+
+# Each run's directory, kept beside the run (no attribute is set on Sacred's `Run`).
+_DIRS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
 
 
 def artifact_dir(run: Any) -> Path:
     """Return a temp directory for this run's artifact files (removed at interpreter exit)."""
-    path = getattr(run, "_reproml_artifact_dir", None)
+    path = _DIRS.get(run)
     if path is None:
-        path = Path(tempfile.mkdtemp(prefix=f"reproml-run-{run._id}-"))
-        run._reproml_artifact_dir = path
+        path = Path(tempfile.mkdtemp(prefix="reproml-run-"))
+        _DIRS[run] = path
         atexit.register(shutil.rmtree, path, True)
     return path
 

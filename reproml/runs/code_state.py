@@ -1,6 +1,6 @@
 """The state of the code a run ran with: one definition for recording it and for checking it.
 
-A run records (`reproml.tracking.record.record_code`) and ``reproml reproduce`` checks
+A run records (`reproml.tracking.recording.record_code`) and ``reproml reproduce`` checks
 (`code_problems`) the same three things, computed here only:
 
 * ``commit``: ``git rev-parse HEAD`` of the checkout holding the experiment (``repo``);
@@ -9,7 +9,7 @@ A run records (`reproml.tracking.record.record_code`) and ``reproml reproduce`` 
 * ``files``: ``{path relative to repo: sha256}`` of every file the run depends on: every module
   of the project (`imported_files`) imported when the run started (Sacred's sources) or during
   it (a network chosen by name from the config, an import inside a function; added when the run
-  ends, `reproml.tracking.record.record_late_imports`), tracked or not. An untracked file
+  ends, `reproml.tracking.recording.record_late_imports`), tracked or not. An untracked file
   that is imported is covered here; an untracked file that is not code (a CSV written by
   ``leaderboard --csv``) is not a dependency and never blocks ``reproduce``.
 """
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reproml.records.file_hash import file_sha256
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 
 MAX_FILES_NAMED = 4
 # A module under one of these directories is installed, not project code: pip freeze records it.

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from reproml.runs.annotations import is_mongo_run
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
+from reproml.errors import CliError
+from reproml.runs.push import delete_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +98,6 @@ def _delete_run_dir(run_dir: Path, run: RunRecord) -> Deleted:
 
 
 def _delete_mongo_run(db: Any, run: RunRecord) -> Deleted:
-    from reproml.runs.push import delete_run
 
     key = run.raw["_id"]
     metrics = db.metrics.count_documents({"run_id": key})

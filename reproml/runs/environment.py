@@ -1,7 +1,7 @@
 """The software environment of a run (``pip freeze``) and how another one differs from it.
 
 A run records ``pip freeze --all`` of its interpreter as the artifact ``pip-freeze.txt``
-(`reproml.tracking.record.record_environment`, which calls `pip_freeze`) and Sacred records the
+(`reproml.tracking.recording.record_environment`, which calls `pip_freeze`) and Sacred records the
 Python version in ``host.python_version``. `environment_differences` compares both with another
 environment (the one `reproml reproduce` re-runs in) and names what changed: Python, TensorFlow,
 then every other package added, removed or at another version. Package names are compared in

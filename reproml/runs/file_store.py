@@ -13,14 +13,36 @@ Layout read (what FileStorageObserver 0.8.7 writes)::
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from sacred.dependencies import get_digest
+
 from reproml.errors import RecordError
-from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.records.atomic_write import write_atomic
+from reproml.runs.record import RunRecord, parse_time, run_sort_key
+from reproml.errors import CliError
 from reproml.runs.safe_names import stored_file
 
 REPAIR_HINT = "Repair or move away that run directory"
+
+
+def shared_copy(filename: str | os.PathLike, store_dir: str | os.PathLike) -> Path:
+    """Return the shared copy of `filename` in `store_dir` (``_sources``/``_resources``).
+
+    Named ``STEM_MD5.EXT`` as Sacred's `FileStorageObserver` names it; an existing copy is reused
+    only when its content still has the md5 its name says, else it is rewritten atomically
+    (a copy truncated by a full disk is never reused as a run's source).
+    """
+    store_dir = Path(store_dir)
+    store_dir.mkdir(parents=True, exist_ok=True)
+    stem, ext = os.path.splitext(os.path.basename(filename))
+    md5sum = get_digest(os.fspath(filename))
+    store_path = store_dir / f"{stem}_{md5sum}{ext}"
+    if not store_path.exists() or get_digest(str(store_path)) != md5sum:
+        write_atomic(store_path, Path(filename).read_bytes())
+    return store_path
 
 
 class FileStore:

@@ -23,7 +23,8 @@ import pandas as pd
 from reproml.runs.annotations import notes_of, tags_of
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo_store import open_mongo_store
-from reproml.runs.record import CliError, RunRecord, flatten_config, parse_time, run_sort_key
+from reproml.runs.record import RunRecord, flatten_config, parse_time, run_sort_key
+from reproml.errors import CliError
 from reproml.runs.stores import RunStore, filter_runs
 
 MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")

@@ -22,6 +22,8 @@ import os
 import re
 from typing import Any
 
+from reproml.errors import MongoAuthenticationError
+from reproml.errors import MongoUnreachableError
 from reproml.errors import ReproMLError
 from reproml.runs.scrub import redact_url, secrets_from_url
 
@@ -29,14 +31,6 @@ URL_ENV = "REPROML_MONGO_URL"
 DEFAULT_DB = "reproml"
 TIMEOUT_MS = 3000
 AUTHENTICATION_FAILED = 18  # MongoDB's error code "AuthenticationFailed"
-
-
-class MongoUnreachableError(ReproMLError):
-    """MongoDB did not answer (or the target is not a MongoDB address); names the host."""
-
-
-class MongoAuthenticationError(MongoUnreachableError):
-    """MongoDB answered but refused the credentials; names the host and the user."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from reproml.runs.mongo import MongoTarget, connect, gridfs_of
-from reproml.runs.record import CliError, RunRecord, parse_time, run_sort_key
+from reproml.runs.record import RunRecord, parse_time, run_sort_key
+from reproml.errors import CliError
+from reproml.runs.mongo import target_from_url
 
 
 def open_mongo_store(url: str, source: str = "--mongo") -> MongoStore:
@@ -19,7 +21,6 @@ def open_mongo_store(url: str, source: str = "--mongo") -> MongoStore:
     Raises:
       MongoUnreachableError: the URL is not a MongoDB URL or the server does not answer.
     """
-    from reproml.runs.mongo import target_from_url
 
     target = target_from_url(url, source)
     return MongoStore(connect(target), target.display, target)

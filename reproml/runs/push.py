@@ -40,9 +40,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from reproml.errors import TamperedRunError
 from reproml.runs.annotations import as_annotations, omniboard_fields, read_annotations_file
 from reproml.runs.mongo import gridfs_of
-from reproml.runs.record import CliError, RunRecord, parse_time
+from reproml.runs.record import RunRecord, parse_time
+from reproml.errors import CliError
 from reproml.runs.safe_names import check_stored_run, stored_file, stored_resource, stored_source
 from reproml.runs.seal import SEAL_FILE, check_run, read_seal_file
 
@@ -51,10 +53,6 @@ RUN_FILES = (
     SEAL_FILE,
 )
 OUTCOMES = ("added", "updated", "unchanged", "already recorded")
-
-
-class TamperedRunError(CliError):
-    """A run that no longer matches its seal, refused by a push (the message names what changed)."""
 
 
 def run_key(run: RunRecord) -> str:

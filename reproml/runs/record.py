@@ -19,7 +19,7 @@ from reproml.errors import ReproMLError
 TIMING_METRICS = ("train.steps_per_sec",)
 # A RUNNING run silent for longer than this is shown as PROBABLY_DEAD (Sacred beats every 10 s).
 STALE_HEARTBEAT = dt.timedelta(minutes=2)
-# Artifacts every tracked run may hold (written by reproml.tracking.record).
+# Artifacts every tracked run may hold (written by reproml.tracking.recording).
 DIFF_ARTIFACT = "code.diff"  # git diff HEAD of the checkout, bytes as they are
 FREEZE_ARTIFACT = "pip-freeze.txt"  # pip freeze --all of the interpreter
 EXPORT_ARTIFACT = "saved_model.zip"  # the exported SavedModel (small models only)
@@ -35,10 +35,6 @@ def source_artifact_name(relative_path: str) -> str:
     ``source-reproml%2Fmodels%2Fnetworks%2Fmynet.py`` (`urllib.parse.quote`, reversible).
     """
     return SOURCE_ARTIFACT_PREFIX + urllib.parse.quote(relative_path, safe="")
-
-
-class CliError(ReproMLError):
-    """A command that cannot do what was asked; the message is the one line the user sees."""
 
 
 @dataclasses.dataclass
@@ -176,7 +172,7 @@ def class_count_lines(
     Splits in the order train, eval, test, then any other by name.
 
     From `entry`: ``examples_per_class`` (class labels and label sets) or ``boxes_per_class``
-    (box labels), both recorded by `reproml.tracking.record.record_dataset`; at most `shown`
+    (box labels), both recorded by `reproml.tracking.recording.record_dataset`; at most `shown`
     classes per line, then ``... (N classes)``. Empty when the run recorded no such counts.
     """
     per_class = dataset.get(entry)

@@ -30,17 +30,15 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from reproml.runs.record import CliError, RunRecord
+from reproml.errors import UnsafeNameError
+from reproml.runs.record import RunRecord
+from reproml.errors import CliError
 
 PLAIN_PATH = "a plain relative path inside the run"
 PLAIN_FILE = "a plain file name inside the run directory"
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
-
-
-class UnsafeNameError(CliError):
-    """A name from an archive or a stored record that is not a plain name inside its run."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ Not sealed, on purpose: tags and notes (``omniboard.json`` / the ``omniboard`` f
 ``reproml tag`` and Omniboard edit at any time. They are annotations about a run, never its result.
 Nor the model directory (checkpoints, TensorBoard events; ``runs/<id>/model`` by default): the
 exported model is sealed as the ``saved_model.zip`` artifact, when it is small enough to be one
-(`reproml.tracking.record.MAX_EXPORT_ZIP_BYTES`).
+(`reproml.tracking.recording.MAX_EXPORT_ZIP_BYTES`).
 
 A checksum stops accidental edits and partial writes, not a forger who re-hashes: that takes a
 signature (`reproml.runs.signing`). See docs/guarantees.md for the threat model.
@@ -45,6 +45,7 @@ from typing import Any
 
 from gridfs.errors import GridFSError
 
+from reproml.errors import SealError
 from reproml.errors import ReproMLError
 from reproml.records.atomic_write import write_atomic
 from reproml.runs.file_store import load_run_dir
@@ -63,10 +64,6 @@ UNSEALED_FILES = (SEAL_FILE, "omniboard.json")
 # Meta entries added by a push or an import: where a copy came from, not what the run did.
 PROVENANCE_META = ("pushed_from", "imported_from")
 CHUNK = 1 << 20
-
-
-class SealError(ReproMLError):
-    """A seal that cannot be written or read (the message names the run and the file)."""
 
 
 @dataclasses.dataclass(frozen=True)

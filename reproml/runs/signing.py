@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from reproml.errors import SigningKeyError
 from reproml.errors import ReproMLError
 
 SIGNING_KEY_ENV = "REPROML_SIGNING_KEY"
@@ -29,10 +30,6 @@ TRUSTED_KEY_ENV = "REPROML_TRUSTED_KEY"
 ALGORITHM = "ed25519"
 PRIVATE_NAME = "reproml-signing.key"
 PUBLIC_NAME = "reproml-signing.pub"
-
-
-class SigningKeyError(ReproMLError):
-    """A key file that is missing, unreadable or not an Ed25519 key (the message names it)."""
 
 
 def _payload(digest: str) -> bytes:

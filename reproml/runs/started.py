@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 
 STARTED_INFO = "started"  # the info key holding how the run was started
 KIND_FILE, KIND_MODULE = "file", "module"

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
+from reproml.sweep.space import parse_space
 from reproml.sweep.study import SweepSpec
 
 if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn, not by the CLI's start-up
@@ -24,8 +25,6 @@ def ranked_rows(spec: SweepSpec, study: Any) -> tuple[list[str], list[list[Any]]
     Columns: rank, trial, state, the metric, every searched param, the run id, the pruned step.
     """
     from optuna.trial import TrialState
-
-    from reproml.sweep.space import parse_space
 
     names = [p.name for p in parse_space(spec.words).params]
     trials = study.get_trials(deepcopy=False)
@@ -79,7 +78,7 @@ def parallel_coordinates_figure(spec: SweepSpec, study: Any) -> Figure:
     from matplotlib.collections import LineCollection
     from optuna.visualization.matplotlib import plot_parallel_coordinate
 
-    from reproml.models.plots import plt  # noqa: F401 - the Agg backend, chosen once for reproml
+    from reproml.models.plots import plt  # heavy: matplotlib, Agg backend  # noqa: F401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ExperimentalWarning: the plot API may change
@@ -117,7 +116,7 @@ def save_parallel_coordinates(spec: SweepSpec, study: Any, path: str | os.PathLi
     Raises:
       CliError: the sweep has no complete trial yet.
     """
-    from reproml.models.plots import plt  # the Agg backend, chosen once for reproml
+    from reproml.models.plots import plt  # heavy: matplotlib, with the Agg backend
 
     figure = parallel_coordinates_figure(spec, study)
     path = Path(path)

@@ -24,22 +24,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import ReproMLError
+from reproml.errors import CliError, TrialFailed
 from reproml.pids import pid_alive
 from reproml.runs.file_store import load_run_dir
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
 from reproml.runs.started import KIND_FILE, KIND_MODULE, experiment_command, is_file_target
 from reproml.runs.started import load_experiment as _load_experiment
+from reproml.sweep.optuna_internals import trial_id
 from reproml.sweep.space import parse_space
-from reproml.sweep.study import SweepSpec
+from reproml.sweep.study import SweepSpec, open_storage
 from reproml.sweep.trial import ENV_ID, ENV_STORAGE, ENV_TRIAL
 
 RETRY_ATTR = "retry_of"  # the trial number a queued trial runs again
 _print_lock = threading.Lock()
-
-
-class TrialFailed(ReproMLError):
-    """A trial's run did not complete (the message names its log)."""
 
 
 def reported_value(run: RunRecord, metric: str) -> float | None:
@@ -83,7 +80,7 @@ def requeue_cut_short(study: Any, storage: Any) -> list[int]:
         if trial.state == TrialState.RUNNING:
             if worker.get("host") != host or pid_alive(int(worker.get("pid", -1))):
                 continue  # another machine's, or a live sweep's
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            storage.set_trial_state_values(trial_id(trial), TrialState.FAIL)
         elif not (trial.state == TrialState.FAIL and trial.user_attrs.get("interrupted")):
             continue
         if trial.number in retried:
@@ -126,7 +123,7 @@ class TrialRunner:
             "REPROML_RUNS_DIR": self.spec.runs_dir,
             ENV_STORAGE: self.location,
             ENV_ID: self.spec.sweep_id,
-            ENV_TRIAL: str(trial._trial_id),
+            ENV_TRIAL: str(trial_id(trial)),
         }
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.logs_dir / f"trial-{trial.number}.log"
@@ -232,8 +229,6 @@ def run_sweep(spec: SweepSpec, study: Any, location: str, workers: int, logs_dir
     """
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
-
-    from reproml.sweep.study import open_storage
 
     requeued = requeue_cut_short(study, open_storage(location))
     if requeued:

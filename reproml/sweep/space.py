@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 
 _CALL = re.compile(r"^(loguniform|uniform|int)\((.*)\)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")

@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.runs.started import is_file_target
+from reproml.sweep.space import parse_space
 
 DEFAULT_DIR = "sweeps"
 SAMPLERS = ("tpe", "random", "grid")
@@ -108,8 +109,6 @@ def _sampler(spec: SweepSpec) -> Any:
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=spec.seed)
     if spec.sampler == "grid":
-        from reproml.sweep.space import parse_space
-
         return optuna.samplers.GridSampler(parse_space(spec.words).grid(), seed=spec.seed)
     return optuna.samplers.TPESampler(seed=spec.seed)
 

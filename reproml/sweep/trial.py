@@ -23,6 +23,9 @@ from typing import Any
 
 from reproml.errors import ConfigError
 from reproml.models.scalar_metrics import scalar_metrics
+from reproml.runs.annotations import tag_live_run
+from reproml.sacred_internals import run_id
+from reproml.sweep.study import load_sweep
 
 ENV_STORAGE = "REPROML_SWEEP_STORAGE"
 ENV_ID = "REPROML_SWEEP_ID"
@@ -86,9 +89,6 @@ def _join_trial(run: Any) -> Callable[[int, dict], bool]:
     """Tag `run` with its sweep, tell the study where it is; return the per-evaluation report."""
     import optuna  # deferred: Optuna (and its SQLAlchemy) only in a sweep trial
 
-    from reproml.runs.annotations import tag_live_run
-    from reproml.sweep.study import load_sweep
-
     sweep_id = os.environ[ENV_ID]
     spec, study = load_sweep(sweep_id, os.environ[ENV_STORAGE])
     trial = optuna.Trial(study, int(os.environ[ENV_TRIAL]))
@@ -96,7 +96,7 @@ def _join_trial(run: Any) -> Callable[[int, dict], bool]:
     run.info["sweep"] = info
     if not run.unobserved:
         tag_live_run(run, [sweep_tag(sweep_id)])
-    trial.set_user_attr("run_id", str(run._id))
+    trial.set_user_attr("run_id", str(run_id(run)))
     trial.set_user_attr("run_dir", run.info.get("run_dir"))
 
     decided: dict[int, bool] = {}  # step -> pruned: a second call for a step reports nothing

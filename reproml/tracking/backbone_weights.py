@@ -19,12 +19,11 @@ from typing import Any
 
 from reproml.errors import RecordError
 from reproml.lazy import lazy_import
+from reproml.records.download import default_cache_dir, download_verified
 from reproml.records.file_hash import file_sha256
 
 backbones = lazy_import("reproml.models.networks.backbone")  # TensorFlow
-# default_cache_dir, download_verified: deferred, its records sources import TensorFlow
-downloads = lazy_import("reproml.datasets.mnist")
-weights_files = lazy_import("reproml.models.weights_file")
+weights_files = lazy_import("reproml.models.weights_file")  # h5py
 tf = lazy_import("tensorflow")
 
 INFO_KEY = "backbone_weights"
@@ -33,7 +32,7 @@ INFO_KEY = "backbone_weights"
 def weights_cache_path(url: str, sha256: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Where the file at `url` with `sha256` is cached: ``<cache>/weights/<sha256>-<name>``."""
     name = Path(urllib.parse.urlparse(url).path).name or "weights.h5"
-    return Path(cache_dir or downloads.default_cache_dir()) / "weights" / f"{sha256.lower()}-{name}"
+    return Path(cache_dir or default_cache_dir()) / "weights" / f"{sha256.lower()}-{name}"
 
 
 def fetch_weights(url: str, sha256: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -45,7 +44,7 @@ def fetch_weights(url: str, sha256: str, cache_dir: str | os.PathLike | None = N
     """
     target = weights_cache_path(url, sha256, cache_dir)
     if not (target.is_file() and file_sha256(target)[1] == sha256.lower()):
-        downloads.download_verified(url, target, sha256.lower(), progress=False)
+        download_verified(url, target, sha256.lower(), progress=False)
     return target
 
 

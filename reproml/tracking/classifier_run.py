@@ -27,7 +27,7 @@ from reproml.tracking.backbone_weights import (
     save_backbone_weights,
 )
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
-from reproml.tracking.record import record_export
+from reproml.tracking.recording import record_export
 from reproml.tracking.warm_start import warm_start_from_run
 
 np = lazy_import("numpy")

@@ -34,7 +34,7 @@ file, docstring and sources from there), handed to `track`::
   it read there, `reproml.tracking.records_read`);
 * a post-run hook (and, for a FAILED or INTERRUPTED run, the same step when its main function
   raises) adding the project's modules imported during the run to the code state
-  (`reproml.tracking.record.record_late_imports`): a network chosen by name, an import inside
+  (`reproml.tracking.recording.record_late_imports`): a network chosen by name, an import inside
   a function;
 * the modules of the project (the git checkout holding the experiment file) as sources, added
   with ``Experiment.add_source_file``, and Sacred's captured-output filter;
@@ -65,6 +65,7 @@ from sacred import SETTINGS, Experiment
 from sacred.commandline_options import cli_option
 from sacred.observers import MongoObserver
 
+from reproml.checks import int_at_least
 from reproml.cluster.tf_config import cluster_task, is_chief
 from reproml.errors import ConfigError
 from reproml.lazy import import_deferred, lazy_import
@@ -72,8 +73,15 @@ from reproml.runs.artifact_files import add_file_artifact
 from reproml.runs.code_state import imported_files
 from reproml.runs.mongo import MongoTarget, target_from_env, target_from_flag
 from reproml.runs.record import class_count_lines, missing_class_lines
+from reproml.runs.reproducibility import TOLERANCES_INFO, Tolerance, declare_tolerances
 from reproml.runs.scrub import install_log_scrubbing
 from reproml.runs.started import STARTED_INFO, started_from
+from reproml.sacred_internals import (
+    add_command_line_option,
+    run_id,
+    run_state,
+    wrap_main_function,
+)
 from reproml.tracking.observers import (
     GuardedObserver,
     file_store_observer,
@@ -86,7 +94,7 @@ from reproml.tracking.observers import (
 from reproml.tracking.output import filter_captured_output
 from reproml.tracking.output_dirs import check_output_dirs
 from reproml.tracking.printed_commands import board_command, executable, runnable
-from reproml.tracking.record import (
+from reproml.tracking.recording import (
     artifact_dir,
     record_code,
     record_environment,
@@ -177,26 +185,38 @@ def _add_project_sources(ex: Experiment) -> None:
             known.add(path)
 
 
-def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
+def track(
+    ex: Experiment,
+    *,
+    record_code_state: bool = True,
+    tolerances: Sequence[Tolerance] | None = None,
+    tolerance_caveat: str = "",
+) -> Experiment:
     """Wire reproml's tracking into a Sacred experiment (see the module docstring).
 
     Args:
       ex: a Sacred `Experiment` made in the experiment's own file.
       record_code_state: record the git diff and pip freeze of every observed run.
+      tolerances: how close each metric of a re-run of an asynchronous parameter-server job
+        must be (`reproml.runs.reproducibility.Tolerance`, first match wins, one ``"*"``),
+        measured on identical jobs of this experiment; recorded in every run's
+        ``info["reproduce_tolerances"]``, which `reproml reproduce` applies. None: the stated
+        default (`UNMEASURED`) for every metric.
+      tolerance_caveat: printed with a "within tolerance" verdict (recorded with them).
 
     Returns:
       `ex` itself.
+
+    Raises:
+      ConfigError: malformed `tolerances` (`declare_tolerances`).
     """
+    declared = None if tolerances is None else declare_tolerances(tolerances, tolerance_caveat)
     ex.base_dir = str(_project_dir(getattr(ex.mainfile, "filename", None)))
     _add_project_sources(ex)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     install_log_scrubbing()
     ex.captured_out_filter = filter_captured_output
-    if runs_dir_option not in ex.additional_cli_options:
-        # Sacred applies `additional_cli_options` to runs and parses the command line with
-        # `all_cli_options` (both filled from the constructor's argument): add it to both.
-        ex.additional_cli_options.append(runs_dir_option)
-        ex.all_cli_options.append(runs_dir_option)
+    add_command_line_option(ex, runs_dir_option)
 
     def load_run_modules(config: dict, command_name: str, logger: Any) -> dict:
         if command_name not in CONFIG_ONLY_COMMANDS:
@@ -234,6 +254,8 @@ def track(ex: Experiment, *, record_code_state: bool = True) -> Experiment:
             _run.info.setdefault(
                 STARTED_INFO, started_from(Path(ex.base_dir) / mainfile, ex.base_dir)
             )
+        if declared is not None:
+            _run.info[TOLERANCES_INFO] = declared
         start_training_run(_run)  # a sweep trial's run is tagged now; its pruning in training
         if record_code_state:
             record_code(_run, ex.base_dir)
@@ -252,32 +274,35 @@ def _record_late_imports_if_it_fails(run: Any) -> None:
 
     Sacred runs ``post_run_hooks`` only after the main function returned, and has no hook for a
     run that raised; an interrupted run is still reproduced up to the step it reached, so its
-    record must name its code as well. Sacred 0.8.7 calls ``run.main_function`` after the pre-run
-    hooks (`sacred.run.Run.__call__`), so this pre-run step wraps it: when it raises, the late
+    record must name its code as well. This pre-run step wraps the main function
+    (`reproml.sacred_internals.wrap_main_function`): when it raises, the late
     imports are recorded and the exception goes on. A failure to record them is logged as an
     error naming the run; it does not replace the run's own exception.
     """
-    main = run.main_function
 
-    def main_recording_late_imports_on_failure(*args: Any) -> Any:
-        try:
-            return main(*args)
-        except BaseException:
+    def recording_late_imports_on_failure(main: Callable[..., Any]) -> Callable[..., Any]:
+        def main_recording_late_imports_on_failure(*args: Any) -> Any:
             try:
-                record_late_imports(run)
-            except Exception as err:  # noqa: BLE001 - the run's own error is the one to raise
-                _log.error(
-                    "run %s: the modules imported during the run could not be recorded: %s: %s",
-                    run._id,
-                    type(err).__name__,
-                    err,
-                )
-            raise
+                return main(*args)
+            except BaseException:
+                try:
+                    record_late_imports(run)
+                except Exception as err:  # noqa: BLE001 - the run's own error is the one to raise
+                    _log.error(
+                        "run %s: the modules imported during the run could not be recorded: %s: %s",
+                        run_id(run),
+                        type(err).__name__,
+                        err,
+                    )
+                raise
 
-    run.main_function = main_recording_late_imports_on_failure
+        return main_recording_late_imports_on_failure
+
+    wrap_main_function(run, recording_late_imports_on_failure)
 
 
 EXIT_INCOMPLETE_RECORD = 3
+SUMMARY_STATE = "summary"  # run_state key: the lines print_run_summary leaves to print
 
 
 def _print_incomplete(run: Any) -> bool:
@@ -305,7 +330,7 @@ def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
         raise
     if _print_incomplete(run):
         sys.exit(EXIT_INCOMPLETE_RECORD)
-    for line in getattr(run, "reproml_summary", []):
+    for line in run_summary(run):
         print(line, flush=True)
     return run
 
@@ -316,9 +341,7 @@ def run_commandline(ex: Experiment, argv: Sequence[str] | None = None) -> Any:
 def check_positive_int(config: Mapping[str, Any], *entries: str) -> None:
     """Raise ConfigError naming the first of `entries` that is not an int >= 1."""
     for entry in entries:
-        value = config[entry]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(entry, "an int >= 1", value)
+        int_at_least(entry, config[entry])
 
 
 def check_positive_number(config: Mapping[str, Any], *entries: str) -> None:
@@ -431,7 +454,9 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     lines += missing_class_lines(dataset)
     run_dir = _run.info.get("run_dir")
     if run_dir:
-        lines.append(f"run {_run._id} recorded in {run_dir} (config.json, run.json, metrics.json)")
+        lines.append(
+            f"run {run_id(_run)} recorded in {run_dir} (config.json, run.json, metrics.json)"
+        )
     # Commands as the shell will find them: `make demo` does not put .venv/bin on PATH.
     if "tensorboard" in _run.info:
         lines.append(f"TensorBoard: {runnable(_run.info['tensorboard'])}")
@@ -444,7 +469,12 @@ def print_run_summary(_run: Any, result_name: str, result: Any) -> None:
     else:
         board = board_command(Path(run_dir).parent if run_dir else None)
         lines.append(f"Browser: `{board}` shows the runs of the file store in Omniboard")
-    _run.reproml_summary = lines
+    run_state(_run)[SUMMARY_STATE] = lines
+
+
+def run_summary(run: Any) -> list[str]:
+    """The lines `print_run_summary` left for `run` (printed by `run_commandline`), else []."""
+    return list(run_state(run).get(SUMMARY_STATE, []))
 
 
 def first_examples(input_fn: Callable, count: int) -> tuple[Any, Any]:
@@ -478,6 +508,7 @@ __all__: Sequence[str] = (
     "model_dir_for",
     "new_artifact_path",
     "print_run_summary",
+    "run_summary",
     "record_tensorboard",
     "split_sizes_limited",
 )

@@ -18,6 +18,7 @@ from typing import Any
 
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
+from reproml.sacred_internals import run_id
 from reproml.tracking import experiment as rx
 
 data_contract = lazy_import("reproml.models.data_contract")
@@ -148,7 +149,7 @@ def scorer(
             metrics[name] = scores[name]
             _run.log_scalar(f"eval.{name}", scores[name], step)
         title = (
-            f"run {_run._id} step {step}: FD {scores['frechet_distance']:.1f}, "
+            f"run {run_id(_run)} step {step}: FD {scores['frechet_distance']:.1f}, "
             f"MNIST score {scores['mnist_score']:.2f}\nclass entropy "
             f"{scores['class_entropy']:.2f}, pairwise L2 {scores['pairwise_distance']:.2f} "
             f"(evaluator {evaluator.fingerprint[:8]}, N={num_fid_samples})"

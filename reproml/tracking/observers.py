@@ -30,7 +30,7 @@ from reproml.runs.mongo import MongoTarget, connect, gridfs_of, ping
 from reproml.runs.scrub import redact_url, scrub, scrub_text
 from reproml.runs.seal import seal_mongo_run, seal_run_dir
 from reproml.runs.signing import signing_key_from_env
-from reproml.tracking.file_store import AtomicFileStorageObserver
+from reproml.tracking.atomic_observer import AtomicFileStorageObserver
 
 RUNS_DIR_ENV = "REPROML_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"

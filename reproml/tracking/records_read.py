@@ -32,6 +32,7 @@ from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.readers import ReadLease, take_read_lease
 from reproml.records.verify import FIX, RunVerification, verify_for_run
 from reproml.records.whole_shards import read_order
+from reproml.sacred_internals import run_id
 from reproml.tracking.run_end import at_main_end
 
 RECORDS_READ = "records_read"  # the info key: a list, one entry per record dir read
@@ -60,7 +61,7 @@ def read_records_in_run(
         rewritten since `manifest` was read; the lease is released.
     """
     experiment = (getattr(_run, "experiment_info", None) or {}).get("name")
-    lease = take_read_lease(record_dir, run_id=_run._id, experiment=experiment)
+    lease = take_read_lease(record_dir, run_id=run_id(_run), experiment=experiment)
     try:
         on_disk = load_manifest(record_dir)
         if on_disk.fingerprint != manifest.fingerprint:

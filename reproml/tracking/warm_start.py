@@ -14,11 +14,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import ConfigError, RecordError
+from reproml.errors import CliError, ConfigError, RecordError
 from reproml.lazy import lazy_import
 from reproml.runs.file_store import FileStore
 from reproml.runs.lineage import LINEAGE_KEY, lineage_problems
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
 
 tf = lazy_import("tensorflow")
 

@@ -37,8 +37,8 @@ EXPERIMENTS = (
 @pytest.fixture(scope="session")
 def omniboard_script():
     """Omniboard's ``start.js``, installed by ``npm ci`` into the project's cache (once)."""
-    from reproml.board import BoardError
     from reproml.board.omniboard import ensure_omniboard, install_dir, start_script
+    from reproml.errors import BoardError
 
     require_node()
     if not start_script(install_dir()).is_file() and shutil.which("npm") is None:

@@ -41,8 +41,8 @@ def missing(line: str) -> None:
 
 def require_node() -> str:
     """Return Node.js's ``node`` (>= 18) or skip/fail saying how to install it."""
-    from reproml.board import BoardError
     from reproml.board.omniboard import find_node
+    from reproml.errors import BoardError
 
     try:
         return find_node()

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from reproml.board import BoardError
 from reproml.board.database import FILE_STORE_FORMAT, sync_store
 from reproml.board.omniboard import mongo_uri, start_omniboard
 from reproml.board.processes import free_port
 from reproml.cli.main import main
+from reproml.errors import BoardError
 from reproml.runs.file_store import FileStore
 from reproml.runs.seal import seal_run_dir
 from tests.board.board_process import BoardProcess, running_board, wait_gone

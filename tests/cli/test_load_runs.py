@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 import reproml
-from reproml.errors import ReproMLError
+from reproml.errors import MongoUnreachableError, ReproMLError
 from reproml.runs.frames import RUN_COLUMNS, UnreadableRunWarning
-from reproml.runs.mongo import MongoUnreachableError
 from tests.doc_blocks import python_blocks, run_blocks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reproml.cli.commands import reproduce
+from reproml.runs import reproduce
 from reproml.runs.code_state import CodeState
-from reproml.tracking import record as run_record
+from reproml.tracking import recording as run_record
 from tests.cli.test_leaderboard import _table
 from tests.cli.test_reproduce import _verdicts
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import gridfs
 import pytest
 
-from reproml.cli.commands import reproduce
+from reproml.runs import reproduce
 from reproml.runs.code_state import CodeState
 from tests.cli.conftest import COMMIT, DIFF
 from tests.cli.toy_experiments import make_classifier_experiment, write_toy_records

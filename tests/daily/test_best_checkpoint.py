@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from reproml.errors import ConfigError
-from reproml.runs.record import CliError
+from reproml.errors import CliError, ConfigError
 from reproml.sweep.space import parse_space
 from reproml.train.best_checkpoint import BestCheckpoint, check_early_stopping
 

@@ -4,7 +4,7 @@ import optuna
 import pytest
 from matplotlib.collections import LineCollection
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.sweep.report import _luminance, parallel_coordinates_figure, save_parallel_coordinates
 from reproml.sweep.study import SweepSpec
 

@@ -2,32 +2,43 @@
 
 benchmarks/ps_spread.json holds the final eval metrics of 5 identical 2-worker + 1-ps jobs of
 ``experiments.mnist`` and of ``experiments.mnist_gan`` (`python -m benchmarks.ps_spread`): every
-pair of them must be "reproduced within tolerance" under `ASYNC_TOLERANCES`, and a changed result
-must not be.
+pair of them must be "reproduced within tolerance" under the tolerances each experiment declares
+(``ASYNC_TOLERANCES`` in its file, recorded with every run), and a changed result must not be. A
+run recorded before experiments declared them is compared with `LEGACY_ASYNC_TOLERANCES`.
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 from pathlib import Path
 
 import pytest
 
-from reproml.cluster.reproducibility import (
-    ASYNC_TOLERANCES,
+from reproml.errors import ConfigError, RecordError
+from reproml.runs.reproducibility import (
+    LEGACY_ASYNC_TOLERANCES,
+    TOLERANCES_INFO,
     UNMEASURED,
     VERDICT_DIFFERS,
     VERDICT_WITHIN_TOLERANCE,
     Tolerance,
     async_tolerances,
+    declare_tolerances,
     distributed_report,
     tolerance_for,
 )
-from reproml.errors import ConfigError
 
 MEASURED = Path(__file__).resolve().parents[2] / "benchmarks" / "ps_spread.json"
 ASYNC = {"cluster": {"strategy": "none", "synchronous": False, "num_trainers": 2, "num_ps": 1}}
+
+
+def recorded(experiment: str) -> dict:
+    """The info of an async run of ``experiments.<experiment>``: with the tolerances it declares."""
+    module = importlib.import_module(f"experiments.{experiment}")
+    declared = declare_tolerances(module.ASYNC_TOLERANCES, getattr(module, "ASYNC_CAVEAT", ""))
+    return {**ASYNC, TOLERANCES_INFO: declared}
 
 
 def measured_jobs(key: str = "mnist quick steps=2000", kind: str = "async_ps_same_seed") -> list:
@@ -49,8 +60,10 @@ def test_every_pair_of_the_measured_identical_jobs_is_within_tolerance(experimen
     assert len(jobs) == 5 and len(jobs[0]) == metrics
     assert len({json.dumps(job, sort_keys=True) for job in jobs}) == 5  # the jobs did differ
     for a, b in itertools.combinations(jobs, 2):
-        lines, verdict = distributed_report(ASYNC, ASYNC, a, b, experiment=experiment)
+        lines, verdict = distributed_report(recorded(experiment), ASYNC, a, b)
         assert verdict == VERDICT_WITHIN_TOLERANCE, "\n".join(lines)
+        # A run recorded before experiments declared tolerances: the same verdict, as before.
+        assert distributed_report(ASYNC, ASYNC, a, b, experiment=experiment)[1] == verdict
         assert not any(line.endswith("not measured)  ok") for line in lines), lines
 
 
@@ -58,7 +71,7 @@ def test_the_gan_tolerance_is_as_wide_as_a_change_of_seed():
     """What docs/distributed.md says: for the GAN a within-tolerance verdict is weak evidence."""
     seeds = measured_jobs("mnist_gan quick steps=400", "one_process_other_seeds")
     verdicts = {
-        distributed_report(ASYNC, ASYNC, a, b, experiment="mnist_gan")[1]
+        distributed_report(recorded("mnist_gan"), ASYNC, a, b)[1]
         for a, b in itertools.combinations(seeds, 2)
     }
     assert VERDICT_WITHIN_TOLERANCE in verdicts
@@ -66,18 +79,18 @@ def test_the_gan_tolerance_is_as_wide_as_a_change_of_seed():
 
 def test_a_within_tolerance_gan_verdict_says_it_cannot_tell_a_change_of_seed():
     a, b = measured_jobs("mnist_gan quick steps=400")[:2]
-    lines, verdict = distributed_report(ASYNC, ASYNC, a, b, experiment="mnist_gan")
+    lines, verdict = distributed_report(recorded("mnist_gan"), ASYNC, a, b)
     assert verdict == VERDICT_WITHIN_TOLERANCE
     assert lines[-1].startswith("caveat: the spread of identical async jobs of this experiment")
     assert "as wide as a change of seed" in lines[-1]
     # The classifier's tolerance does tell seeds apart: no caveat.
     a, b = measured_jobs()[:2]
-    lines, verdict = distributed_report(ASYNC, ASYNC, a, b, experiment="mnist")
+    lines, verdict = distributed_report(recorded("mnist"), ASYNC, a, b)
     assert verdict == VERDICT_WITHIN_TOLERANCE and not any("caveat" in line for line in lines)
     # A differing GAN result needs no caveat; neither do tolerances the user chose.
     gan = measured_jobs("mnist_gan quick steps=400")[0]
     worse = {**gan, "eval.frechet_distance": gan["eval.frechet_distance"] * 10}
-    lines, verdict = distributed_report(ASYNC, ASYNC, gan, worse, experiment="mnist_gan")
+    lines, verdict = distributed_report(recorded("mnist_gan"), ASYNC, gan, worse)
     assert verdict == VERDICT_DIFFERS and not any("caveat" in line for line in lines)
     lines, verdict = distributed_report(
         ASYNC,
@@ -110,7 +123,7 @@ def test_a_changed_result_is_not_reproduced_and_the_line_names_the_tolerance():
 
 
 def test_the_first_matching_tolerance_applies_and_unknown_metrics_get_the_stated_default():
-    mnist, gan = ASYNC_TOLERANCES["mnist"], ASYNC_TOLERANCES["mnist_gan"]
+    mnist, gan = LEGACY_ASYNC_TOLERANCES["mnist"], LEGACY_ASYNC_TOLERANCES["mnist_gan"]
     assert tolerance_for("eval.loss", mnist).rtol == 0.75
     assert tolerance_for("eval.loss", gan).atol == 10.5  # the same name, another quantity
     assert tolerance_for("eval.recall/class_3", mnist).atol == 0.25
@@ -127,3 +140,45 @@ def test_one_tolerance_for_every_metric_replaces_the_table():
     assert distributed_report(ASYNC, ASYNC, a, b, experiment="mnist")[1] == VERDICT_DIFFERS
     lines, verdict = distributed_report(ASYNC, ASYNC, a, b, [Tolerance("*", 0.0, 0.15)], "mnist")
     assert verdict == VERDICT_WITHIN_TOLERANCE, lines
+
+
+def test_an_experiment_anywhere_is_compared_with_the_tolerances_its_run_recorded():
+    a, b = {"eval.accuracy": 0.9, "result": 0.9}, {"eval.accuracy": 0.8, "result": 0.8}
+    # Not declared: the stated default for every metric (atol 0.02) -> differs.
+    assert distributed_report(ASYNC, ASYNC, a, b, experiment="textures")[1] == VERDICT_DIFFERS
+    wide = declare_tolerances([Tolerance("*", 0.0, 0.15, measured="0.11")], "a caveat")
+    info = {**ASYNC, TOLERANCES_INFO: json.loads(json.dumps(wide))}  # as read back from a store
+    lines, verdict = distributed_report(info, ASYNC, a, b, experiment="textures")
+    assert verdict == VERDICT_WITHIN_TOLERANCE, lines
+    assert "measured spread 0.11" in lines[1] and lines[-1] == "caveat: a caveat"
+    # The recorded table wins over the legacy one of a same-named experiment.
+    assert async_tolerances("mnist", info) == (Tolerance("*", 0.0, 0.15, "0.11"),)
+
+
+@pytest.mark.parametrize(
+    ("tolerances", "match"),
+    [
+        ([Tolerance("eval.*", 0.1, 0.1)], "a table ending with a '\\*' pattern"),
+        ([Tolerance("*", -0.1, 0.0)], "rtol and atol finite numbers >= 0"),
+        ([Tolerance("*", 0.0, float("nan"))], "rtol and atol finite numbers >= 0"),
+        ("*", "a sequence of reproml Tolerance"),
+        ([("*", 0.1, 0.1)], "a sequence of reproml Tolerance"),
+    ],
+)
+def test_a_malformed_declaration_is_refused_naming_the_entry(tolerances, match):
+    with pytest.raises(ConfigError, match=match):
+        declare_tolerances(tolerances)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"tolerances": [{"pattern": "*", "rtol": "wide"}]},
+        {"tolerances": [{"pattern": "eval.*", "rtol": 0.1, "atol": 0.1}]},
+        ["*"],
+        "edited",
+    ],
+)
+def test_an_edited_recorded_table_is_refused_in_one_line(value):
+    with pytest.raises(RecordError, match=f"info.{TOLERANCES_INFO}: is not a table of tolerances"):
+        distributed_report({**ASYNC, TOLERANCES_INFO: value}, ASYNC, {"a": 1.0}, {"a": 1.0})

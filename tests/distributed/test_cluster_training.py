@@ -16,7 +16,11 @@ import pytest
 import tensorflow as tf
 
 from reproml.cluster.distribution import STRATEGY_ENV, strategy_from_env, strategy_name
-from reproml.cluster.reproducibility import (
+from reproml.datasets.mnist_ingredient import write_mnist_records
+from reproml.errors import ConfigError
+from reproml.models.determinism import run_config
+from reproml.records.reader import input_fn, train_shards
+from reproml.runs.reproducibility import (
     VERDICT_DIFFERS,
     VERDICT_EXACT,
     VERDICT_NOT_COMPARABLE,
@@ -25,10 +29,6 @@ from reproml.cluster.reproducibility import (
     relaunch,
     rerun_command,
 )
-from reproml.datasets.mnist_ingredient import write_mnist_records
-from reproml.errors import ConfigError
-from reproml.models.determinism import run_config
-from reproml.records.reader import input_fn, train_shards
 from reproml.train.cluster_runtime import _EvaluateEachCheckpoint, check_cluster_arguments
 from reproml.train.evaluations import Evaluations
 from reproml.train.loop import train_and_evaluate

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from reproml.cluster.launcher import launch
-from reproml.cluster.reproducibility import VERDICT_EXACT, expectation_for
+from reproml.runs.reproducibility import VERDICT_EXACT, expectation_for
 from tests.distributed.jobs import only_run, shards_read, task_env, write_quick_records
 
 COMMAND = [sys.executable, "-m", "experiments.mnist"]

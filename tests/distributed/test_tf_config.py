@@ -8,8 +8,8 @@ import pytest
 
 from reproml.cluster import cluster_task, is_chief
 from reproml.cluster.distribution import input_pipeline, resolve_strategy, shard_files
-from reproml.cluster.reproducibility import cluster_mismatch, compare_metrics, expectation_for
 from reproml.errors import ConfigError
+from reproml.runs.reproducibility import cluster_mismatch, compare_metrics, expectation_for
 
 CHIEF_WORKER = {"chief": ["h0:1"], "worker": ["h1:1", "h2:1"]}
 WORKERS_ONLY = {"worker": ["h0:1", "h1:1"]}

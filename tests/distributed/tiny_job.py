@@ -22,7 +22,8 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 
 from reproml.cluster import cluster_task, is_chief
-from reproml.cluster.distribution import cluster_info, run_config_for_cluster, shard_files
+from reproml.cluster.distribution import cluster_info, shard_files
+from reproml.models.determinism import run_config_for_cluster
 
 NUM_SHARDS = 4
 

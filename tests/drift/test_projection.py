@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from reproml.drift.embeddings import Embeddings, ImageBatch
-from reproml.drift.projection import ProjectionError, project, save_label_projection
+from reproml.drift.projection import project, save_label_projection
+from reproml.errors import ProjectionError
 
 CLASSES = ("cat", "dog", "bird")
 EPOCHS = 60  # enough for three well-separated clusters; keeps each fit well under a second

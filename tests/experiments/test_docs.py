@@ -6,8 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from reproml.datasets.ingredient import SerializationMismatchError
-from reproml.errors import ConfigError
+from reproml.errors import ConfigError, SerializationMismatchError
 from reproml.records.manifest import load_manifest
 from tests.doc_blocks import python_blocks
 

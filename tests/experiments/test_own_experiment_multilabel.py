@@ -15,8 +15,8 @@ import pytest
 
 from handlers.image import ImageArrayHandler
 from handlers.sequence import MultiLabelHandler
-from reproml.errors import ConfigError
-from reproml.models.data_contract import DataContractError, classifier_params_from_manifest
+from reproml.errors import ConfigError, DataContractError
+from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.models.multilabel import check_threshold
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn

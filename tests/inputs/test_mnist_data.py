@@ -17,8 +17,6 @@ from sklearn.datasets import load_digits
 
 from reproml.datasets import mnist as mnist_data
 from reproml.datasets.mnist import (
-    ChecksumMismatchError,
-    DownloadError,
     MnistFallbackWarning,
     MnistFileWarning,
     load_mnist,
@@ -26,7 +24,7 @@ from reproml.datasets.mnist import (
     mnist_rows,
     mnist_split_sizes,
 )
-from reproml.errors import ConfigError, RecordError
+from reproml.errors import ChecksumMismatchError, ConfigError, DownloadError, RecordError
 from reproml.records.reader import input_fn
 from reproml.records.writer import write_records
 

@@ -36,7 +36,7 @@ from sacred import Experiment
 
 import helpers
 from reproml.tracking import experiment as rx
-from reproml.tracking.record import record_dataset
+from reproml.tracking.recording import record_dataset
 from reproml.train.signals import TrainingInterrupted
 
 ex = rx.track(Experiment("tiny"))

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reproml.datasets.ingredient import SerializationMismatchError, SourceChangedError
+from reproml.errors import SerializationMismatchError, SourceChangedError
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.source_fingerprint import FILE_HASHES_KEY
+from reproml.tracking.experiment import run_summary
 from tests.integrity.source_experiment import ex
 
 REPO = Path(__file__).resolve().parents[2]
@@ -213,7 +214,7 @@ def test_a_split_missing_a_class_is_one_warning_recorded(serialize, folder, tmp_
 
 def test_show_and_the_run_summary_print_the_examples_per_class(serialize, folder, tmp_path, cli):
     run = serialize("main", data_path=folder, max_examples=20)
-    summary = "\n".join(run.reproml_summary)
+    summary = "\n".join(run_summary(run))
     assert "examples per class, train: checker 8, circle 5, cross 4, stripe 3" in summary
     assert "examples per class, test: checker 5, circle 5, cross 5, stripe 5" in summary
     code, out, err = cli("--store", str(tmp_path / "runs"), "show", str(run._id))
@@ -229,7 +230,7 @@ def test_show_and_the_run_summary_print_the_examples_per_class(serialize, folder
 
 def test_show_warns_of_a_split_missing_a_class(serialize, folder, tmp_path, cli):
     run = serialize("main", data_path=folder, max_examples=3)
-    assert sum("WARNING: split" in line for line in run.reproml_summary) == 2
+    assert sum("WARNING: split" in line for line in run_summary(run)) == 2
     code, out, _ = cli("--store", str(tmp_path / "runs"), "show", str(run._id))
     assert code == 0 and out.count("has no examples of 1 class(es)") == 2
 
@@ -292,7 +293,7 @@ def test_a_changed_source_is_one_line_on_the_command_line(folder, tmp_path):
     proc = run()
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     (line,) = [ln for ln in proc.stderr.splitlines() if "SourceChangedError" in ln]
-    assert line.startswith("reproml.datasets.ingredient.SourceChangedError: ")
+    assert line.startswith("reproml.errors.SourceChangedError: ")
     assert f"1 file removed ({folder / 'test' / 'stripe' / 'img01.png'})" in line
     assert proc.stderr.strip() == line
     assert _recorded_runs(tmp_path) == ["1"]

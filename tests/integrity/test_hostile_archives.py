@@ -25,17 +25,11 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from reproml.errors import ReproMLError
+from reproml.errors import ReproMLError, UnsafeNameError
 from reproml.runs.archive import HEADER, _CappedStream, export_run, import_archive
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo_store import MongoStore
-from reproml.runs.safe_names import (
-    ArchiveLimits,
-    UnsafeNameError,
-    name_problem,
-    stored_resource,
-    stored_source,
-)
+from reproml.runs.safe_names import ArchiveLimits, name_problem, stored_resource, stored_source
 from tests.mongo_server import database_url
 
 # Small caps, so a bomb is refused after a few MiB (the defaults are GiBs).

@@ -2,7 +2,7 @@
 
 Sacred lists a run's sources when the run is created; the network module chosen by name from
 the config (`reproml.models.networks.get_network`) and modules imported inside functions come
-later. `reproml.tracking.record.record_late_imports` adds them when the run ends (COMPLETED,
+later. `reproml.tracking.recording.record_late_imports` adds them when the run ends (COMPLETED,
 FAILED or INTERRUPTED): their sha256, whether git tracks them, and the content of those in no commit.
 
 The quick MNIST runs here run in a git checkout of their own (a copy of this project's code,
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from reproml.runs.record import source_artifact_name
-from reproml.tracking.record import record_late_imports
+from reproml.tracking.recording import record_late_imports
 from tests.cli.test_show import _section
 from tests.integrity.project import MAIN, REPROML, TIMEOUT, git, make_project
 

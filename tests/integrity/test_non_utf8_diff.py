@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from reproml.cli.commands.reproduce import code_problems
 from reproml.runs.file_store import FileStore
+from reproml.runs.reproduce import code_problems
 from tests.integrity.project import git
 
 

@@ -14,15 +14,9 @@ import sys
 import pytest
 from sacred import Experiment
 
-from reproml.errors import RecordError, ReproMLError
+from reproml.errors import RecordError, RecordsInUseError, ReproMLError
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
-from reproml.records.readers import (
-    READERS_DIR,
-    RecordsInUseError,
-    live_readers,
-    refuse_if_being_read,
-    take_read_lease,
-)
+from reproml.records.readers import READERS_DIR, live_readers, refuse_if_being_read, take_read_lease
 from reproml.tracking import experiment as rx
 from reproml.tracking.records_read import read_records_in_run
 from tests.cli.toy_experiments import write_toy_records

@@ -15,8 +15,7 @@ import tensorflow as tf
 
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
-from reproml.datasets.mnist import ChecksumMismatchError
-from reproml.errors import ConfigError, RecordError
+from reproml.errors import ChecksumMismatchError, ConfigError, RecordError
 from reproml.models.classifier import make_classifier, network_layer_summary
 from reproml.models.networks.backbone import backbone_settings
 from reproml.models.weights_file import read_weights_file

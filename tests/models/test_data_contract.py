@@ -6,9 +6,8 @@ import pytest
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.numeric import NumericHandler
-from reproml.errors import RecordError
+from reproml.errors import DataContractError, RecordError
 from reproml.models.data_contract import (
-    DataContractError,
     ImageInput,
     class_labels,
     classifier_params_from_manifest,

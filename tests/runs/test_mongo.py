@@ -5,14 +5,8 @@ import time
 
 import pytest
 
-from reproml.runs.mongo import (
-    MongoAuthenticationError,
-    MongoTarget,
-    MongoUnreachableError,
-    connect,
-    target_from_flag,
-    target_from_url,
-)
+from reproml.runs.mongo import MongoTarget, connect, target_from_flag, target_from_url
+from reproml.errors import MongoAuthenticationError, MongoUnreachableError
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.runs.started import experiment_command, load_experiment, started_of
 from reproml.sweep.trial import with_sweep_trial
 from tests.doc_blocks import ROOT

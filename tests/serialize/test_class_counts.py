@@ -9,7 +9,9 @@ from reproml.records.manifest import load_manifest
 from reproml.records.sources_coco import rows_from_coco
 from reproml.records.sources_index import rows_from_index
 from reproml.records.writer import write_records
-from reproml.tracking.record import class_counts, examples_per_class
+from reproml.sacred_internals import run_id
+from reproml.tracking import experiment as rx
+from reproml.tracking.recording import class_counts, examples_per_class
 from tests.serialize.class_count_experiment import ex
 from tests.serialize.test_sources_coco import NAMES, coco  # noqa: F401 (a fixture)
 from tests.serialize.test_sources_index import TAGS, fruit  # noqa: F401 (a fixture)
@@ -101,11 +103,11 @@ def test_the_run_summary_and_show_print_boxes_and_examples_per_class(
     monkeypatch.setenv("REPROML_RUNS_DIR", str(tmp_path / "runs"))
     run = ex.run(config_updates={"record_dir": str(coco_records)})
     assert run.info["dataset"]["boxes_per_class"] == {"train": {"banana": 1, "kiwi": 1, "fig": 2}}
-    summary = run.reproml_summary
+    summary = "\n".join(rx.run_summary(run))
     assert "examples per class, train: banana 1, kiwi 1, fig 2" in summary
     assert "boxes per class, train: banana 1, kiwi 1, fig 2" in summary
     capsys.readouterr()
-    assert main(["--store", str(tmp_path / "runs"), "show", str(run._id)]) == 0
+    assert main(["--store", str(tmp_path / "runs"), "show", str(run_id(run))]) == 0
     out = capsys.readouterr().out
     shown = {
         tuple(line.split(None, 2)[:2]): line.split(None, 2)[2]

@@ -19,10 +19,10 @@ import sys
 import time
 import webbrowser
 
-from reproml.board import BoardError
 from reproml.board.omniboard import ensure_omniboard, install_dir
 from reproml.board.sacredboard import ensure_sacredboard
 from reproml.board.session import start_board
+from reproml.errors import BoardError
 from reproml.runs.mongo import URL_ENV, target_from_url
 from reproml.runs.stores import DEFAULT_STORE
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from reproml.runs.record import CliError
+from reproml.cluster.launcher import launch
+from reproml.errors import CliError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,8 +36,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Launch the job; return its exit code."""
-    from reproml.cluster.launcher import launch
-
     command = list(args.task_command)
     if command[:1] == ["--"]:
         command = command[1:]

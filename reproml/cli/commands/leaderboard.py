@@ -22,9 +22,10 @@ from typing import Any
 
 from reproml.cli.seal_marks import marked_status, seal_checks, tampered_lines
 from reproml.cli.table import render_table, write_csv
+from reproml.errors import CliError
 from reproml.runs.annotations import tags_of
 from reproml.runs.lineage import parent_of
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
 from reproml.runs.stores import filter_runs, list_runs_warning, open_store
 
 SHORT_HASH = 8

@@ -13,10 +13,10 @@ import sys
 
 from tqdm import tqdm
 
+from reproml.errors import CliError
 from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import URL_ENV, connect, target_from_url
 from reproml.runs.push import OUTCOMES, push_run
-from reproml.runs.record import CliError
 from reproml.runs.safe_names import check_stored_run
 
 

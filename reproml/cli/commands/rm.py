@@ -21,10 +21,11 @@ import argparse
 import sys
 from typing import Any
 
+from reproml.errors import CliError
 from reproml.runs.delete import check_deletable, delete_stored_run, describe
 from reproml.runs.dependents import Dependent, dependents_of, left_broken
 from reproml.runs.lineage import children_of
-from reproml.runs.record import CliError, RunRecord
+from reproml.runs.record import RunRecord
 from reproml.runs.stores import list_runs_warning, open_store
 
 

@@ -20,6 +20,7 @@ from reproml.runs.record import (
 from reproml.runs.safe_names import check_stored_run
 from reproml.runs.seal import SealCheck, check_run
 from reproml.runs.stores import list_runs_warning, open_store
+from reproml.tracking.model_summary import format_bytes, format_shape
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,8 +41,6 @@ def _metrics_table(run: RunRecord) -> str:
 
 def _model_pairs(run: RunRecord) -> list[tuple[str, Any]]:
     """Parameters, sizes on disk and the reported checkpoint, when the run recorded them."""
-    from reproml.tracking.model_summary import format_bytes
-
     pairs: list[tuple[str, Any]] = []
     summary = run.info.get("model_summary")
     if isinstance(summary, dict):
@@ -84,8 +83,6 @@ def _model_pairs(run: RunRecord) -> list[tuple[str, Any]]:
 
 def _layers_section(run: RunRecord) -> list[str]:
     """The per-layer table (name, output shape, parameters), when the run recorded it."""
-    from reproml.tracking.model_summary import format_shape
-
     summary = run.info.get("model_summary")
     layers = summary.get("layers") if isinstance(summary, dict) else None
     if not layers:

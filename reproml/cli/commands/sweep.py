@@ -18,8 +18,18 @@ import os
 from pathlib import Path
 
 from reproml.cli.table import render_table
-from reproml.runs.record import CliError
+from reproml.errors import CliError
 from reproml.runs.started import is_file_target
+from reproml.sweep import study as studies
+from reproml.sweep.report import ranked_rows, save_parallel_coordinates
+from reproml.sweep.runner import (
+    AUTO_PREPARE,
+    experiment_commands,
+    finished_trials,
+    prepare,
+    run_sweep,
+)
+from reproml.sweep.space import parse_space
 
 EXIT_INTERRUPTED = 130
 
@@ -69,8 +79,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start, resume or show a sweep; returns 0 (130 after Ctrl-C)."""
-    from reproml.sweep import study as studies
-
     if args.target in ("show", "resume"):
         if len(args.words) != 1:
             raise CliError(f"sweep {args.target}: expected one sweep id, got {args.words}")
@@ -82,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
         return execute(args, spec, study, location)
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: expected an int >= 1")
-    from reproml.sweep.space import parse_space
 
     parse_space(args.words)  # refuse a bad space before anything is stored
     experiment = args.target
@@ -111,14 +118,6 @@ def run(args: argparse.Namespace) -> int:
 
 def execute(args: argparse.Namespace, spec, study, location: str) -> int:  # noqa: ANN001
     """Run the sweep's remaining trials and print the ranking."""
-    from reproml.sweep.runner import (
-        AUTO_PREPARE,
-        experiment_commands,
-        finished_trials,
-        prepare,
-        run_sweep,
-    )
-
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: expected an int >= 1")
     logs = Path(args.sweeps_dir) / spec.sweep_id
@@ -150,9 +149,6 @@ def execute(args: argparse.Namespace, spec, study, location: str) -> int:  # noq
 def show(args: argparse.Namespace, spec, study, plot: bool = True) -> int:  # noqa: ANN001
     """Print the ranked trials and write the parallel-coordinates PNG."""
     from optuna.trial import TrialState
-
-    from reproml.sweep.report import ranked_rows, save_parallel_coordinates
-    from reproml.sweep.runner import finished_trials
 
     headers, rows = ranked_rows(spec, study)
     done = len(finished_trials(study))

@@ -23,10 +23,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from reproml.errors import CliError
 from reproml.records.manifest import load_manifest
 from reproml.records.verify import verify
 from reproml.runs.file_store import FileStore
-from reproml.runs.record import CliError
 from reproml.runs.seal import check_run
 from reproml.runs.signing import TRUSTED_KEY_ENV, trusted_key
 from reproml.runs.stores import RunStore, open_store

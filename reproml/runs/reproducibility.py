@@ -6,9 +6,10 @@
   that is another experiment, and the comparison says so instead of comparing.
 * Asynchronous parameter-server training (ps tasks): each worker's gradients are applied in the
   order they reach the ps, which depends on timing, so no two runs are bit-identical. Each metric
-  is compared within a tolerance measured on identical jobs (`ASYNC_TOLERANCES`, per
-  experiment), printed with it; never reported as "NOT reproduced" for differences inside it. (A short job can still come
-  out bit-identical: TensorFlow starts worker ``i`` (i+1) x 5 s after the chief, so a job shorter
+  is compared within a tolerance measured on identical jobs (declared by the experiment and
+  recorded with its runs: `declare_tolerances`, `recorded_tolerances`), printed with it; never
+  reported as "NOT reproduced" for differences inside it. (A short job can still come out
+  bit-identical: TensorFlow starts worker ``i`` (i+1) x 5 s after the chief, so a job shorter
   than that is trained by the chief alone.)
 
 `reproml reproduce` calls `distributed_report(recorded info, re-run info, recorded metrics,
@@ -20,12 +21,17 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-from reproml.errors import ConfigError
+from reproml.cluster.distribution import STRATEGY_ENV
+from reproml.cluster.launcher import launch
+from reproml.errors import ConfigError, RecordError
+from reproml.runs.record import TIMING_METRICS
 from reproml.runs.started import experiment_command
 
 
@@ -37,7 +43,7 @@ class Tolerance:
       pattern: the metric names it applies to (`fnmatch` glob, e.g. ``"eval.recall/*"``).
       rtol: relative tolerance.
       atol: absolute tolerance.
-      measured: the spread it was set from (`ASYNC_TOLERANCES`), or "" for a stated default.
+      measured: the spread it was set from (an experiment's table), or "" for a stated default.
     """
 
     pattern: str
@@ -59,17 +65,22 @@ class Tolerance:
         return f"rtol={self.rtol:g}, atol={self.atol:g}; {source}"
 
 
+# The run info key of an experiment's declared tolerances (`declare_tolerances`).
+TOLERANCES_INFO = "reproduce_tolerances"
+
 # A metric whose spread was not measured: a stated default, marked "not measured" when printed.
 UNMEASURED = Tolerance("*", rtol=0.10, atol=0.02)
 
-# Async PS, per experiment: the tolerance of each metric, the first matching pattern wins. Set
-# from the spread of 5 identical jobs (same seed, config and records: 2 workers + 1 ps on the
+# Async PS tolerances of runs recorded before experiments declared their own (`rx.track(ex,
+# tolerances=...)`, recorded in ``info["reproduce_tolerances"]``): the tables reproml's two
+# experiments used then, kept so an old run is compared as it always was. The first matching
+# pattern wins. Set from the spread of 5 identical jobs (same seed, config and records: 2 workers + 1 ps on the
 # quick records, 256 test digits), `python -m benchmarks.ps_spread --experiment NAME` ->
 # benchmarks/ps_spread.json, with ~30 % margin over the largest difference between two of them:
 # faithful async re-runs differ by this much; a metric outside it is a different result. An
 # experiment or metric the table does not know gets `UNMEASURED`. (The same name can mean two
 # things: ``eval.loss`` is the classifier's cross-entropy, the GAN's critic loss.)
-ASYNC_TOLERANCES: dict[str, tuple[Tolerance, ...]] = {
+LEGACY_ASYNC_TOLERANCES: dict[str, tuple[Tolerance, ...]] = {
     # experiments.mnist, 2000 steps.
     "mnist": (
         Tolerance("*loss*", rtol=0.75, atol=0.0, measured="0.58 relative (eval.loss)"),
@@ -94,10 +105,8 @@ ASYNC_TOLERANCES: dict[str, tuple[Tolerance, ...]] = {
 }
 
 
-# Experiments whose measured async spread is as wide as a change of seed (benchmarks/ps_spread.json,
-# "one_process_other_seeds"): their tolerance also accepts runs of another seed, so a "within
-# tolerance" verdict is printed with this caveat.
-ASYNC_CAVEATS: dict[str, str] = {
+# The caveat printed with a "within tolerance" verdict of such an old run (see above).
+LEGACY_ASYNC_CAVEATS: dict[str, str] = {
     "mnist_gan": (
         "the spread of identical async jobs of this experiment is as wide as a change of seed "
         "(measured), so within tolerance means the same ballpark, not the same result; train "
@@ -106,9 +115,80 @@ ASYNC_CAVEATS: dict[str, str] = {
 }
 
 
-def async_tolerances(experiment: str | None) -> tuple[Tolerance, ...]:
-    """Return the measured tolerances of `experiment`'s metrics (`UNMEASURED` for all if none)."""
-    return ASYNC_TOLERANCES.get(experiment or "", (UNMEASURED,))
+def declare_tolerances(tolerances: Sequence[Tolerance], caveat: str = "") -> dict[str, Any]:
+    """Return an experiment's declared async tolerances as recorded in a run's info.
+
+    Args:
+      tolerances: the experiment's table, the first matching pattern wins; one must be ``"*"``
+        (every metric gets a tolerance).
+      caveat: printed with a "within tolerance" verdict (e.g. the spread is as wide as a seed's).
+
+    Raises:
+      ConfigError: not a sequence of `Tolerance`, a negative or non-finite rtol/atol, or no
+        ``"*"`` pattern.
+    """
+    if isinstance(tolerances, str | bytes) or not all(isinstance(t, Tolerance) for t in tolerances):
+        raise ConfigError("tolerances", "a sequence of reproml Tolerance", tolerances)
+    for t in tolerances:
+        if not all(
+            isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in (t.rtol, t.atol)
+        ):
+            raise ConfigError(f"tolerances[{t.pattern!r}]", "rtol and atol finite numbers >= 0", t)
+    if not any(t.pattern == "*" for t in tolerances):
+        raise ConfigError(
+            "tolerances", "a table ending with a '*' pattern (every metric)", tolerances
+        )
+    if not isinstance(caveat, str):
+        raise ConfigError("tolerance_caveat", "a string", caveat)
+    return {"tolerances": [dataclasses.asdict(t) for t in tolerances], "caveat": caveat}
+
+
+def recorded_tolerances(info: Mapping[str, Any] | None) -> tuple[tuple[Tolerance, ...], str] | None:
+    """Return the tolerances and caveat a run recorded (`declare_tolerances`), or None.
+
+    Raises:
+      RecordError: ``info["reproduce_tolerances"]`` is there but not what `declare_tolerances`
+        writes (names the entry).
+    """
+    recorded = (info or {}).get(TOLERANCES_INFO)
+    if recorded is None:
+        return None
+    where = f"info.{TOLERANCES_INFO}"
+    try:
+        table = tuple(
+            Tolerance(
+                str(t["pattern"]), float(t["rtol"]), float(t["atol"]), str(t.get("measured", ""))
+            )
+            for t in recorded["tolerances"]
+        )
+        declared = declare_tolerances(table, recorded.get("caveat", ""))
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as err:
+        raise RecordError(
+            where, f"is not a table of tolerances ({type(err).__name__}: {err})"
+        ) from None
+    return table, declared["caveat"]
+
+
+def async_tolerances(
+    experiment: str | None, info: Mapping[str, Any] | None = None
+) -> tuple[Tolerance, ...]:
+    """Return the tolerances of a run's metrics.
+
+    Those the run recorded in its `info`, else the legacy table of `experiment`, else
+    `UNMEASURED` for every metric.
+    """
+    recorded = recorded_tolerances(info)
+    if recorded is not None:
+        return recorded[0]
+    return LEGACY_ASYNC_TOLERANCES.get(experiment or "", (UNMEASURED,))
+
+
+def async_caveat(experiment: str | None, info: Mapping[str, Any] | None = None) -> str:
+    """Return the caveat of a "within tolerance" verdict (recorded, else legacy, else "")."""
+    recorded = recorded_tolerances(info)
+    if recorded is not None:
+        return recorded[1]
+    return LEGACY_ASYNC_CAVEATS.get(experiment or "", "")
 
 
 def tolerance_for(name: str, tolerances: Sequence[Tolerance]) -> Tolerance:
@@ -163,14 +243,17 @@ def expectation_for(
     cluster: Mapping[str, Any] | None,
     tolerances: Sequence[Tolerance] | None = None,
     experiment: str | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> Expectation:
     """Return how a re-run of a job with this recorded cluster info is compared.
 
     Args:
       cluster: the run's recorded `reproml.cluster.distribution.cluster_info` (None: one process).
-      tolerances: for an asynchronous job, the tolerances to apply (default: `experiment`'s
-        measured ones, `async_tolerances`).
-      experiment: the experiment's name (e.g. "mnist"), which picks the measured tolerances.
+      tolerances: for an asynchronous job, the tolerances to apply (default: those the run
+        recorded, `async_tolerances`).
+      experiment: the experiment's name, which picks the legacy table for a run that recorded
+        no tolerances.
+      info: the recorded run's info (its declared tolerances, `recorded_tolerances`).
     """
     if not cluster:
         return Expectation(True, "one process with seeded graphs and deterministic ops")
@@ -181,8 +264,10 @@ def expectation_for(
             f"asynchronous parameter-server training ({cluster.get('num_ps')} ps, {trainers} "
             "trainers) applies gradients in arrival order, which depends on timing: runs are "
             "never bit-identical",
-            tolerances=async_tolerances(experiment) if tolerances is None else tuple(tolerances),
-            caveat=ASYNC_CAVEATS.get(experiment or "", "") if tolerances is None else "",
+            tolerances=(
+                async_tolerances(experiment, info) if tolerances is None else tuple(tolerances)
+            ),
+            caveat=async_caveat(experiment, info) if tolerances is None else "",
         )
     return Expectation(
         True,
@@ -332,9 +417,7 @@ def distributed_report(
     mismatch = cluster_mismatch(recorded, rerun)
     if mismatch is not None:
         return [f"not comparable: {mismatch}"], VERDICT_NOT_COMPARABLE
-    from reproml.runs.record import TIMING_METRICS
-
-    expectation = expectation_for(recorded, tolerances, experiment)
+    expectation = expectation_for(recorded, tolerances, experiment, original_info)
     original, new = final_metrics(original_metrics), final_metrics(rerun_metrics)
     timing = sorted(name for name in set(original) | set(new) if name in TIMING_METRICS)
     for name in timing:
@@ -394,9 +477,6 @@ def relaunch(
     Raises:
       ConfigError: the run recorded no cluster (re-run it as one process).
     """
-    from reproml.cluster.distribution import STRATEGY_ENV
-    from reproml.cluster.launcher import launch
-
     shape = recorded_distribution(original_info)
     if shape is None:
         raise ConfigError("info.cluster", "the cluster a distributed run recorded", None)
@@ -436,9 +516,6 @@ def rerun_command(
       command_name: the recorded command (None or "main": the main function).
       python: the interpreter (default: this one).
     """
-    import json
-    import sys
-
     path = os.fspath(config_file)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(dict(config), f, indent=2, sort_keys=True)

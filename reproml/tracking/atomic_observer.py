@@ -21,11 +21,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sacred.dependencies import get_digest
 from sacred.observers import FileStorageObserver
 from sacred.serializer import flatten
 
 from reproml.records.atomic_write import write_atomic
+from reproml.runs.file_store import shared_copy
 
 RUN_FILES = ("run.json", "config.json", "cout.txt", "metrics.json", "seal.json")
 
@@ -76,11 +76,4 @@ class AtomicFileStorageObserver(FileStorageObserver):
         self.cout_write_cursor = len(self.cout)
 
     def find_or_save(self, filename: str, store_dir: Path) -> Path:  # noqa: D102
-        store_dir = Path(store_dir)
-        store_dir.mkdir(parents=True, exist_ok=True)
-        stem, ext = os.path.splitext(os.path.basename(filename))
-        md5sum = get_digest(filename)
-        store_path = store_dir / f"{stem}_{md5sum}{ext}"
-        if not store_path.exists() or get_digest(str(store_path)) != md5sum:
-            write_atomic(store_path, Path(filename).read_bytes())
-        return store_path
+        return shared_copy(filename, store_dir)
