@@ -19,6 +19,7 @@ from typing import Any
 
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
+from reproml.models.cpu_kernels import cpu_kernels
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
 from reproml.tracking.backbone_weights import (
@@ -112,7 +113,7 @@ def classifier_estimator(
     if model_params.get("network") == "backbone":
         model_params = resolve_backbone_weights(_run, model_params)
         record_fine_tuning(_run, model_params)
-    return classifiers.make_classifier(
+    estimator = classifiers.make_classifier(
         model_dir,
         model_params,
         seed,
@@ -120,6 +121,8 @@ def classifier_estimator(
         save_summary_steps=log_every,
         log_step_count_steps=None,
     )
+    _run.info["cpu_kernels"] = cpu_kernels()  # what ran ("onednn"/"eigen"), declared or not
+    return estimator
 
 
 def classifier_train_input_fn(
