@@ -65,13 +65,9 @@ class _LossHook(tf.estimator.SessionRunHook):
 
 
 def estimator_side(record_dir: str, steps: int, variant: set[str]) -> dict:
-    """Train reproml's classifier (the Estimator) for `steps` steps."""
-    from reproml.models import classifier
-    from reproml.models.data_contract import classifier_params_from_manifest
+    """Train reproml's classifier (the Estimator) for `steps` steps, in a scratch model_dir."""
     from reproml.models.determinism import run_config
-    from reproml.records.reader import input_fn
 
-    model_dir = tempfile.mkdtemp(prefix="reproml-bench-keras-")
     quiet = {"log_step_count_steps": None, "save_summary_steps": None}
     if "xla" in variant:  # auto-clustering of the session's graph (CPU needs the flag too)
         session = tf.compat.v1.ConfigProto()
@@ -79,10 +75,20 @@ def estimator_side(record_dir: str, steps: int, variant: set[str]) -> dict:
             tf.compat.v1.OptimizerOptions.ON_1
         )
         quiet["session_config"] = session
-    if "nodet" in variant:
-        config = tf.estimator.RunConfig(model_dir=model_dir, tf_random_seed=SEED, **quiet)
-    else:
-        config = run_config(model_dir, SEED, **quiet)
+    with tempfile.TemporaryDirectory(prefix="reproml-bench-keras-") as model_dir:
+        if "nodet" in variant:
+            config = tf.estimator.RunConfig(model_dir=model_dir, tf_random_seed=SEED, **quiet)
+        else:
+            config = run_config(model_dir, SEED, **quiet)
+        return _train_estimator(config, record_dir, steps)
+
+
+def _train_estimator(config: tf.estimator.RunConfig, record_dir: str, steps: int) -> dict:
+    """Train the classifier with `config`; the timings, final step and last loss."""
+    from reproml.models import classifier
+    from reproml.models.data_contract import classifier_params_from_manifest
+    from reproml.records.reader import input_fn
+
     params = classifier.resolve_params(classifier_params_from_manifest(record_dir))
     estimator = tf.estimator.Estimator(model_fn=classifier.model_fn, config=config, params=params)
     clock, loss = _StepClock(), _LossHook()
