@@ -31,6 +31,7 @@ STEPS = 300
 SIDES = {
     "keras_fit": ("keras", "", "0"),
     "estimator": ("estimator", "", "0"),
+    "estimator_onednn": ("estimator", "", "1"),
 }
 
 
