@@ -1,6 +1,6 @@
 """`make bench`: every benchmark side by side, a table of ratios, docs/performance.md + JSON.
 
-Usage: ``python -m benchmarks.run [--repeats 3] [--only io,read,memory,training,distributed,encoded]``
+Usage: ``python -m benchmarks.run [--repeats 3] [--only io,read,memory,training,distributed,encoded,keras]``
 (``--only read``: benchmark 2 and the read stages, without the write benchmark).
 """
 
@@ -254,6 +254,37 @@ ENCODED_STAGES = {
 }
 
 
+def keras_rows(repeats: int) -> tuple[list[dict], dict]:
+    """Benchmark 8: the default classifier (Estimator) vs a plain Keras fit of the same network."""
+    from benchmarks import bench_keras
+
+    raw = bench_keras.run(max(repeats, 5))
+    base = raw["sides"]["keras_fit"]
+    rows = []
+    for side, label in (("estimator", "Eigen kernels"), ("estimator_onednn", "oneDNN kernels")):
+        ours = raw["sides"][side]
+        ratio = ours["best_steps_per_s"] / base["best_steps_per_s"]
+        cpu_ratio = base["median_cpu_s_per_step"] / ours["median_cpu_s_per_step"]
+        rows.append(
+            {
+                "what": f"8 train the default classifier ({label}), batch {raw['batch']}, "
+                f"steps 100-{raw['steps']}",
+                "ours": f"{ours['best_steps_per_s']:.2f} steps/s "
+                f"(median {ours['median_steps_per_s']:.2f})",
+                "baseline": f"Keras fit: {base['best_steps_per_s']:.2f} steps/s "
+                f"(median {base['median_steps_per_s']:.2f})",
+                "ratio": ratio,
+                "median_ratio": ours["median_steps_per_s"] / base["median_steps_per_s"],
+                "cpu_ratio": cpu_ratio,
+                "target": ">= 1.5x",
+                "met": ratio >= 1.5,
+                "share": f"{ours['share_of_peak']:.0%} (Keras {base['share_of_peak']:.0%}) of "
+                f"{raw['peak_gflops']:.1f} GFLOP/s",
+            }
+        )
+    return rows, raw
+
+
 def render(
     info: dict,
     io: list[dict],
@@ -263,6 +294,7 @@ def render(
     distributed: list[dict] | None = None,
     encoded: list[dict] | None = None,
     raw_encoded: dict | None = None,
+    keras: list[dict] | None = None,
 ) -> str:
     """Returns docs/performance.md."""
     lines = [
@@ -385,6 +417,21 @@ def render(
                 f"{raw['raw_pixels_bytes'] / mb:.2f} MB.",
             ]
         lines.append("")
+    if keras:
+        lines += [
+            "## The default classifier against Keras (benchmark 8)",
+            "",
+            "| # what | ours (Estimator) | baseline | ratio best (median) | CPU time ratio "
+            "(median) | share of the attainable FP32 rate | target | met |",
+            "|---|---|---|---:|---:|---|---|---|",
+        ]
+        lines += [
+            f"| {r['what']} | {r['ours']} | {r['baseline']} | {r['ratio']:.2f}x "
+            f"({r['median_ratio']:.2f}x) | {r['cpu_ratio']:.2f}x | {r['share']} | {r['target']} | "
+            f"{'yes' if r['met'] else '**no**'} |"
+            for r in keras
+        ]
+        lines.append("")
     if memory:
         lines += [
             "## Peak memory (benchmark 5)",
@@ -406,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs the selected benchmarks, prints the tables and writes the report files."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="io,memory,training,distributed,encoded")
+    parser.add_argument("--only", default="io,memory,training,distributed,encoded,keras")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -417,7 +464,8 @@ def main(argv: list[str] | None = None) -> None:
     training, raw_tr = training_rows(args.repeats) if "training" in only else ([], {})
     distributed, raw_dist = distributed_rows(args.repeats) if "distributed" in only else ([], {})
     encoded, raw_enc = encoded_rows(args.repeats) if "encoded" in only else ([], {})
-    report = render(info, io, raw_io, memory, training, distributed, encoded, raw_enc)
+    keras, raw_keras = keras_rows(args.repeats) if "keras" in only else ([], {})
+    report = render(info, io, raw_io, memory, training, distributed, encoded, raw_enc, keras)
     print(report)
     if not args.no_write:
         DOC.write_text(report + "\n" + NOTES)
@@ -430,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
                     "training": raw_tr,
                     "distributed": raw_dist,
                     "encoded": raw_enc,
+                    "keras": raw_keras,
                 },
                 indent=2,
             )
@@ -440,7 +489,7 @@ def main(argv: list[str] | None = None) -> None:
 
 NOTES = "".join(
     Path(__file__).with_name(name).read_text()
-    for name in ("notes.md", "notes_distributed.md", "notes_verify.md")
+    for name in ("notes.md", "notes_distributed.md", "notes_verify.md", "notes_keras.md")
     if Path(__file__).with_name(name).exists()
 )
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from reproml.errors import ConfigError
 from reproml.models.checkpoint import check_checkpoint
+from reproml.models.cpu_kernels import use_cpu_kernels
 from reproml.models.determinism import run_config
 from reproml.models.keras_network import as_network_builder, is_keras_network, keras_classifier
 from reproml.models.metrics import classification_metrics
@@ -53,6 +54,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "class_weights": None,  # loss weight per class index (training only); None: all 1
     "threshold": DEFAULT_THRESHOLD,  # multi-label only: a class is predicted at p >= this
     "backbone": None,  # network "backbone": {"name": "MobileNetV2", ...} (networks/backbone.py)
+    "cpu_kernels": None,  # "onednn" or "eigen" (models/cpu_kernels.py); None: the process's
 }
 
 
@@ -334,10 +336,12 @@ def make_classifier(
 
     Raises:
       ConfigError: a param is missing, unknown or invalid (network and optimizer are checked
-        here, before training; a Keras network is built once aside).
+        here, before training; a Keras network is built once aside), or ``cpu_kernels``
+        declares kernels the process cannot run any more (`use_cpu_kernels`).
       RecordError: model_dir holds a damaged checkpoint or one of another model.
     """
     params = resolve_params(params)
+    use_cpu_kernels(params["cpu_kernels"])  # first: nothing below may run a kernel before it
     check_network(params["network"])
     make_optimizer(params["optimizer"], params["lr"])
     if is_keras_network(params["network"]):

@@ -202,3 +202,108 @@ def save_roc_pr_curves(
     finally:
         plt.close(fig)
     return path, scores
+
+
+def multilabel_pr_figure(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    threshold: float,
+) -> tuple[plt.Figure, dict[str, dict[str, float]]]:
+    """Draw a multi-label classifier's per-label PR curves and precision/recall bars.
+
+    Left, one precision-recall curve per label (scikit-learn's `precision_recall_curve` on its
+    column), with the point at `threshold` marked and the average precision in the legend;
+    right, each label's precision and recall at `threshold`, the bars named by class.
+
+    Args:
+      labels: the true label sets, multi-hot [N, L] (0/1).
+      probabilities: the predicted (sigmoid) probabilities, [N, L].
+      class_names: the L label names, in column order.
+      threshold: a label is predicted at a probability >= this.
+
+    Returns:
+      (the figure, ``{name: {"precision", "recall", "average_precision", "support"}}``); a label
+      never present has precision/recall 0 (as the eval metrics) and a NaN average precision.
+
+    Raises:
+      ValueError: `labels` and `probabilities` are not both [N, L] with N >= 1 and L names,
+        or `labels` holds values other than 0 and 1.
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        precision_score,
+        recall_score,
+    )
+
+    truth = np.asarray(labels, dtype=np.float64)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    names = [str(c) for c in class_names]
+    if truth.ndim != 2 or truth.shape != probs.shape or len(truth) == 0:
+        raise ValueError(
+            f"labels, probabilities: expected both [N, L] with N >= 1, got {truth.shape} "
+            f"and {probs.shape}"
+        )
+    if truth.shape[1] != len(names):
+        raise ValueError(f"class_names: expected {truth.shape[1]} names, got {len(names)}")
+    if not np.isin(truth, (0.0, 1.0)).all():
+        raise ValueError("labels: expected a multi-hot array of 0 and 1")
+    predicted = probs >= threshold
+    scores: dict[str, dict[str, float]] = {}
+    fig, (pr_ax, bar_ax) = plt.subplots(1, 2, figsize=(11, 5), dpi=100)
+    try:
+        colors = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+        for i, name in enumerate(names):
+            present = truth[:, i] > 0.5
+            precision = float(precision_score(present, predicted[:, i], zero_division=0))
+            recall = float(recall_score(present, predicted[:, i], zero_division=0))
+            ap = float("nan")
+            color = colors(i % colors.N)
+            if present.any():
+                ap = float(average_precision_score(present, probs[:, i]))
+                curve_p, curve_r, _ = precision_recall_curve(present, probs[:, i])
+                pr_ax.plot(curve_r, curve_p, color=color, lw=1.2, label=f"{name} (AP {ap:.3f})")
+                pr_ax.plot([recall], [precision], "o", color=color, ms=5)
+            scores[name] = {
+                "precision": precision,
+                "recall": recall,
+                "average_precision": ap,
+                "support": int(present.sum()),
+            }
+        x = np.arange(len(names))
+        bar_ax.bar(x - 0.2, [scores[n]["precision"] for n in names], 0.4, label="precision")
+        bar_ax.bar(x + 0.2, [scores[n]["recall"] for n in names], 0.4, label="recall")
+        bar_ax.set_xticks(x, names, rotation=45 if len(names) > 6 else 0, ha="right")
+        bar_ax.set(ylim=(0, 1.02), title=f"per label at threshold {threshold:g}")
+        bar_ax.legend(fontsize=8)
+        pr_ax.set(
+            xlabel="recall",
+            ylabel="precision",
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+            title=f"precision-recall per label (dots: threshold {threshold:g})",
+        )
+        pr_ax.legend(fontsize=7, loc="lower left")
+        fig.tight_layout()
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig, scores
+
+
+def save_multilabel_pr(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    path: str | os.PathLike,
+    class_names: Sequence[str],
+    threshold: float,
+) -> tuple[Path, dict[str, dict[str, float]]]:
+    """Write `multilabel_pr_figure` as one PNG; returns (the path, its per-label scores)."""
+    fig, scores = multilabel_pr_figure(labels, probabilities, class_names, threshold)
+    try:
+        path = Path(path)
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
+    return path, scores

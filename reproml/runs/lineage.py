@@ -4,6 +4,12 @@ A run trained with ``init_from=<run id>`` records ``info["lineage"] = {"parent":
 "checkpoint": path}`` (`reproml.tracking.warm_start`). `parent_of` reads it, `children_of`
 finds the runs started from a run (so ``rm`` names them), and `lineage_problems` says when a
 re-run cannot start as the original did (the parent's checkpoint is gone).
+
+A run recording into MongoDB finds its parent there, and its lineage also says ``"store":
+"MongoDB host:port/db"``. The same run's copy in the file store (every run is recorded there
+too, numbered by the file store) keeps that lineage, whose id is not a file-store id: there
+`parent_of` names the parent with its store ("3 in MongoDB host:port/db"), so no file-store
+run of that number is taken for the parent.
 """
 
 from __future__ import annotations
@@ -14,13 +20,25 @@ from pathlib import Path
 from reproml.runs.record import RunRecord
 
 LINEAGE_KEY = "lineage"
+# How a lineage names a MongoDB parent's store: "MongoDB host:port/db".
+MONGO_STORE_PREFIX = "MongoDB "
 
 
 def parent_of(run: RunRecord) -> str | None:
-    """The id of the run `run` was warm-started from, or None."""
+    """The id of the run `run` was warm-started from, or None.
+
+    A MongoDB parent seen from a record outside MongoDB (the run's file-store copy) is named
+    with its store: ``"3 in MongoDB host:port/db"``.
+    """
     lineage = run.info.get(LINEAGE_KEY)
     parent = lineage.get("parent") if isinstance(lineage, dict) else None
-    return None if parent is None else str(parent)
+    if parent is None:
+        return None
+    store = lineage.get("store")
+    is_mongo_record = isinstance(run.raw, dict) and "_id" in run.raw
+    if isinstance(store, str) and store.startswith(MONGO_STORE_PREFIX) and not is_mongo_record:
+        return f"{parent} in {store}"
+    return str(parent)
 
 
 def children_of(runs: Iterable[RunRecord], run_id: str) -> list[str]:

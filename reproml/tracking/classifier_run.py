@@ -19,6 +19,7 @@ from typing import Any
 
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
+from reproml.models.cpu_kernels import cpu_kernels
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
 from reproml.tracking.backbone_weights import (
@@ -112,7 +113,7 @@ def classifier_estimator(
     if model_params.get("network") == "backbone":
         model_params = resolve_backbone_weights(_run, model_params)
         record_fine_tuning(_run, model_params)
-    return classifiers.make_classifier(
+    estimator = classifiers.make_classifier(
         model_dir,
         model_params,
         seed,
@@ -120,6 +121,8 @@ def classifier_estimator(
         save_summary_steps=log_every,
         log_step_count_steps=None,
     )
+    _run.info["cpu_kernels"] = cpu_kernels()  # what ran ("onednn"/"eigen"), declared or not
+    return estimator
 
 
 def classifier_train_input_fn(
@@ -226,6 +229,27 @@ def add_classifier_plots(
     rx.add_file_artifact(_run, grid)
 
 
+def add_multilabel_plots(
+    _run: Any, estimator: Any, manifest: Manifest, batch_size: int, checkpoint: str | None = None
+) -> None:
+    """Add ``multilabel_pr.png`` (per-label PR curves, precision/recall bars named by class).
+
+    The test split is predicted with `checkpoint` (None: the latest); the per-label scores at
+    the classifier's threshold go to ``info["multilabel_pr"]``.
+    """
+    test_fn = reader.input_fn("test", batch_size, manifest, n_epochs=1, shuffle=False)
+    labels = np.concatenate([y for _, y in test_fn().as_numpy_iterator()])
+    probabilities = np.stack(
+        [p["probabilities"] for p in estimator.predict(test_fn, checkpoint_path=checkpoint)]
+    )
+    params = classifiers.resolve_params(estimator.params)
+    names = params["class_names"] or [str(i) for i in range(params["num_classes"])]
+    path = rx.new_artifact_path(_run, "multilabel_pr.png")
+    path, scores = plots.save_multilabel_pr(labels, probabilities, path, names, params["threshold"])
+    rx.add_file_artifact(_run, path)
+    _run.info["multilabel_pr"] = scores
+
+
 def export_classifier(_run: Any, estimator: Any, checkpoint: str | None = None) -> str:
     """Export the SavedModel of `checkpoint` (None: the latest) to ``<model_dir>/export``.
 
@@ -295,8 +319,8 @@ def report_classifier(
     """Record the plots, the SavedModel (with `export`) and the summary; print the accuracy.
 
     A multi-label classifier (``estimator.params["multi_label"]``) has no confusion matrix,
-    ROC curves or single-class prediction grid: its per-class metrics are its report, and
-    its result is the test ``macro_f1``.
+    ROC curves or single-class prediction grid: its per-class metrics and its per-label PR
+    plot (`add_multilabel_plots`) are its report, and its result is the test ``macro_f1``.
 
     Args:
       _run: the Sacred run.
@@ -312,6 +336,7 @@ def report_classifier(
       The test accuracy (the run's result); the test macro F1 for a multi-label classifier.
     """
     if estimator.params.get("multi_label"):
+        add_multilabel_plots(_run, estimator, manifest, batch_size, checkpoint)
         saved_model = export_classifier(_run, estimator, checkpoint) if export else None
         record_classifier_summary(_run, estimator, checkpoint, saved_model)
         macro_f1 = float(metrics["macro_f1"])

@@ -1,8 +1,10 @@
 """``init_from=<run id>``: start a run from another run's checkpoint, recorded as lineage.
 
-`warm_start_from_run` finds the parent in the file store the run records into (the best
-checkpoint it reported, else its latest), records ``info["lineage"] = {"parent",
-"checkpoint", "experiment"}`` and returns the ``tf.estimator.WarmStartSettings`` the
+`warm_start_from_run` finds the parent in the store the run records into -- its MongoDB when
+it records into one (``-m`` or ``REPROML_MONGO_URL``: the id is the one ``reproml --mongo URL
+runs`` lists), else its file store -- takes the best checkpoint the parent reported (else its
+latest), records ``info["lineage"] = {"parent", "checkpoint", "experiment"}`` (plus ``"store":
+"MongoDB host:port/db"`` for a MongoDB parent, see `reproml.runs.lineage`) and returns the ``tf.estimator.WarmStartSettings`` the
 Estimator initializes its model variables from (`MODEL_VARIABLES`: batch-norm statistics
 included, optimizer slots and the global step not; a checkpoint in the run's own model_dir,
 on resume, wins).
@@ -14,10 +16,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sacred.observers import MongoObserver
+
 from reproml.errors import CliError, ConfigError, RecordError
 from reproml.lazy import lazy_import
 from reproml.runs.file_store import FileStore
-from reproml.runs.lineage import LINEAGE_KEY, lineage_problems
+from reproml.runs.lineage import LINEAGE_KEY, MONGO_STORE_PREFIX, lineage_problems
+from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import RunRecord
 
 tf = lazy_import("tensorflow")
@@ -53,35 +58,56 @@ def parent_checkpoint(parent: RunRecord) -> str:
     )
 
 
+def mongo_store_of(_run: Any) -> MongoStore | None:
+    """The MongoDB store `_run` records into (its first MongoObserver's database), or None."""
+    for observer in _run.observers:
+        inner = getattr(observer, "observer", observer)  # reproml's GuardedObserver wraps it
+        if isinstance(inner, MongoObserver):
+            runs = inner.runs
+            name = str(getattr(observer, "name", ""))
+            if name.startswith(MONGO_STORE_PREFIX):  # "MongoDB host:port/db" (no credentials)
+                description = name[len(MONGO_STORE_PREFIX) :]
+            else:
+                description = f"{runs.database.name} (database)"
+            return MongoStore(runs.database, description)
+    return None
+
+
 def warm_start_from_run(_run: Any, run_id: str, runs_dir: str | os.PathLike | None = None) -> Any:
     """Return the WarmStartSettings of run `run_id`'s checkpoint; record ``info["lineage"]``.
 
     Args:
       _run: the Sacred run (child).
-      run_id: the parent's id in the file store.
+      run_id: the parent's id in the MongoDB `_run` records into, if any, else in its file
+        store (or in `runs_dir`).
       runs_dir: the file store; None: the one `_run` records into (``info["run_dir"]``'s parent).
 
     Raises:
-      ConfigError: no file store, no such run, or it has no checkpoint.
+      ConfigError: no store, no such run (the store is named), or it has no checkpoint.
     """
-    if runs_dir is None:
-        run_dir = _run.info.get("run_dir")
-        if not run_dir:
-            raise ConfigError("init_from", "a run recorded in a file store (runs/)", run_id)
-        runs_dir = Path(run_dir).parent
+    mongo = mongo_store_of(_run) if runs_dir is None else None
+    if mongo is not None:
+        store: Any = mongo
+        where = f"MongoDB {mongo.description}"
+    else:
+        if runs_dir is None:
+            run_dir = _run.info.get("run_dir")
+            if not run_dir:
+                raise ConfigError("init_from", "a run recorded in a file store (runs/)", run_id)
+            runs_dir = Path(run_dir).parent
+        store, where = FileStore(runs_dir), str(runs_dir)
     try:
-        parent = FileStore(runs_dir).get_run(str(run_id))
+        parent = store.get_run(str(run_id))
     except (CliError, RecordError) as err:  # no such run / a corrupt one: named as the entry
-        raise ConfigError("init_from", f"a run id in {runs_dir} ({err})", run_id) from None
+        raise ConfigError("init_from", f"a run id in {where} ({err})", run_id) from None
     checkpoint = parent_checkpoint(parent)
-    _run.info[LINEAGE_KEY] = {
-        "parent": parent.run_id,
-        "checkpoint": checkpoint,
-        "experiment": parent.experiment,
-    }
+    lineage = {"parent": parent.run_id, "checkpoint": checkpoint, "experiment": parent.experiment}
+    if mongo is not None:
+        lineage["store"] = f"{MONGO_STORE_PREFIX}{mongo.description}"
+    _run.info[LINEAGE_KEY] = lineage
     return tf.estimator.WarmStartSettings(
         ckpt_to_initialize_from=checkpoint, vars_to_warm_start=MODEL_VARIABLES
     )
 
 
-__all__ = ["lineage_problems", "parent_checkpoint", "warm_start_from_run"]
+__all__ = ["lineage_problems", "mongo_store_of", "parent_checkpoint", "warm_start_from_run"]

@@ -186,6 +186,12 @@ def test_own_multilabel_experiment_records_per_label_metrics_and_serves_probabil
         for metric in ("precision", "recall", "average_precision"):
             assert f"eval.{metric}/{name}" in metrics
     assert not [key for key in metrics if "class_" in key]
+    run = json.loads((run_dir / "run.json").read_text())
+    assert "multilabel_pr.png" in run["artifacts"]
+    assert (run_dir / "multilabel_pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(info["multilabel_pr"]) == sorted(LABELS)
+    for scores in info["multilabel_pr"].values():
+        assert scores["support"] == 8 and 0 <= scores["recall"] <= 1  # half the 16 test images
     final = {key: metrics[key]["values"][-1] for key in metrics}
     for key in ("eval.micro_f1", "eval.macro_f1", "eval.mAP", "eval.subset_accuracy"):
         assert 0.0 <= final[key] <= 1.0, key

@@ -103,3 +103,55 @@ def test_init_from_a_run_records_lineage_shown_guarded_and_reproduced(tmp_path):
         "needs the parent's files)" in missing.stderr.strip().splitlines()[-1]
     )
     assert tf.io.gfile.exists(str(tmp_path / "moved"))
+
+
+@pytest.mark.slow
+def test_init_from_a_run_in_mongodb_finds_the_parent_there(tmp_path, mongo_db):
+    """A run recording into MongoDB names its parent by its MongoDB id, which is not the id of
+    the same run in the file store: the child starts from the MongoDB parent's checkpoint."""
+    url, db = mongo_db
+    # Another run already holds MongoDB id 1: the parent is run 2 there, run 1 in the file store.
+    db.runs.insert_one({"_id": 1, "experiment": {"name": "other"}, "status": "COMPLETED"})
+    project = make_user_project(tmp_path)
+    parent = run_colours(project, REPROML_MONGO_URL=url)
+    assert parent.returncode == 0, parent.stderr[-3000:]
+    assert db.runs.find_one({"_id": 2})["experiment"]["name"] == "colours"
+    checkpoint = json.loads((project.runs / "1" / "info.json").read_text())["best_checkpoint"]
+    child = run_colours(project, "init_from=2", "steps=2", REPROML_MONGO_URL=url)
+    assert child.returncode == 0, child.stderr[-3000:]
+    lineage = db.runs.find_one({"_id": 3})["info"]["lineage"]
+    store = "MongoDB " + url.split("://", 1)[1]
+    assert lineage == {
+        "parent": "2",
+        "checkpoint": checkpoint["path"],
+        "experiment": "colours",
+        "store": store,
+    }
+    # The child's file-store copy (run 2 there) names the parent with its store, not as run 2.
+    assert json.loads((project.runs / "2" / "info.json").read_text())["lineage"] == lineage
+    shown = project.reproml("show", "2").stdout.splitlines()
+    assert f"  parent      run 2 in {store} (warm start from {checkpoint['path']})" in shown
+    in_mongo = project.reproml("--mongo", url, "show", "3").stdout.splitlines()
+    assert f"  parent      run 2 (warm start from {checkpoint['path']})" in in_mongo
+    refused = project.reproml("--mongo", url, "rm", "2", "--yes")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "run 2 is the warm-start parent (init_from) of run(s) 3" in refused.stderr
+
+
+def test_init_from_a_missing_mongodb_run_names_the_database(tmp_path, mongo_db):
+    url, db = mongo_db
+    project = make_user_project(tmp_path)
+    proc = run_colours(project, "init_from=7", REPROML_MONGO_URL=url)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "init_from" in last and f"MongoDB {url.split('://', 1)[1]}" in last, last
+    assert "no run '7'" in last, last
+
+
+def test_a_mongodb_parent_is_named_with_its_store_outside_mongodb():
+    lineage = {"parent": "2", "checkpoint": "/m/ckpt", "store": "MongoDB h:1/db"}
+    file_copy = _record("5", {"lineage": lineage})
+    mongo_copy = RunRecord(**{**vars(file_copy), "raw": {"_id": 3}})
+    assert parent_of(file_copy) == "2 in MongoDB h:1/db"
+    assert parent_of(mongo_copy) == "2"
+    assert children_of([file_copy], "2") == [] and children_of([mongo_copy], "2") == ["5"]

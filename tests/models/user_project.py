@@ -144,8 +144,11 @@ def make_user_project(root: Path) -> Project:
     return Project(repo, root / "runs", record_dir)
 
 
-def run_colours(project: Project, *config: str) -> subprocess.CompletedProcess:
-    """``python -m experiments.colours with record_dir=... CONFIG`` in the project's checkout."""
+def run_colours(project: Project, *config: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m experiments.colours with record_dir=... CONFIG`` in the project's checkout.
+
+    `env` adds environment variables (e.g. ``REPROML_MONGO_URL``: record into MongoDB too).
+    """
     return subprocess.run(
         [
             sys.executable,
@@ -156,7 +159,7 @@ def run_colours(project: Project, *config: str) -> subprocess.CompletedProcess:
             *config,
         ],
         cwd=project.repo,
-        env=project.env(),
+        env=project.env(**env),
         capture_output=True,
         text=True,
         timeout=300,

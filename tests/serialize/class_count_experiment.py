@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from reproml.tracking.recording import record_dataset
 from sacred import Experiment
 
 from reproml.tracking import experiment as rx
+from reproml.tracking.recording import record_dataset
 
 ex = rx.track(Experiment("class_counts"), record_code_state=False)
 
