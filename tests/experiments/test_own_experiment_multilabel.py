@@ -21,7 +21,7 @@ from reproml.models.multilabel import check_threshold
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.records.writer import write_records
-from reproml.tracking.classifier_run import classifier_estimator
+from reproml.train.classifier_recipe import classifier_estimator
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ from reproml.models.multilabel import check_threshold
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.classifier_run import classifier_estimator, report_classifier
+from reproml.train.classifier_recipe import classifier_estimator, report_classifier
 
 ex = rx.track(Experiment("shapes"))
 

@@ -32,7 +32,7 @@ from sacred import Experiment
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.classifier_run import classifier_estimator, report_classifier
+from reproml.train.classifier_recipe import classifier_estimator, report_classifier
 from reproml.tracking.record import record_dataset
 
 ex = rx.track(Experiment("colours"))
