@@ -14,66 +14,26 @@ trained once, cached, identified by its fingerprint in ``info["evaluator"]``), o
 diversity measures that show mode collapse: the entropy of its predicted classes and the mean
 pairwise L2 distance of samples. A square grid of samples, titled with the run, step and scores,
 is logged at every evaluation. Times and scores of each named config are in its docstring and
-in docs/models.md.
+in docs/models.md; every entry, its comment and its check: `reproml.tracking.gan_experiment`.
 """
 
 # Sacred reads the local variables of config scopes: they are "unused" only to ruff.
 # ruff: noqa: F841
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sacred import Experiment
 
-from reproml.cluster.tf_config import is_chief
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
-from reproml.errors import ConfigError
-from reproml.models.gan_types import GAN_TYPES
-from reproml.models.networks import available_networks
-from reproml.models.optimizers import OPTIMIZERS
 from reproml.tracking import experiment as rx
-from reproml.tracking.gan_run import fixed_evaluator, gan_estimator, gan_input_fns, scorer
+from reproml.tracking.gan_experiment import add_gan, train_gan
 
-if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported when a run starts
+if TYPE_CHECKING:  # for the annotations only
     from sacred.run import Run
 
-    from reproml.models.evaluator import Evaluator
-    from reproml.models.tfgan_compat import tfgan
-    from reproml.records.manifest import Manifest
-
 ex = rx.track(Experiment("mnist_gan", ingredients=[dataset]))
-
-
-@ex.config
-def config() -> None:
-    """Configure the default run: WGAN-GP on MNIST (the values of the `wgan_gp` named config)."""
-    gan_type = "wgan_gp"  # "wgan" (weight clipping) or "wgan_gp" (gradient penalty)
-    network = "dcgan"  # generator + critic network: a file in reproml/models/networks/
-    gen_batch_norm = True  # generator: batch norm before each ReLU (else it ignores the noise)
-    optimizer = "adam"  # optimizer of generator and critic: adam, sgd, rmsprop or adagrad
-    lr = 3e-4  # learning rate of generator and critic
-    adam_beta1 = 0.5  # Adam's beta1 (the WGAN-GP paper's 0.5)
-    adam_beta2 = 0.9  # Adam's beta2 (the WGAN-GP paper's 0.9)
-    rmsprop_decay = 0.9  # RMSProp's decay (TensorFlow's default)
-    critic_steps = 5  # critic updates per generator update
-    clip_value = 0.01  # "wgan": critic weights are clipped to [-clip_value, clip_value]
-    gradient_penalty_weight = 10.0  # "wgan_gp": weight of the gradient penalty
-    noise_dims = 64  # length of the generator's noise vector
-    batch_size = 32  # real images per batch
-    steps = 2000  # global step to train to (a resumed run continues to it)
-    eval_every = 1000  # training steps between evaluations (changes results: see docs/models.md)
-    eval_batches = 50  # test batches behind the eval losses (None: the whole test split)
-    log_every = 50  # training steps between train.loss / train.steps_per_sec logs
-    num_fid_samples = 1000  # generated and real test images behind every score (recorded)
-    num_samples = 36  # generated images in each logged sample grid (a 6x6 grid)
-    evaluator_dir = (
-        None  # cache of evaluation classifiers; None: $REPROML_EVALUATOR_DIR or ~/.cache
-    )
-    evaluator_steps = 1000  # training steps of the evaluation classifier (part of its identity)
-    model_dir = None  # checkpoints + TensorBoard events; None: <run dir>/model. Reuse to resume
-    seed = 42  # Sacred's seed; also the TF graph seed (RunConfig.tf_random_seed)
+add_gan(ex, serialize_records)  # the defaults: WGAN-GP on MNIST (the `wgan_gp` values)
 
 
 @ex.named_config
@@ -122,99 +82,10 @@ def quick() -> None:
     evaluator_steps = 20  # a barely trained evaluator is enough for a test
 
 
-@ex.config_hook
-def check_config(
-    config: dict[str, Any], command_name: str, logger: logging.Logger
-) -> dict[str, Any]:
-    """Refuse bad values before anything runs; every message names the entry."""
-    rx.check_positive_int(config, "batch_size", "steps", "eval_every", "log_every")
-    rx.check_positive_int(config, "num_samples", "noise_dims", "critic_steps", "evaluator_steps")
-    rx.check_positive_number(config, "lr", "clip_value", "gradient_penalty_weight")
-    rx.check_choice(config, "gan_type", GAN_TYPES)
-    rx.check_choice(config, "optimizer", sorted(OPTIMIZERS))
-    rx.check_choice(config, "network", available_networks("generator"))
-    rx.check_choice(config, "gen_batch_norm", [True, False])
-    for entry in ("adam_beta1", "adam_beta2", "rmsprop_decay"):
-        value = config[entry]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-            raise ConfigError(entry, "a number in [0, 1)", value)
-    if config["eval_batches"] is not None:
-        rx.check_positive_int(config, "eval_batches")
-    rx.check_positive_int(config, "num_fid_samples")
-    if config["num_fid_samples"] < 2:
-        raise ConfigError("num_fid_samples", "an int >= 2", config["num_fid_samples"])
-    if config["evaluator_dir"] is not None and not isinstance(config["evaluator_dir"], str):
-        raise ConfigError("evaluator_dir", "None or a directory path", config["evaluator_dir"])
-    rx.check_seed(config)
-    return {}
-
-
 @ex.main
-def main(
-    _run: Run,
-    _config: dict[str, Any],
-    batch_size: int,
-    noise_dims: int,
-    steps: int,
-    eval_every: int,
-    eval_batches: int | None,
-    log_every: int,
-    seed: int,
-) -> float:
+def main(_run: Run, _config: dict[str, Any]) -> float:
     """Serialize the records if missing, train the GAN; the result is the last Fréchet distance."""
-    manifest = ensure_records()
-    estimator = gan_estimator(_run, manifest, _config)
-    scoring = None
-    if is_chief():  # one process, or the task that records a cluster job: only it scores
-        evaluator, reference = evaluate_with(manifest=manifest)
-        scoring = score(estimator=estimator, evaluator=evaluator, reference=reference)
-    metrics = rx.train_and_evaluate(
-        _run,
-        estimator,
-        *gan_input_fns(manifest, batch_size, noise_dims, seed),
-        steps=steps,
-        eval_every=eval_every,
-        log_every=log_every,
-        eval_steps=eval_batches,
-        after_evaluation=scoring,
-    )
-    distance = float(metrics["frechet_distance"])
-    rx.print_run_summary(_run, "Fréchet distance", distance)
-    return distance
-
-
-@ex.capture
-def evaluate_with(
-    _run: Run,
-    manifest: Manifest,
-    evaluator_dir: str | None,
-    evaluator_steps: int,
-    num_fid_samples: int,
-) -> tuple[Evaluator, dict[str, Any]]:
-    """Return the dataset's evaluation classifier (trained once, then reused) and the real reference."""
-    return fixed_evaluator(_run, manifest, evaluator_dir, evaluator_steps, num_fid_samples)
-
-
-@ex.capture
-def score(
-    _run: Run,
-    estimator: tfgan.estimator.GANEstimator,
-    evaluator: Evaluator,
-    reference: dict[str, Any],
-    num_fid_samples: int,
-    num_samples: int,
-    noise_dims: int,
-    seed: int,
-) -> Callable[[int, dict], None]:
-    """Return the after-evaluation step: score generated images, log them, add a sample grid."""
-    kwargs = dict(num_fid_samples=num_fid_samples, num_samples=num_samples, noise_dims=noise_dims)
-    return scorer(_run, estimator, evaluator, reference, **kwargs, seed=seed)
-
-
-@ex.command
-def serialize() -> str:
-    """Serialize the records (if missing) and record the dataset; returns its fingerprint."""
-    return serialize_records()
+    return train_gan(_run, _config, ensure_records())
 
 
 if __name__ == "__main__":

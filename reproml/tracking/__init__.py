@@ -4,6 +4,6 @@
 store + fail-fast MongoDB, guarded; incomplete_records), `file_store` (atomic
 FileStorageObserver), `record` (code state, pip freeze, dataset, export), `hooks` (Estimator
 hooks: metrics to Sacred, progress bar, stop on a signal), `output` (captured stdout filter),
-`signals` (SIGINT / SIGTERM -> INTERRUPTED, resumable), `classifier_run` and `gan_run` (the steps
-of a classifier / GAN run: Estimator, plots, export, scores).
+`signals` (SIGINT / SIGTERM -> INTERRUPTED, resumable), `classifier_experiment` and
+`gan_experiment` (any Experiment gets a classifier's / GAN's config, validators and commands).
 """
