@@ -71,6 +71,33 @@ def classifier_config() -> None:
     augment = None  # e.g. {"random_crop": 2, "brightness": 0.1}: docs/experiments.md
 
 
+def classifier_hparams(
+    network: str,
+    optimizer: str,
+    lr: float,
+    dropout: float,
+    batch_size: int,
+    steps: int,
+    eval_every: int,
+    log_every: int,
+    num_samples: int,
+    seed: int,
+    best_metric: str,
+    best_mode: str,
+    patience: int | None,
+    model_dir: str | None,
+    export_savedmodel: bool,
+    class_weights: Any,
+    augment: Mapping[str, Any] | None,
+) -> ClassifierHParams:
+    """Return the run's `ClassifierHParams` (captured by the experiment: Sacred fills every entry).
+
+    Its arguments are what tells Sacred the entries are used, so a dict value given on the
+    command line (``'augment={"brightness": 0.1}'``, ``class_weights={...}``) is accepted.
+    """
+    return ClassifierHParams.from_config(locals())
+
+
 def check_classifier_config(
     config: dict[str, Any], command_name: str, logger: logging.Logger
 ) -> dict[str, Any]:
@@ -90,9 +117,8 @@ def check_classifier_config(
     return {}
 
 
-def classifier(_run: Any, config: Mapping[str, Any], manifest: Manifest) -> Any:
-    """Return the seeded classifier Estimator of the run's `config` for `manifest`'s records."""
-    hparams = ClassifierHParams.from_config(config)
+def classifier(_run: Any, hparams: ClassifierHParams, manifest: Manifest) -> Any:
+    """Return the seeded classifier Estimator of `hparams` for `manifest`'s records."""
     return classifier_estimator(
         _run,
         manifest,
@@ -122,7 +148,7 @@ def train_classifier(_run: Any, config: Mapping[str, Any], manifest: Manifest) -
       The test accuracy of the best checkpoint (test macro F1 for a multi-label classifier).
     """
     hparams = ClassifierHParams.from_config(config)
-    estimator = classifier(_run, config, manifest)
+    estimator = classifier(_run, hparams, manifest)
     train_fn = classifier_train_input_fn(
         _run,
         estimator,
@@ -187,40 +213,42 @@ def add_classifier(
         )
     ex.config(classifier_config)
     ex.config_hook(check_classifier_config)
+    hparams_of_run = ex.capture(classifier_hparams)
 
     def serialize() -> str:
         """Serialize the records (if missing) and record the dataset; returns its fingerprint."""
         return serialize_records()
 
-    def evaluate(_run: Any, _config: dict[str, Any], batch_size: int) -> float:
+    def evaluate(_run: Any) -> float:
         """Evaluate the trained model in `model_dir` on the test split; returns its accuracy."""
-        manifest = ensure_records()
-        estimator = classifier(_run, _config, manifest)
-        test_fn = reader.input_fn("test", batch_size, manifest, n_epochs=1)
+        hparams, manifest = hparams_of_run(), ensure_records()
+        estimator = classifier(_run, hparams, manifest)
+        test_fn = reader.input_fn("test", hparams.batch_size, manifest, n_epochs=1)
         metrics = rx.evaluate(_run, estimator, test_fn)
         return report_classifier(
             _run,
             estimator,
             manifest,
             metrics,
-            batch_size=batch_size,
-            num_samples=_config["num_samples"],
+            batch_size=hparams.batch_size,
+            num_samples=hparams.num_samples,
         )
 
-    def export(_run: Any, _config: dict[str, Any]) -> str:
+    def export(_run: Any) -> str:
         """Export the trained model in `model_dir` as a SavedModel; returns its path."""
-        return export_classifier(_run, classifier(_run, _config, ensure_records()))
+        return export_classifier(_run, classifier(_run, hparams_of_run(), ensure_records()))
 
-    def embed(_run: Any, _config: dict[str, Any]) -> list[int]:
+    def embed(_run: Any) -> list[int]:
         """Save the embeddings of ``drift.embed_from`` (embeddings.npz); returns their shape."""
         manifest = ensure_records()
-        return embed_command(estimator=classifier(_run, _config, manifest), manifest=manifest)
+        estimator = classifier(_run, hparams_of_run(), manifest)
+        return embed_command(estimator=estimator, manifest=manifest)
 
-    def drift(_run: Any, _config: dict[str, Any], seed: int) -> dict[str, Any]:
+    def drift(_run: Any) -> dict[str, Any]:
         """Report the drift of ``drift.production`` per window, linked to the run of `model_dir`."""
-        manifest = ensure_records()
-        estimator = classifier(_run, _config, manifest)
-        return drift_command(estimator=estimator, manifest=manifest, seed=seed)
+        hparams, manifest = hparams_of_run(), ensure_records()
+        estimator = classifier(_run, hparams, manifest)
+        return drift_command(estimator=estimator, manifest=manifest, seed=hparams.seed)
 
     def scenario() -> str:
         """Write the ``drift.scenario`` records from the dataset records; returns their directory."""
