@@ -1,9 +1,7 @@
 """What a live Sacred run records.
 
 `experiment` (track(Experiment), run_commandline, the steps of a command), `observers` (file
-store + fail-fast MongoDB, guarded; incomplete_records), `file_store` (atomic
-FileStorageObserver), `record` (code state, pip freeze, dataset, export), `hooks` (Estimator
-hooks: metrics to Sacred, progress bar, stop on a signal), `output` (captured stdout filter),
-`signals` (SIGINT / SIGTERM -> INTERRUPTED, resumable), `classifier_run` and `gan_run` (the steps
-of a classifier / GAN run: Estimator, plots, export, scores).
+store + fail-fast MongoDB, guarded; incomplete_records), `atomic_observer` (atomic
+FileStorageObserver), `recording` (code state, pip freeze, dataset, export), `output` (captured
+stdout filter). The training loop, its hooks and signals: `reproml.train`.
 """

@@ -29,7 +29,7 @@ from reproml.records.augment import check_augment
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.classifier_run import classifier_estimator, classifier_train_input_fn
+from reproml.recipes.classifier import classifier_estimator, classifier_train_input_fn
 from reproml.train.loop import train_and_evaluate
 
 ex = rx.track(Experiment("fruit"))

@@ -18,10 +18,10 @@ from handlers.sequence import MultiLabelHandler
 from reproml.errors import ConfigError, DataContractError
 from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.models.multilabel import check_threshold
+from reproml.recipes.classifier import classifier_estimator
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.records.writer import write_records
-from reproml.tracking.classifier_run import classifier_estimator
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ from reproml.models.multilabel import check_threshold
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.classifier_run import classifier_estimator, report_classifier
+from reproml.recipes.classifier import classifier_estimator, report_classifier
 from reproml.train.loop import train_and_evaluate
 
 ex = rx.track(Experiment("shapes"))

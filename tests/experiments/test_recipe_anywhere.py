@@ -1,11 +1,13 @@
 """docs/experiments.md's recipe as a researcher uses it: a file of their own, outside the repo.
 
-The recipe is written to ``exp.py`` in a temporary directory (its own git checkout, not a package
-named ``experiments``), over 3 classes of 16x16 RGB images, and run with
-``python /tmp/.../exp.py with ...``; then ``reproml reproduce 1`` and ``reproml sweep
-/tmp/.../exp.py ... --trials 2`` run it again by its path, and ``reproml launch -- python
-/tmp/.../exp.py`` runs it on a local cluster that reproduce relaunches. A second directory that is no git
-checkout shows a run reproduced from its recorded sources, and refused once one changed.
+The ~40-line recipe is written to ``shapes.py`` in a temporary directory (its own git checkout,
+not a package named ``experiments``) beside an image folder of 3 classes of 24x24 RGB PNGs (one
+class name with a space), and run with ``python /tmp/.../shapes.py with ...``: it records every
+artifact of docs/experiments.md's "What a run records" table, its ``embed`` command works, then
+``reproml reproduce 1`` and ``reproml sweep /tmp/.../shapes.py ... --trials 2`` run it again by
+its path, and ``reproml launch -- python /tmp/.../shapes.py`` runs it on a local cluster that
+reproduce relaunches. A second directory that is no git checkout shows a run reproduced from its
+recorded sources, and refused once one changed.
 """
 
 import importlib.util
@@ -15,43 +17,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from reproml.errors import ConfigError
 from reproml.runs.file_store import load_run_dir
-from tests.doc_blocks import ROOT, python_blocks
+from tests.doc_blocks import ROOT
+from tests.experiments.shapes_recipe import write_recipe_and_images
 
 pytestmark = pytest.mark.slow
 
 QUICK = [
-    "dataset.data_path=images.npz",
-    "dataset.class_names=['red','green','blue']",
-    "dataset.data_dir=records",
     "dataset.samples_per_record=16",
     "steps=4",
     "eval_every=2",
     "log_every=1",
     "batch_size=8",
+    "num_samples=4",
 ]
-
-
-def write_recipe_and_images(folder: Path) -> Path:
-    """Write the docs recipe as ``exp.py`` and 3 classes x 10 of 16x16 RGB images beside it."""
-    (recipe,) = python_blocks("docs/experiments.md")
-    path = folder / "exp.py"
-    path.write_text(recipe)
-    rng = np.random.default_rng(0)
-
-    def split(n):
-        labels = np.arange(n) % 3  # red, green, blue: the class is the bright channel
-        images = rng.integers(0, 60, (n, 16, 16, 3))
-        images[np.arange(n), :, :, labels] += 180
-        return images.astype(np.uint8), labels
-
-    (x_train, y_train), (x_test, y_test) = split(30), split(12)
-    np.savez(folder / "images.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
+# Every artifact of docs/experiments.md's "What a run records" of a classifier run in a checkout.
+ARTIFACTS = {
+    "pip-freeze.txt",
+    "history.csv",
+    "confusion_matrix.png",
+    "roc_pr_curves.png",
+    "sample_predictions.png",
+    "saved_model.zip",
+}
 
 
 def run(argv, cwd, runs, check=True):
@@ -79,12 +70,12 @@ def git(folder, *args):
 
 @pytest.fixture(scope="module")
 def own_checkout(tmp_path_factory):
-    """A researcher's own git checkout holding exp.py and its images, and one run of it."""
-    folder = tmp_path_factory.mktemp("textures")
+    """A researcher's own git checkout holding shapes.py and its images, and one run of it."""
+    folder = tmp_path_factory.mktemp("shapes")
     exp = write_recipe_and_images(folder)
-    (folder / ".gitignore").write_text("runs/\nrecords/\nsweeps/\n")
+    (folder / ".gitignore").write_text("runs/\ndata/shapes/records*/\nsweeps/\n")
     git(folder, "init", "-q")
-    git(folder, "add", "exp.py", "images.npz", ".gitignore")
+    git(folder, "add", "shapes.py", "data", ".gitignore")
     git(folder, "-c", "user.name=r", "-c", "user.email=r@x", "commit", "-q", "-m", "mine")
     runs = folder / "runs"
     run([sys.executable, str(exp), "with", *QUICK], folder, runs)
@@ -97,51 +88,82 @@ def test_the_recipe_in_its_own_file_records_every_promised_artifact(own_checkout
     assert record.status == "COMPLETED" and 0.0 <= record.result <= 1.0
     assert record.info["started"] == {
         "kind": "file",
-        "path": "exp.py",
+        "path": "shapes.py",
         "cwd": ".",
         "argv": ["with", *QUICK],
     }
     assert record.info["code"]["repo"] == str(folder.resolve())
     assert record.info["code"]["commit"] and record.info["code"]["dirty"] is False
-    assert set(record.info["code"]["files"]) == {"exp.py"}
-    assert {"pip-freeze.txt", "history.csv"} <= set(record.artifacts)
-    assert record.info["dataset"]["name"] == "my_data"
-    assert record.info["dataset"]["source"]["serialization"]["class_names"] == [
-        "red",
-        "green",
-        "blue",
-    ]
+    assert set(record.info["code"]["files"]) == {"shapes.py"}
+    assert ARTIFACTS <= set(record.artifacts), sorted(record.artifacts)
+    assert record.info["dataset"]["name"] == "shapes"
+    assert record.info["dataset"]["examples_per_class"]["test"] == {
+        "dark blue": 4,
+        "green": 4,
+        "red": 4,
+    }
+    assert record.info["dataset"]["source"]["type"] == "image_folder"
     assert set(record.info["dataset"]["splits"]) == {"train", "test"}
     assert record.info["model_dir"] == str(runs.resolve() / "1" / "model")
     assert (runs / "1" / "model" / "checkpoint").is_file()
     assert "tensorboard" in record.info
     assert {"train.loss", "eval.accuracy", "eval.loss"} <= set(record.metrics)
+    best = record.info["best_checkpoint"]
+    assert best["metric"] == "accuracy" and Path(best["path"] + ".index").is_file()
+    params = record.info["model_summary"]["parameters"]
+    assert isinstance(params, int) and params > 0
     raw = json.loads((runs / "1" / "run.json").read_text())
-    assert [name for name, _ in raw["experiment"]["sources"]] == ["exp.py"]
+    # The file, then the modules of the reproml ingredients it uses (outside its directory).
+    names = [name for name, _ in raw["experiment"]["sources"]]
+    assert names[0] == "shapes.py" and "shapes.py" not in names[1:]
+    assert any(n.endswith("reproml/datasets/image_folder_ingredient.py") for n in names)
+    assert all("/reproml/" in name for name in names[1:]), names
     assert any(name.endswith("manifest.json") for name, _ in raw["resources"])
+    board = run(reproml("leaderboard"), folder, runs).stdout.splitlines()
+    header, row = board[0].split(), next(line.split() for line in board if line.startswith("1 "))
+    assert row[header.index("params")] == str(params)
+
+
+def test_the_savedmodel_serves_rgb_images_with_their_embedding(own_checkout):
+    import numpy as np
+    import tensorflow as tf  # deferred: only this test loads TensorFlow in the test process
+
+    _, _, runs = own_checkout
+    export_dir = load_run_dir(runs / "1").info["export_dir"]
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    out = serve(image=tf.constant(np.zeros((2, 24, 24, 3), np.uint8)))
+    assert {"class_ids", "probabilities", "embedding"} <= set(out)
+    assert out["probabilities"].shape == (2, 3) and out["embedding"].shape[0] == 2
+
+
+def test_the_embed_command_embeds_the_test_images_of_the_trained_run(own_checkout):
+    folder, exp, runs = own_checkout
+    before = {p.name for p in runs.iterdir() if p.name.isdigit()}
+    words = ["model_dir=runs/1/model", "dataset.samples_per_record=16"]  # the run's records
+    run([sys.executable, str(exp), "embed", "with", *words], folder, runs)
+    (new,) = {p.name for p in runs.iterdir() if p.name.isdigit()} - before
+    record = load_run_dir(runs / new)
+    assert record.status == "COMPLETED" and "embeddings.npz" in record.artifacts
+    assert record.info["embeddings"]["shape"][0] == 12  # the 12 test images
 
 
 def test_reproduce_re_runs_the_file_by_its_path_and_matches_exactly(own_checkout):
     folder, _, runs = own_checkout
     done = run(reproml("reproduce", "1"), folder, runs)
     assert "run 1 reproduced exactly" in done.stdout, done.stdout + done.stderr
-    assert "started: python exp.py in ." in done.stdout.splitlines()
+    assert "started: python shapes.py in ." in done.stdout.splitlines()
     new = load_run_dir(runs / "2")
-    assert new.info["reproduces"] == "1" and new.info["started"]["path"] == "exp.py"
+    assert new.info["reproduces"] == "1" and new.info["started"]["path"] == "shapes.py"
 
 
 def test_sweep_of_the_file_tags_and_ranks_two_trials(own_checkout):
     folder, exp, runs = own_checkout
     before = {p.name for p in runs.iterdir() if p.name.isdigit()}
-    # A sweep word with commas is a choice: a list value comes in a config file (a named config).
-    classes = folder / "classes.json"
-    classes.write_text(json.dumps({"dataset": {"class_names": ["red", "green", "blue"]}}))
     done = run(
         reproml(
             "sweep",
             str(exp),
-            classes.name,  # Sacred reads it from the working directory
-            *(word for word in QUICK if not word.startswith("dataset.class_names")),
+            *QUICK,
             "lr=loguniform(1e-4,1e-2)",
             "--trials",
             "2",
@@ -171,7 +193,9 @@ def test_a_run_outside_a_git_checkout_is_reproduced_from_its_recorded_sources(tm
     runs = tmp_path / "runs"
     run([sys.executable, str(exp), "with", *QUICK, "steps=2"], tmp_path, runs)
     record = load_run_dir(runs / "1")
-    assert record.info["code"]["commit"] is None and set(record.info["code"]["files"]) == {"exp.py"}
+    assert record.info["code"]["commit"] is None and set(record.info["code"]["files"]) == {
+        "shapes.py"
+    }
     done = run(reproml("reproduce", "1"), tmp_path, runs)
     assert "run 1 reproduced exactly" in done.stdout, done.stdout + done.stderr
     assert "no git; sources by sha256" in done.stdout
@@ -182,7 +206,7 @@ def test_a_run_outside_a_git_checkout_is_reproduced_from_its_recorded_sources(tm
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
     assert "was started outside a git checkout" in lines[0]
-    assert "exp.py" in lines[0] and "--force" in lines[0]
+    assert "shapes.py" in lines[0] and "--force" in lines[0]
 
 
 def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path):
@@ -195,7 +219,7 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
         "reproml.errors.ConfigError: config entry 'optimizer': expected one of "
         "['adagrad', 'adam', 'rmsprop', 'sgd'], got 'adamw'"
     ]
-    assert not runs.exists() and not (tmp_path / "records").exists()
+    assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
 
 
 @pytest.mark.parametrize(
@@ -205,8 +229,20 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
         ({"seed": -1}, r"config entry 'seed': expected an int in \[0, 2\*\*32\), got -1"),
         ({"model_dir": ""}, "config entry 'model_dir': expected None or a non-empty directory"),
         ({"lr": 0}, "config entry 'lr'"),
-        ({"dataset.class_names": ["a", "a"]}, "'dataset.class_names': expected a list of at"),
-        ({"dataset.class_names": "abc"}, "'dataset.class_names': expected a list of at"),
+        ({"optimizer": "adamw"}, "config entry 'optimizer': expected one of"),
+        ({"dropout": 1}, r"config entry 'dropout': expected a rate in \[0, 1\)"),
+        ({"batch_size": 0}, "config entry 'batch_size': expected an int >= 1"),
+        ({"num_samples": 1.5}, "config entry 'num_samples': expected an int >= 1"),
+        ({"best_mode": "up"}, "'best_mode'"),
+        ({"patience": 0}, "'patience'"),
+        ({"export_savedmodel": "yes"}, "config entry 'export_savedmodel': expected True or False"),
+        ({"class_weights": "balance"}, "config entry 'class_weights'"),
+        ({"augment": {"flip": True}}, "config entry 'augment'"),
+        ({"dataset.train_dir": "no/such/dir"}, "'dataset.train_dir': expected an existing"),
+        ({"dataset.image_mode": "CMYK"}, "'dataset.image_mode': expected one of"),
+        ({"dataset.name": ""}, "'dataset.name': expected a non-empty dataset name"),
+        ({"dataset.subset_seed": -1}, "'dataset.subset_seed'"),
+        ({"dataset.max_examples": 0}, "'dataset.max_examples'"),
     ],
 )
 def test_every_entry_of_the_recipe_is_validated_before_anything_is_recorded(
@@ -219,24 +255,30 @@ def test_every_entry_of_the_recipe_is_validated_before_anything_is_recorded(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = dict(word.split("=", 1) for word in QUICK)
-    config = {k: v for k, v in config.items() if k != "dataset.class_names"}
     config = {k: int(v) if v.isdigit() else v for k, v in config.items()}
     with pytest.raises(ConfigError, match=message):
         module.ex.run(config_updates={**config, **updates})
-    assert not (tmp_path / "runs").exists() and not (tmp_path / "records").exists()
+    assert not (tmp_path / "runs").exists()
+    assert not (tmp_path / "data" / "shapes" / "records").exists()
 
 
 def test_launch_runs_the_file_on_a_local_cluster_and_reproduce_relaunches_it(own_checkout):
     folder, exp, runs = own_checkout
     before = {p.name for p in runs.iterdir() if p.name.isdigit()}
     sharded = [w for w in QUICK if not w.startswith(("dataset.data_dir", "dataset.samples"))]
-    words = [*sharded, "dataset.data_dir=records8", "dataset.samples_per_record=8"]
+    words = [*sharded, "dataset.data_dir=data/shapes/records8", "dataset.samples_per_record=8"]
+    # The records first (docs/distributed.md): tasks that all found none would all write them.
+    serialize = [w for w in words if w.startswith("dataset.")]
+    run([sys.executable, str(exp), "serialize", "with", *serialize], folder, runs)
+    before = {p.name for p in runs.iterdir() if p.name.isdigit()}
     launch = [*reproml("launch", "--workers", "2", "--timeout", "300"), "--"]
     run([*launch, sys.executable, str(exp), "with", *words], folder, runs)
     (job,) = {p.name for p in runs.iterdir() if p.name.isdigit()} - before
     record = load_run_dir(runs / job)
     assert record.status == "COMPLETED" and record.info["cluster"]["num_trainers"] == 2
-    assert record.info["started"]["kind"] == "file" and record.info["started"]["path"] == "exp.py"
+    assert (
+        record.info["started"]["kind"] == "file" and record.info["started"]["path"] == "shapes.py"
+    )
     # From another directory: the tasks run the file from the checkout, in the recorded cwd.
     done = run(reproml("--store", str(runs), "reproduce", job), folder.parent, runs)
     assert done.stdout.splitlines()[-1] == f"run {job} reproduced exactly", done.stdout

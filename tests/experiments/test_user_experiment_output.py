@@ -1,7 +1,7 @@
 """A newcomer's own experiment, outside the repository: quiet start-up, commands that work as printed.
 
 The recipe of docs/experiments.md is copied to a directory outside the checkout and run as
-``python my_data.py`` with a PATH that does not hold the virtualenv (as after ``make demo``,
+``python shapes.py`` with a PATH that does not hold the virtualenv (as after ``make demo``,
 without ``source .venv/bin/activate``) and no ``TF_CPP_MIN_LOG_LEVEL`` of the user's.
 """
 
@@ -14,11 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from reproml.tracking.printed_commands import board_command, executable, runnable
-from tests.doc_blocks import python_blocks
+from tests.experiments.shapes_recipe import write_recipe_and_images
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -45,22 +44,14 @@ def _user_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def user_run(tmp_path_factory):
-    """The docs' recipe run once as ``python my_data.py with ...`` from a directory of its own."""
+    """The docs' recipe run once as ``python shapes.py with ...`` from a directory of its own."""
     home = tmp_path_factory.mktemp("newcomer")
     assert REPO not in home.parents
-    (recipe,) = python_blocks("docs/experiments.md")
-    (home / "my_data.py").write_text(recipe)
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 48)
-    images = (rng.integers(0, 100, (48, 12, 12, 3)) + 150 * labels[:, None, None, None]).astype(
-        np.uint8
-    )
-    np.savez(home / "images.npz", x_train=images[:32], y_train=labels[:32], x_test=images[32:],
-             y_test=labels[32:])  # fmt: skip
+    write_recipe_and_images(home)  # shapes.py, and its images in data/shapes
     env = _user_env(home)
     proc = subprocess.run(
-        [sys.executable, "my_data.py", "with", "dataset.data_path=images.npz",
-         "dataset.data_dir=records", "steps=4", "eval_every=2", "log_every=1", "batch_size=8"],
+        [sys.executable, "shapes.py", "with", "steps=4", "eval_every=2", "log_every=1",
+         "batch_size=8", "num_samples=4"],
         cwd=home, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -99,7 +90,7 @@ def test_the_commands_printed_at_the_end_work_as_printed(user_run):
         [*argv[:-1], "runs"], cwd=home, env=env, capture_output=True, text=True, timeout=300
     )
     assert listed.returncode == 0, listed.stderr
-    assert re.search(r"^1\s+my_data\s+COMPLETED", listed.stdout, flags=re.MULTILINE), listed.stdout
+    assert re.search(r"^1\s+shapes\s+COMPLETED", listed.stdout, flags=re.MULTILINE), listed.stdout
     # Bare names, as printed, are what this shell cannot find.
     bare = subprocess.run(["sh", "-c", "command -v reproml"], env=env, capture_output=True)
     assert bare.returncode != 0

@@ -32,7 +32,7 @@ from sacred import Experiment
 from reproml.records.manifest import load_manifest
 from reproml.records.reader import input_fn
 from reproml.tracking import experiment as rx
-from reproml.tracking.classifier_run import classifier_estimator, report_classifier
+from reproml.recipes.classifier import classifier_estimator, report_classifier
 from reproml.tracking.recording import record_dataset
 from reproml.train.loop import train_and_evaluate
 

@@ -1,5 +1,6 @@
-"""The steps of a classifier run on records: its Estimator, and what it reports at the end.
+"""The classifier recipe: its hyper-parameters, its Estimator, and what it reports at the end.
 
+    hparams = ClassifierHParams.from_config(config)     # every entry checked, or ConfigError
     estimator = classifier_estimator(_run, manifest, model_dir, params, seed, log_every)
     metrics = train_and_evaluate(_run, estimator, ...)  # reproml.train.loop
     accuracy = report_classifier(_run, estimator, manifest, metrics, batch_size=100,
@@ -14,12 +15,17 @@ run's summary with the test accuracy. TensorFlow and the models are imported on 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
+from reproml.models.class_weights import check_class_weights_policy
 from reproml.models.cpu_kernels import cpu_kernels
+from reproml.models.networks import available_networks
+from reproml.models.optimizers import OPTIMIZERS
 from reproml.records.manifest import Manifest
 from reproml.tracking import experiment as rx
 from reproml.tracking.backbone_weights import (
@@ -30,6 +36,7 @@ from reproml.tracking.backbone_weights import (
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.recording import record_export
 from reproml.tracking.warm_start import warm_start_from_run
+from reproml.train.best_checkpoint import check_early_stopping
 
 np = lazy_import("numpy")
 augmentation = lazy_import("reproml.records.augment")  # TensorFlow
@@ -42,6 +49,86 @@ frechet = lazy_import("reproml.models.frechet")  # images_input_fn
 keras_networks = lazy_import("reproml.models.keras_network")  # network_label
 plots = lazy_import("reproml.models.plots")  # matplotlib
 reader = lazy_import("reproml.records.reader")  # input_fn
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierHParams:
+    """Every hyper-parameter of a classifier run, checked once (`from_config`).
+
+    Attributes:
+      network: a file of ``reproml/models/networks/`` (a classifier).
+      optimizer: a name of `reproml.models.optimizers.OPTIMIZERS`.
+      lr: the learning rate, a finite number > 0.
+      dropout: the dropout rate after the dense layer, in [0, 1).
+      batch_size: examples per training batch.
+      steps: the global step to train to.
+      eval_every: training steps between evaluations.
+      log_every: training steps between metric logs.
+      num_samples: test images in the sample-predictions grid.
+      seed: the graph seed, an int in [0, 2**32).
+      best_metric: the eval metric choosing the checkpoint reported and exported.
+      best_mode: "max" or "min".
+      patience: evaluations without improvement before training stops (None: never).
+      model_dir: checkpoints and events (None: ``<run dir>/model``).
+      export_savedmodel: export the best checkpoint's SavedModel.
+      class_weights: None, "balanced" or ``{class name: weight}``.
+      augment: ``{op: parameter}`` of `reproml.records.augment`, or None.
+    """
+
+    network: str
+    optimizer: str
+    lr: float
+    dropout: float
+    batch_size: int
+    steps: int
+    eval_every: int
+    log_every: int
+    num_samples: int
+    seed: int
+    best_metric: str
+    best_mode: str
+    patience: int | None
+    model_dir: str | None
+    export_savedmodel: bool
+    class_weights: Any
+    augment: Mapping[str, Any] | None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ClassifierHParams:
+        """Return the hyper-parameters of a run's `config`, every entry checked.
+
+        Raises:
+          ConfigError: an entry is missing or has a bad value (the message names it).
+        """
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in config]
+        if missing:
+            raise ConfigError(missing[0], "a config entry of a classifier run", "no such entry")
+        rx.check_choice(config, "network", available_networks("classifier"))
+        rx.check_choice(config, "optimizer", sorted(OPTIMIZERS))
+        rx.check_positive_number(config, "lr")
+        dropout = config["dropout"]
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, int | float)
+            or not 0 <= dropout < 1
+        ):
+            raise ConfigError("dropout", "a rate in [0, 1)", dropout)  # NaN fails 0 <= NaN too
+        entries = ("batch_size", "steps", "eval_every", "log_every", "num_samples")
+        rx.check_positive_int(config, *entries)
+        rx.check_seed(config)
+        check_early_stopping(config["best_metric"], config["best_mode"], config["patience"])
+        rx.check_optional_dir(config, "model_dir")
+        if not isinstance(config["export_savedmodel"], bool):
+            raise ConfigError("export_savedmodel", "True or False", config["export_savedmodel"])
+        check_class_weights_policy(config["class_weights"])
+        augmentation.check_augment(config["augment"])
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
+
+    def model_params(self) -> dict[str, Any]:
+        """Return the model params the config decides (the records decide shape and classes)."""
+        return dict(
+            network=self.network, optimizer=self.optimizer, lr=self.lr, dropout=self.dropout
+        )
 
 
 def classifier_estimator(
