@@ -41,7 +41,7 @@ test: install omniboard
 
 # docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
 screenshots: install omniboard
-	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py tests/board/test_browser_tags.py tests/board/test_browser_readable.py
+	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py tests/board/test_browser_tags.py tests/board/test_browser_readable.py tests/board/test_browser_sacredboard.py
 
 # docs/img/board_demo.png: `reproml board` on the runs of `make demo` (the main job, own runs dir).
 demo-screenshot: install omniboard
