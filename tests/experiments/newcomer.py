@@ -57,6 +57,7 @@ BOARD_READY = re.compile(r"Omniboard on \S+: (http://127\.0\.0\.1:\d+/\S*)")
 def user_env(home: Path) -> dict[str, str]:
     """The environment of a shell where .venv is not activated and TensorFlow's level not set."""
     drop = ("TF_CPP_MIN_LOG_LEVEL", "VIRTUAL_ENV", "REPROML_RUNS_DIR", "REPROML_MONGO_URL")
+    drop += ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # the tests may run under `make test`
     env = {k: v for k, v in os.environ.items() if k not in drop}
     paths = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
     env["PATH"] = os.pathsep.join(
