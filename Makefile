@@ -20,9 +20,11 @@ $(VENV)/.installed: $(BIN)/python setup.py constraints.txt
 
 install: $(VENV)/.installed
 
+# `make demo DEMO_ARGS="with quick"`: the seconds-long run (tests/experiments/test_make_demo.py).
+DEMO_ARGS ?=
 demo: install
-	$(BIN)/python -m experiments.mnist
-	@echo "To type reproml, tensorboard and python without .venv/bin/: source $(BIN)/activate"
+	$(BIN)/python -m experiments.mnist $(DEMO_ARGS)
+	@echo "To type reproml, tensorboard and python without $(BIN)/: source $(BIN)/activate"
 
 # Omniboard for `reproml board` and its browser tests: `npm ci` from tools/omniboard's lock, once,
 # into ~/.cache/reproml (or $$REPROML_CACHE). Without Node.js the board tests skip (fail in CI).
@@ -39,7 +41,7 @@ test: install omniboard
 
 # docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
 screenshots: install omniboard
-	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py tests/board/test_browser_tags.py tests/board/test_browser_readable.py
+	REPROML_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:cacheprovider tests/board/test_browser.py tests/board/test_browser_tags.py tests/board/test_browser_readable.py tests/board/test_browser_sacredboard.py
 
 # docs/img/board_demo.png: `reproml board` on the runs of `make demo` (the main job, own runs dir).
 demo-screenshot: install omniboard

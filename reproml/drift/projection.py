@@ -28,9 +28,8 @@ import umap  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from reproml.drift.embeddings import Embeddings  # noqa: E402
-from reproml.errors import (
-    ProjectionError,  # noqa: E402
-)
+from reproml.drift.png import save_png  # noqa: E402
+from reproml.errors import ProjectionError  # noqa: E402
 
 METHODS = ("umap", "pca")
 MIN_POINTS = 4  # UMAP's neighbour graph needs a few points; fewer is refused
@@ -173,9 +172,4 @@ def save_label_projection(
     _scatter_by(axes[1, 1], xy, correct, CORRECTNESS_COLOURS, f"correctness ({accuracy})")
     fig.suptitle(f"embeddings, baseline and production ({method.upper()}, seed {seed})")
     fig.tight_layout()
-    path = Path(path)
-    try:
-        fig.savefig(path, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path)

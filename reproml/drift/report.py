@@ -26,15 +26,7 @@ from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
 from reproml.drift.embeddings import Embeddings  # noqa: E402
 from reproml.drift.monitor import DriftReport  # noqa: E402
-
-
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    try:
-        fig.savefig(path, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+from reproml.drift.png import save_png  # noqa: E402
 
 
 def save_projection(
@@ -91,7 +83,7 @@ def save_projection(
     ax.set_title("embeddings: baseline vs production (PCA)")
     ax.legend(loc="best", fontsize=8, markerscale=2)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def save_drift_curve(report: DriftReport, path: str | os.PathLike) -> Path:
@@ -158,7 +150,7 @@ def save_drift_curve(report: DriftReport, path: str | os.PathLike) -> Path:
         label="distance of mean embeddings per predicted class (blank: < 2 images)",
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def farthest_rows(
@@ -203,4 +195,4 @@ def save_farthest_images(
         ax.set_title(f"w{int(windows[row])} →{predicted}", fontsize=8)
     fig.suptitle("production images farthest from the baseline (window →predicted)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)

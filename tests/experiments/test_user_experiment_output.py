@@ -2,44 +2,36 @@
 
 The recipe of docs/experiments.md is copied to a directory outside the checkout and run as
 ``python shapes.py`` with a PATH that does not hold the virtualenv (as after ``make demo``,
-without ``source .venv/bin/activate``) and no ``TF_CPP_MIN_LOG_LEVEL`` of the user's.
+without ``source .venv/bin/activate``) and no ``TF_CPP_MIN_LOG_LEVEL`` of the user's. The
+TensorBoard and ``reproml board`` commands it prints then run in ``bash`` exactly as printed,
+from that directory, until they serve the run (then Ctrl-C).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
-import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from reproml.tracking.printed_commands import board_command, executable, runnable
+from tests.board.requirements import require_node
+from tests.experiments.newcomer import (
+    BOARD_READY,
+    REPO,
+    TENSORBOARD_READY,
+    VENV_BIN,
+    get,
+    printed_commands,
+    served,
+    tensorflow_lines,
+    user_env,
+)
 from tests.experiments.shapes_recipe import write_recipe_and_images
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
-# Words of TensorFlow's C++ start-up lines (oneDNN, cuda drivers, cuDNN/cuFFT/cuBLAS, CPU
-# features, TensorRT).
-TF_START_UP = ("cuda", "cuDNN", "cuFFT", "cuBLAS", "cpu_feature_guard", "TF-TRT", "oneDNN")
-# Any TensorFlow C++ log line ("2026-11-21 11:40:26.878647: I tensorflow/...") and the line that
-# continues its CPU-feature message.
-TF_CPP_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |^To enable the following")
 pytestmark = pytest.mark.slow
-
-
-def _user_env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a shell where .venv is not activated and TensorFlow's level not set."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "VIRTUAL_ENV")}
-    env.pop("REPROML_RUNS_DIR", None)
-    env.pop("REPROML_MONGO_URL", None)
-    paths = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
-    env["PATH"] = os.pathsep.join(p for p in paths if Path(p).resolve() != VENV_BIN.resolve())
-    env["PYTHONPATH"] = str(REPO)  # this checkout, as its editable install would give
-    env["HOME"] = os.environ.get("HOME", str(tmp_path))
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def user_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("newcomer")
     assert REPO not in home.parents
     write_recipe_and_images(home)  # shapes.py, and its images in data/shapes
-    env = _user_env(home)
+    env = user_env(home)
     proc = subprocess.run(
         [sys.executable, "shapes.py", "with", "steps=4", "eval_every=2", "log_every=1",
          "batch_size=8", "num_samples=4"],
@@ -60,40 +52,41 @@ def user_run(tmp_path_factory):
 
 def test_no_tensorflow_start_up_line_reaches_the_terminal(user_run):
     _, _, proc = user_run
-    for line in (proc.stdout + proc.stderr).splitlines():
-        assert not any(word in line for word in TF_START_UP), line
-        assert not TF_CPP_LINE.match(line), line
+    assert tensorflow_lines(proc.stdout + proc.stderr) == []
     assert "Completed after" in proc.stderr
 
 
-def test_the_commands_printed_at_the_end_work_as_printed(user_run):
+def test_the_commands_printed_at_the_end_name_the_programs_by_path(user_run):
     home, env, proc = user_run
-    printed = dict(re.findall(r"^(TensorBoard|Browser): (.*)$", proc.stdout, flags=re.MULTILINE))
-    tensorboard = printed["TensorBoard"]
-    board = re.fullmatch(
-        r"`(.*)` shows the runs of the file store in Omniboard", printed["Browser"]
-    )
-    assert board, printed["Browser"]
-    assert tensorboard.startswith(str(VENV_BIN / "tensorboard") + " --logdir ")
-    assert board[1] == f"{VENV_BIN / 'reproml'} board"  # runs/ of the working directory
-    # TensorBoard as printed, with --inspect (it reads the event files and exits, no server).
-    inspect = subprocess.run(
-        [*shlex.split(tensorboard), "--inspect"],
-        cwd=home, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert inspect.returncode == 0, inspect.stderr[-2000:]
-    assert "train.loss" in inspect.stdout or "loss" in inspect.stdout, inspect.stdout[-2000:]
-    # The board command's program and store as printed; `runs` in place of `board` (which serves
-    # until Ctrl-C) lists the run the board would show.
-    argv = shlex.split(board[1])
-    listed = subprocess.run(
-        [*argv[:-1], "runs"], cwd=home, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert re.search(r"^1\s+shapes\s+COMPLETED", listed.stdout, flags=re.MULTILINE), listed.stdout
+    assert printed_commands(proc.stdout) == {
+        "tensorboard": f"{VENV_BIN}/tensorboard --logdir {home}/runs/1/model",
+        "board": f"{VENV_BIN}/reproml board",  # runs/ of the working directory
+    }
     # Bare names, as printed, are what this shell cannot find.
     bare = subprocess.run(["sh", "-c", "command -v reproml"], env=env, capture_output=True)
     assert bare.returncode != 0
+
+
+def test_the_printed_tensorboard_command_serves_the_run(user_run):
+    home, env, proc = user_run
+    command = printed_commands(proc.stdout)["tensorboard"]
+    with served(command, env, home, TENSORBOARD_READY) as (url, _):
+        runs = json.loads(get(f"{url}data/runs"))
+        tags = json.loads(get(f"{url}data/plugin/scalars/tags"))
+    assert "eval" in runs, runs
+    assert "accuracy" in tags["eval"], tags
+
+
+def test_the_printed_board_command_serves_the_run(user_run):
+    require_node()
+    home, env, proc = user_run
+    command = printed_commands(proc.stdout)["board"]
+    with served(command, env, home, BOARD_READY) as (url, lines):
+        shown = json.loads(get(f"{url.rstrip('/')}/api/v1/Runs?select=_id,status,experiment"))
+    assert [(doc["_id"], doc["status"], doc["experiment"]["name"]) for doc in shown] == [
+        (1, "COMPLETED", "shapes")
+    ]
+    assert tensorflow_lines("\n".join(lines)) == []
 
 
 @pytest.mark.parametrize("on_path", [True, False])
