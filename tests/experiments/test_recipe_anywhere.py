@@ -149,10 +149,12 @@ def test_the_embed_command_embeds_the_test_images_of_the_trained_run(own_checkou
 
 def test_reproduce_re_runs_the_file_by_its_path_and_matches_exactly(own_checkout):
     folder, _, runs = own_checkout
+    before = {p.name for p in runs.iterdir() if p.name.isdigit()}
     done = run(reproml("reproduce", "1"), folder, runs)
     assert "run 1 reproduced exactly" in done.stdout, done.stdout + done.stderr
     assert "started: python shapes.py in ." in done.stdout.splitlines()
-    new = load_run_dir(runs / "2")
+    (made,) = {p.name for p in runs.iterdir() if p.name.isdigit()} - before  # other tests add runs
+    new = load_run_dir(runs / made)
     assert new.info["reproduces"] == "1" and new.info["started"]["path"] == "shapes.py"
 
 

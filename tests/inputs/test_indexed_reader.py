@@ -19,13 +19,13 @@ import tensorflow as tf
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.raw import StringHandler
-from reproml.cli.commands.reproduce import read_order_problems
 from reproml.records import record_index
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.reader import dataset_from_records, input_fn
 from reproml.records.verify import verify
 from reproml.records.whole_shards import read_order
 from reproml.records.writer import write_records
+from reproml.runs.reproduce import read_order_problems
 from tests.inputs.tiny_records import without_record_index
 
 N, PER_SHARD, SHAPE = 43, 13, (6, 5, 3)
