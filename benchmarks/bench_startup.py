@@ -2,7 +2,7 @@
 
 Usage: ``python -m benchmarks.bench_startup [--repeats 5]``. Each command runs as a fresh
 process (``python -m ...``); the best and median wall times are printed as JSON. That no
-TensorFlow is imported is asserted by tests/daily/test_startup.py; this measures the speed.
+TensorFlow is imported is asserted by tests/cli/test_startup.py; this measures the speed.
 """
 
 from __future__ import annotations

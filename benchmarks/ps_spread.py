@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _records(tmp: Path) -> tuple[str, dict[str, str]]:
     """Write the quick config's records once (digits fallback) and return them with the env."""
-    from tests.distributed.jobs import task_env, write_quick_records
+    from tests.cluster.jobs import task_env, write_quick_records
 
     (tmp / "empty-cache").mkdir()
     env = task_env(tmp / "empty-cache")

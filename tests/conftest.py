@@ -5,6 +5,8 @@ import contextlib
 import pytest
 from tensorflow.python.framework import config as tf_config
 
+from tests.quick_runs import quick_data_dir  # noqa: F401 (a fixture of tests/train, tests/sweep)
+
 
 @pytest.fixture(autouse=True)
 def _op_determinism_off():

@@ -19,7 +19,7 @@ from reproml.errors import RecordError
 from reproml.records import record_index
 from reproml.records.manifest import MANIFEST_NAME
 from reproml.records.reader import dataset_from_records, input_fn
-from tests.inputs.tiny_records import without_record_index, write_tiny_records
+from tests.records.reading.tiny_records import without_record_index, write_tiny_records
 
 FIX = "Re-serialize the data (write_records), or restore the file from a copy"
 SHARD = "train-00001.tfrecord"

@@ -23,8 +23,8 @@ PATTERN = "{split}-{idx:03d}.tfrecord"
 WRITE = textwrap.dedent(
     """
     from reproml.records.writer import write_records
-    from tests.serialize.conftest import make_rows
-    from tests.serialize.handlers_for_tests import ClassLabelHandler, SlowArrayHandler
+    from tests.records.writing.conftest import make_rows
+    from tests.records.writing.handlers_for_tests import ClassLabelHandler, SlowArrayHandler
 
     def run(record_dir, delay):
         rows = {"train": make_rows(60, 0), "eval": make_rows(15, 1), "test": make_rows(15, 2)}

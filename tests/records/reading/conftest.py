@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.inputs.tiny_records import write_tiny_records
+from tests.records.reading.tiny_records import write_tiny_records
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 
 from reproml import lazy
 from reproml.lazy import LazyModule, import_deferred, lazy_import
-from tests.daily.conftest import ROOT
+from tests.quick_runs import ROOT
 
 HEAVY = ("tensorflow", "tensorflow_gan", "tensorflow_probability", "matplotlib", "scipy", "sklearn")
 DRIVER = textwrap.dedent(

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from reproml.cluster.launcher import launch
-from tests.distributed.jobs import only_run
-from tests.distributed.test_mnist_on_cluster import quick_records  # noqa: F401
+from tests.cluster.jobs import only_run
+from tests.cluster.test_mnist_on_cluster import quick_records  # noqa: F401
 
 pytestmark = pytest.mark.slow
 COMMAND = [sys.executable, "-m", "experiments.mnist", "with", "quick"]

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from reproml.errors import ConfigError
 from reproml.records.reader import dataset_from_records, input_fn, shuffle_repeat_prefetch
-from tests.inputs.tiny_records import SPLIT_SIZES
+from tests.records.reading.tiny_records import SPLIT_SIZES
 
 N_TRAIN = SPLIT_SIZES["train"]
 

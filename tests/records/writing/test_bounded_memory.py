@@ -8,7 +8,7 @@ import pytest
 
 from handlers import ClassLabelHandler, ImageArrayHandler
 from reproml.records.writer import write_records
-from tests.serialize.conftest import PATTERN
+from tests.records.writing.conftest import PATTERN
 
 SHARD = 4
 SHARDS = 12

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from reproml.errors import ConfigError, RecordError
 from reproml.records.reader import dataset_from_records
-from tests.inputs.tiny_records import SPLIT_SIZES
+from tests.records.reading.tiny_records import SPLIT_SIZES
 
 EXPECTED = {  # key -> (dtype, shape of one example)
     "image": (tf.uint8, (8, 8, 1)),

@@ -9,7 +9,7 @@ import pytest
 from reproml.errors import ConfigError, HandlerError
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.writer import write_records
-from tests.serialize.conftest import NAMES, PATTERN, files_in, read_split
+from tests.records.writing.conftest import NAMES, PATTERN, files_in, read_split
 
 
 def write(record_dir, handlers, split_rows, sizes=None, **kwargs):
@@ -75,7 +75,7 @@ def test_manifest_schema_histogram_source_fingerprint(tmp_path, handlers, split_
     loaded = load_manifest(tmp_path)
     assert loaded.to_json() == manifest.to_json()
     assert loaded.schema["image"].description == "4x4 noise"
-    assert loaded.schema["image"].handler == "tests.serialize.handlers_for_tests.ArrayHandler"
+    assert loaded.schema["image"].handler == "tests.records.writing.handlers_for_tests.ArrayHandler"
     assert loaded.schema["label"].spec.names == NAMES
     # 23 train rows with label i % 3: 8 zeros, 8 ones, 7 twos; every class listed.
     assert loaded.splits["train"].label_histogram == {"label": {"zero": 8, "one": 8, "two": 7}}

@@ -9,7 +9,7 @@ from reproml.errors import RecordError
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.verify import FIX, verify, verify_or_raise, verify_shards
 from reproml.records.writer import write_records
-from tests.serialize.conftest import PATTERN
+from tests.records.writing.conftest import PATTERN
 
 
 @pytest.fixture

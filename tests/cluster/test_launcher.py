@@ -16,7 +16,7 @@ from reproml.cli.main import main as cli_main
 from reproml.cluster.launcher import EXIT_INTERRUPTED, launch
 from reproml.runs.reproducibility import expectation_for
 
-JOB = [sys.executable, "-m", "tests.distributed.tiny_job"]
+JOB = [sys.executable, "-m", "tests.cluster.tiny_job"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 STEPS = "10"
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.daily.conftest import ROOT, run_cli
+from tests.quick_runs import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 SWEEP = [

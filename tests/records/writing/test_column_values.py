@@ -10,8 +10,8 @@ import pytest
 from reproml.errors import HandlerError
 from reproml.records.manifest import load_manifest
 from reproml.records.writer import write_records
-from tests.serialize.conftest import NAMES, PATTERN, files_in, read_split
-from tests.serialize.handlers_for_tests import ArrayHandler
+from tests.records.writing.conftest import NAMES, PATTERN, files_in, read_split
+from tests.records.writing.handlers_for_tests import ArrayHandler
 
 
 def write(record_dir, handlers, rows, **kwargs):
@@ -72,7 +72,7 @@ def test_a_handler_with_its_own_get_value_is_used(tmp_path):
 def test_rows_of_any_mapping_type_give_the_bytes_of_dict_rows(tmp_path):
     from types import MappingProxyType
 
-    from tests.serialize.handlers_for_tests import ClassLabelHandler
+    from tests.records.writing.handlers_for_tests import ClassLabelHandler
 
     rows = [{"image": np.full((2, 2), i, np.uint8), "label": i % 3} for i in range(11)]
     handlers = {"image": ArrayHandler((2, 2)), "label": ClassLabelHandler(NAMES)}

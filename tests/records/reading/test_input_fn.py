@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from reproml.errors import ConfigError
 from reproml.records.reader import input_fn
-from tests.inputs.tiny_records import SPLIT_SIZES
+from tests.records.reading.tiny_records import SPLIT_SIZES
 
 
 def test_features_and_labels_match_rows(records):

@@ -1,4 +1,4 @@
-"""Real quick runs of experiments/mnist.py (digits fallback) for the daily-loop features."""
+"""Quick runs of experiments/mnist.py (digits fallback) in a subprocess: `run_cli`, and the `quick_data_dir` fixture (registered by tests/conftest.py)."""
 
 import os
 import subprocess

@@ -10,7 +10,7 @@ import pytest
 from reproml.errors import ConfigError, RecordError
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.reader import dataset_from_records, input_fn
-from tests.inputs.tiny_records import write_tiny_records
+from tests.records.reading.tiny_records import write_tiny_records
 
 
 @pytest.fixture

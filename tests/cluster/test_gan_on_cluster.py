@@ -20,7 +20,7 @@ import pytest
 
 from reproml.cluster.launcher import launch
 from reproml.runs.reproducibility import VERDICT_EXACT, expectation_for
-from tests.distributed.jobs import only_run, shards_read, task_env, write_quick_records
+from tests.cluster.jobs import only_run, shards_read, task_env, write_quick_records
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """A tiny Estimator job for the launcher tests: one task of a TF_CONFIG cluster (or one process).
 
-    python -m tests.distributed.tiny_job OUT_DIR [--strategy auto] [--steps 20]
+    python -m tests.cluster.tiny_job OUT_DIR [--strategy auto] [--steps 20]
 
 Logistic regression on scikit-learn digits, the data cut into 4 "record shards"; each trainer
 reads the shards `shard_files` gives it. Every task writes ``OUT_DIR/<type><index>.json`` (its

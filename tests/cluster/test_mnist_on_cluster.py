@@ -16,7 +16,7 @@ import pytest
 
 from reproml.cluster.launcher import launch
 from reproml.runs.reproducibility import VERDICT_EXACT, expectation_for
-from tests.distributed.jobs import only_run, shards_read, task_env, write_quick_records
+from tests.cluster.jobs import only_run, shards_read, task_env, write_quick_records
 
 COMMAND = [sys.executable, "-m", "experiments.mnist"]
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from reproml.records.manifest import load_manifest
 from reproml.records.spec import decode_example, parse_spec
-from tests.serialize.handlers_for_tests import ArrayHandler, ClassLabelHandler, FloatHandler
+from tests.records.writing.handlers_for_tests import ArrayHandler, ClassLabelHandler, FloatHandler
 
 NAMES = ("zero", "one", "two")
 PATTERN = "{split}-{idx:03d}.tfrecord"

@@ -4,7 +4,7 @@ import pytest
 
 from reproml.errors import HandlerError
 from reproml.records.writer import write_records
-from tests.serialize.conftest import PATTERN, files_in
+from tests.records.writing.conftest import PATTERN, files_in
 
 
 def write(record_dir, handlers, split_rows, **kwargs):

@@ -26,7 +26,7 @@ from reproml.records.verify import verify
 from reproml.records.whole_shards import read_order
 from reproml.records.writer import write_records
 from reproml.runs.reproduce import read_order_problems
-from tests.inputs.tiny_records import without_record_index
+from tests.records.reading.tiny_records import without_record_index
 
 N, PER_SHARD, SHAPE = 43, 13, (6, 5, 3)
 

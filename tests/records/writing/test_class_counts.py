@@ -12,9 +12,9 @@ from reproml.records.writer import write_records
 from reproml.sacred_internals import run_id
 from reproml.tracking import experiment as rx
 from reproml.tracking.recording import class_counts, examples_per_class
-from tests.serialize.class_count_experiment import ex
-from tests.serialize.test_sources_coco import NAMES, coco  # noqa: F401 (a fixture)
-from tests.serialize.test_sources_index import TAGS, fruit  # noqa: F401 (a fixture)
+from tests.records.writing.class_count_experiment import ex
+from tests.records.writing.test_sources_coco import NAMES, coco  # noqa: F401 (a fixture)
+from tests.records.writing.test_sources_index import TAGS, fruit  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
