@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from sacred import Experiment
 
 from reproml.datasets.mnist_ingredient import QUICK, dataset, ensure_records, serialize_records
-from reproml.drift.ingredient import QUICK as QUICK_DRIFT
-from reproml.drift.ingredient import drift
+from reproml.drift.drift_ingredient import QUICK as QUICK_DRIFT
+from reproml.drift.drift_ingredient import drift
 from reproml.recipes.classifier_experiment import add_classifier, train_classifier
 from reproml.runs.reproducibility import UNMEASURED, Tolerance
 from reproml.tracking import experiment as rx

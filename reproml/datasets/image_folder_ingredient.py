@@ -13,7 +13,7 @@ The folders are laid out as ``<split folder>/<class name>/<image file>``
 names, the image shape is that of the first train image (every image must have it), converted
 to ``image_mode``. As with MNIST, the records in ``data_dir`` are reused only by a run of the
 same serialization entries (`SERIALIZATION_ENTRIES`) whose images did not change since; any
-other run is refused before it starts (`reproml.datasets.ingredient`).
+other run is refused before it starts (`reproml.datasets.records_ingredient`).
 """
 
 # Sacred reads the local variables of config scopes: they are "unused" only to ruff.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sacred import Ingredient
 
-from reproml.datasets import ingredient as records
+from reproml.datasets import records_ingredient as records
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest

@@ -8,7 +8,7 @@
 
 The records in ``dataset.data_dir`` are only ever reused by a run whose serialization entries
 (`SERIALIZATION_ENTRIES`) are those they were written from; any other run is refused before
-it starts, with a message naming each entry that differs (`reproml.datasets.ingredient`).
+it starts, with a message naming each entry that differs (`reproml.datasets.records_ingredient`).
 Experiments' ``quick`` named configs set ``dataset = QUICK``, so every quick run shares one small
 record directory of its own.
 """
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sacred import Ingredient
 
-from reproml.datasets import ingredient as records
+from reproml.datasets import records_ingredient as records
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest

@@ -1,7 +1,7 @@
 """A classifier experiment in a few lines: its default config, validators and commands.
 
     from reproml.datasets.image_folder_ingredient import dataset, ensure_records, serialize_records
-    from reproml.drift.ingredient import drift
+    from reproml.drift.drift_ingredient import drift
 
     ex = rx.track(Experiment("shapes", ingredients=[dataset, drift]))
     add_classifier(ex, ensure_records, serialize_records)
@@ -29,8 +29,8 @@ from typing import Any
 
 from sacred import Experiment
 
-from reproml.drift.ingredient import drift as drift_ingredient
-from reproml.drift.ingredient import drift_command, embed_command, scenario_command
+from reproml.drift.drift_ingredient import drift as drift_ingredient
+from reproml.drift.drift_ingredient import drift_command, embed_command, scenario_command
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.models.checkpoint import latest_checkpoint
@@ -193,7 +193,7 @@ def add_classifier(
 
     Call it right after creating the experiment, before its own config scopes (they override
     `classifier_config`'s entries). The experiment needs the drift ingredient
-    (`reproml.drift.ingredient.drift`) among its ingredients: ``embed``, ``drift`` and
+    (`reproml.drift.drift_ingredient.drift`) among its ingredients: ``embed``, ``drift`` and
     ``scenario`` read their ``drift.*`` entries.
 
     Args:
@@ -210,7 +210,7 @@ def add_classifier(
     if drift_ingredient not in ex.ingredients:
         raise ValueError(
             f"add_classifier: experiment {ex.path!r} needs the drift ingredient: "
-            "Experiment(..., ingredients=[dataset, reproml.drift.ingredient.drift])"
+            "Experiment(..., ingredients=[dataset, reproml.drift.drift_ingredient.drift])"
         )
     ex.config(classifier_config)
     ex.config_hook(check_classifier_config)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reproml.drift.ingredient import check_drift_config
+from reproml.drift.drift_ingredient import check_drift_config
 from reproml.errors import ConfigError
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from experiments.mnist import ex
-from reproml.datasets.ingredient import SERIALIZATION_KEY
 from reproml.datasets.mnist import (
     MnistFallbackWarning,
     MnistFileWarning,
@@ -21,6 +20,7 @@ from reproml.datasets.mnist import (
     mnist_rows,
 )
 from reproml.datasets.mnist_ingredient import FIRST_ROWS
+from reproml.datasets.records_ingredient import SERIALIZATION_KEY
 from reproml.errors import ConfigError, RecordError, SerializationMismatchError, SourceChangedError
 from reproml.records.file_hash import file_sha256
 from reproml.records.manifest import MANIFEST_NAME, load_manifest

@@ -1,7 +1,7 @@
 """A tiny experiment file written anywhere: RGB images read through the dataset ingredient's path.
 
 `write_rgb_reader(root)` writes ``root/rgb_reader.py``: small RGB images (6x6x3, classes red /
-green / blue) from an npz are serialized by `reproml.datasets.ingredient.ensure_records` (so the
+green / blue) from an npz are serialized by `reproml.datasets.records_ingredient.ensure_records` (so the
 run verifies the shards and leases the record dir), then read back. With ``hold=FILE`` the run
 prints ``reading`` and waits for FILE to exist before it reads: a live run held mid-way; with
 ``read=False`` it then ends without reading (only the end-of-run check sees the records).
@@ -35,7 +35,7 @@ from sacred import Experiment, Ingredient
 
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
-from reproml.datasets import ingredient as records
+from reproml.datasets import records_ingredient as records
 from reproml.records.reader import dataset_from_records
 from reproml.records.writer import write_records
 from reproml.tracking import experiment as rx

@@ -1,6 +1,6 @@
 """A dataset ingredient over an image folder, an npz or an HDF5 file, as a user writes one.
 
-Built from the framework's parts only (`reproml.datasets.ingredient`, `reproml.records.sources`,
+Built from the framework's parts only (`reproml.datasets.records_ingredient`, `reproml.records.sources`,
 `reproml.records.subset.limit_examples`): the ``serialize`` command writes or reuses the records
 of ``dataset.data_path``, ``main`` does the same and prints the run summary. The sources:
 
@@ -20,7 +20,7 @@ from sacred import Experiment, Ingredient
 
 from handlers.image import ImageArrayHandler, ImageFileHandler
 from handlers.label import ClassLabelHandler
-from reproml.datasets import ingredient as records
+from reproml.datasets import records_ingredient as records
 from reproml.records.manifest import Manifest
 from reproml.records.sources import RowSource, rows_from_hdf5, rows_from_image_folder, rows_from_npz
 from reproml.records.subset import limit_examples

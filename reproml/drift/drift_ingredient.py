@@ -1,6 +1,6 @@
 """The drift monitor as a Sacred ingredient: the ``drift.*`` config, its checks, the commands' work.
 
-    from reproml.drift.ingredient import drift as drift_ingredient, drift_command
+    from reproml.drift.drift_ingredient import drift as drift_ingredient, drift_command
     ex = rx.track(Experiment("mnist", ingredients=[dataset, drift_ingredient]))
 
     @ex.command
