@@ -179,6 +179,10 @@ def test_run_page_shows_metrics_config_artifacts_and_git(board, store_runs, page
 
     content = pages.tab(modal, "Experiment Details")
     pages.expand_key(content, "repositories")
+    group = content.get_by_text("[0 - 100]", exact=False)  # over 100 entries: grouped by 100
+    if group.count():
+        group.first.click()
+        pages.expand_key(content, "repositories")
     repository = run.raw["experiment"]["repositories"][0]
     text = content.inner_text()
     assert repository["commit"] in text and repository["url"] in text
