@@ -85,16 +85,16 @@ def _fine_tune(model_dir, records, backbone, steps):
 
 @pytest.fixture(scope="module")
 def fine_tuned(rgb_records, weights_file, tmp_path_factory):
-    """Fine-tune from the weights file to step 2, then resume to step 3 (top 2 layers from 2).
+    """Fine-tune from the weights file to step 2, then resume to step 5 (top 2 layers from 2).
 
-    Returns the estimator and its checkpoints' variables at steps 2 and 3.
+    Returns the estimator and its checkpoints' variables at steps 2 and 5.
     """
     sha = file_sha256(weights_file)[1]
     backbone = {**MOBILENET, "weights": str(weights_file), "weights_sha256": sha}
     backbone.update(unfreeze_top=2, unfreeze_at_step=2)
     model_dir = tmp_path_factory.mktemp("fine_tuned")
     before = _checkpoint(_fine_tune(model_dir, rgb_records, backbone, steps=2))
-    estimator = _fine_tune(model_dir, rgb_records, backbone, steps=3)
+    estimator = _fine_tune(model_dir, rgb_records, backbone, steps=5)
     return estimator, before, _checkpoint(estimator)
 
 
