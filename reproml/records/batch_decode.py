@@ -49,6 +49,7 @@ def decode_batches(
     drop_remainder: bool = False,
     deterministic: bool = True,
     then: Callable[[dict[str, tf.Tensor]], object] | None = None,
+    cut: Callable[..., tf.Tensor] | None = None,
 ) -> tf.data.Dataset:
     """Parse and decode a dataset of batches of serialized records (1-D string tensors).
 
@@ -60,30 +61,25 @@ def decode_batches(
       deterministic: keep the element order (always True for training input).
       then: a function of a decoded batch run last (e.g. picking features and labels), in
         the same map as the parse when nothing is decoded per example (one map, not two).
+      cut: a function of an element of `batches` returning its serialized records, run in
+        the parse's map (for elements that are not yet records, e.g. read order 2's
+        positions in a shard); None: the elements are the records.
 
     Returns:
       Batches ``{key: tensor [B, ...]}`` (ragged features as ``tf.RaggedTensor``), or what
       `then` returns of them.
     """
     images = per_example_keys(specs)
-    parse = batch_parser(specs, skip=images)
+    parse_records = batch_parser(specs, skip=images)
+    parse = parse_records if cut is None else lambda *element: parse_records(cut(*element))
     if not images:
         return batches.map(
-            parse if then is None else lambda serialized: then(parse(serialized)),
+            parse if then is None else lambda *element: then(parse(*element)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=deterministic,
         )
     parsed = batches.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-
-    def decode(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return {
-            key: specs[key].decode(value) if key in images else value
-            for key, value in example.items()
-        }
-
-    examples = parsed.unbatch().map(
-        decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
-    )
+    examples = _decoded_per_example(parsed.unbatch(), specs, images, deterministic)
     if any(spec.encoding in RAGGED_ENCODINGS for spec in specs.values()):
         # a ragged feature is dense [n, ...] per example: batched back into a RaggedTensor
         decoded = examples.ragged_batch(batch_size, drop_remainder=drop_remainder)
@@ -92,3 +88,37 @@ def decode_batches(
     if then is None:
         return decoded
     return decoded.map(then, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+
+def _decoded_per_example(
+    examples: tf.data.Dataset,
+    specs: Mapping[str, FeatureSpec],
+    images: list[str],
+    deterministic: bool,
+) -> tf.data.Dataset:
+    """Decode the `images` features of single parsed examples in a parallel map."""
+
+    def decode(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return {
+            key: specs[key].decode(value) if key in images else value
+            for key, value in example.items()
+        }
+
+    return examples.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+
+def decode_examples(
+    groups: tf.data.Dataset, specs: Mapping[str, FeatureSpec], deterministic: bool = True
+) -> tf.data.Dataset:
+    """Single decoded examples of a dataset of groups of serialized records (1-D strings).
+
+    Each group (e.g. a whole shard) is parsed with one `tf.io.parse_example` and its
+    fixed-size features decoded at once; then the examples are taken one at a time, and
+    encoded images decoded in a parallel, ordered map (as `decode_batches` does).
+    """
+    images = per_example_keys(specs)
+    parse = batch_parser(specs, skip=images)
+    examples = groups.map(
+        parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+    ).unbatch()
+    return _decoded_per_example(examples, specs, images, deterministic) if images else examples

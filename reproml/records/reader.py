@@ -227,11 +227,11 @@ def dataset_from_records(
         int_at_least("batch_size", batch_size)
     paths = verify_shards(manifest, record_dir, split, verify)
     table = whole_shards.shard_table(manifest, paths, split, range(len(paths)))
-    if table is not None:  # read order 2: whole shards, parsed per shard, cut into batches
+    if table is not None:  # read order 2: whole shards, cut into batches, parsed per batch
         return whole_shards.batches(
             table,
             manifest.compression,
-            _parser(specs, batched=True),
+            specs,
             batch_size=batch_size,
             shards_at_once=_cycle_length(num_parallel_reads, len(paths)),
             deterministic=deterministic,
@@ -364,12 +364,12 @@ def input_fn(
         shards = train_shards(manifest, split, mode, input_context)
         picked = range(len(paths)) if shards is None else shards
         table = whole_shards.shard_table(manifest, paths, split, picked)
-        if table is not None:  # read order 2: whole shards, parsed per shard or pool
-            parse = _parser(specs, batched=True)
+        if table is not None:  # read order 2: whole shards, cut into batches, parsed per batch
             return whole_shards.batches(
                 table,
                 manifest.compression,
-                lambda serialized: to_model_inputs(parse(serialized)),
+                specs,
+                then=to_model_inputs,
                 batch_size=batch_size,
                 shards_at_once=_cycle_length(None, len(picked)),
                 shuffle=shuffle,

@@ -13,8 +13,9 @@ from handlers import ClassLabelHandler, EncodedImageHandler
 from handlers.boxes import BoxesHandler
 from handlers.sequence import MultiLabelHandler
 from reproml.records.batch_decode import decode_batches, per_example_keys
-from reproml.records.reader import input_fn
+from reproml.records.reader import dataset_from_records, input_fn
 from reproml.records.spec import decode_example, parse_spec
+from reproml.records.whole_shards import read_order
 from reproml.records.writer import write_records
 
 N = 7
@@ -109,3 +110,47 @@ def test_input_fn_reads_images_boxes_and_label_sets_in_file_order(records):
         np.testing.assert_array_equal(features["image"][i], single["image"])
         np.testing.assert_array_equal(features["boxes"][i].numpy(), single["boxes"])
         np.testing.assert_array_equal(features["tags"][i], single["tags"])
+
+
+def _loops(dataset: tf.data.Dataset) -> list[str]:
+    """The while loops (a `tf.map_fn` over a batch) in the functions of a dataset's graph."""
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(dataset._as_serialized_graph().numpy())
+    return [
+        function.signature.name
+        for function in graph.library.function
+        for node in function.node_def
+        if node.op in ("While", "StatelessWhile")
+    ]
+
+
+@pytest.mark.parametrize("how", ["input_fn", "batched", "single"])
+def test_read_order_2_decodes_images_per_example_not_per_batch(records, how):
+    """Indexed records (read order 2) decode encoded images in a parallel per-example map.
+
+    A `tf.map_fn` over each batch's (or shard's) images is a while loop in the dataset's
+    graph: there must be none, and the images are those a per-example decode gives.
+    """
+    record_dir, manifest = records
+    assert read_order(manifest) == 2
+    if how == "input_fn":
+        dataset = input_fn("train", 4, record_dir, n_epochs=1, shuffle=True, random_seed=1)()
+        images = [image for features, _ in dataset for image in features["image"]]
+    else:
+        batch_size = 4 if how == "batched" else None
+        dataset = dataset_from_records("train", record_dir, keys=["image"], batch_size=batch_size)
+        images = [e["image"] for e in dataset]
+        images = [i for batch in images for i in batch] if batch_size else images
+    assert _loops(dataset) == []
+    specs = manifest.specs(["image"])
+    singles = [
+        decode_example(specs, tf.io.parse_single_example(s, parse_spec(specs)))["image"]
+        for s in _serialized(record_dir)
+    ]
+    assert len(images) == N
+    if how != "input_fn":  # in file order
+        for got, want in zip(images, singles, strict=True):
+            np.testing.assert_array_equal(got, want)
+    else:  # shuffled: the same images, in another order
+        key = sorted(np.asarray(i).tobytes() for i in images)
+        assert key == sorted(np.asarray(i).tobytes() for i in singles)

@@ -19,13 +19,14 @@ import tensorflow as tf
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.raw import StringHandler
-from reproml.records import record_index
+from reproml.records import record_index, whole_shards
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
-from reproml.records.reader import dataset_from_records, input_fn
+from reproml.records.reader import _parser, dataset_from_records, input_fn
 from reproml.records.verify import verify
 from reproml.records.whole_shards import read_order
 from reproml.records.writer import write_records
 from reproml.runs.reproduce import read_order_problems
+from tests.records.reading.rebatch_reference import rebatched
 from tests.records.reading.tiny_records import without_record_index
 
 N, PER_SHARD, SHAPE = 43, 13, (6, 5, 3)
@@ -150,6 +151,46 @@ def test_dataset_from_records_reads_the_same_as_the_old_reader(pair, batch_size)
         batches(dataset_from_records("train", new, batch_size=batch_size, num_parallel_reads=2)),
         batches(dataset_from_records("train", old, batch_size=batch_size, num_parallel_reads=2)),
     )
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "shuffle", "shuffle_buffer", "seed", "drop_remainder"),
+    [
+        (8, False, 0, None, False),  # batches span shard boundaries (13 = 8 + 5)
+        (8, False, 0, None, True),
+        (13, False, 0, None, False),  # batches are the shards
+        (30, False, 0, None, False),  # a batch spans three shards
+        (1, False, 0, None, False),
+        (None, False, 0, None, False),
+        (8, True, 20, 3, False),  # pools of two shards, batches span pools and epochs
+        (8, True, 20, 3, True),
+        (5, True, 43, 11, False),  # one pool per epoch
+        (30, True, 1, 0, False),  # pools of one shard, a batch spans three
+        (None, True, 20, 3, False),
+    ],
+)
+def test_order_2_batches_are_those_of_the_rebatching_reader(
+    pair, batch_size, shuffle, shuffle_buffer, seed, drop_remainder
+):
+    """Cutting record positions into batches before parsing did not change read order 2.
+
+    The same seed gives the same examples in the same batches, over two epochs, as the
+    reader that parsed whole shards (pools) and rebatched them (`rebatch_reference`).
+    """
+    new, _, _ = pair
+    manifest = load_manifest(new)
+    paths = manifest.shard_paths(new, "train")
+    specs = manifest.specs(["image", "label", "name"])
+    table = whole_shards.shard_table(manifest, paths, "train", range(len(paths)))
+    kwargs = dict(batch_size=batch_size, shards_at_once=2, shuffle=shuffle, random_seed=seed,
+                  n_epochs=2, drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer or 1)  # fmt: skip
+    got = batches(whole_shards.batches(table, manifest.compression, specs, **kwargs))
+    want = batches(rebatched(table, manifest.compression, _parser(specs, batched=True), **kwargs))
+    assert_same(got, want)
+    if batch_size is not None:
+        sizes = [len(b["label"]) for b in got]
+        full, rest = divmod(2 * N, batch_size)
+        assert sizes == [batch_size] * full + ([rest] if rest and not drop_remainder else [])
 
 
 def test_cluster_trainers_read_disjoint_shards_with_both_readers(pair):
