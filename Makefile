@@ -49,8 +49,12 @@ demo-screenshot: install omniboard
 	REPROML_RUNS_DIR=build/demo-runs $(BIN)/python -m experiments.mnist
 	$(BIN)/python -m tests.board.demo_screenshot build/demo-runs docs/img/board_demo.png
 
+# Every benchmark, >= 5 alternating repeats per comparison; writes all of docs/performance.md
+# (tables from this run, then benchmarks/notes*.md). `make bench MNIST=path/to/mnist.npz`
+# also measures benchmark 9 (the run's shard check) on MNIST.
+MNIST ?=
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(if $(MNIST),--mnist $(MNIST))
 
 # lint-imports: the layers contract in .importlinter (docs/architecture.md); tests/test_layers.py
 # runs it in `make test` too, with the lazy_import and function-level import checks.

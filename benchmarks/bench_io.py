@@ -132,10 +132,8 @@ def input_fn_without_sha256(record_dir: Path) -> Callable[[], tf.data.Dataset]:
     """
     manifest = load_manifest(record_dir)
     paths = manifest.shard_paths(record_dir, "train")
-    parse = reader._parser(manifest.specs(["image", "label"]), batched=True)
 
-    def to_model_inputs(serialized):
-        decoded = parse(serialized)
+    def to_model_inputs(decoded):
         return {"image": decoded["image"]}, tf.cast(decoded["label"], tf.int64)
 
     def make():
@@ -143,7 +141,8 @@ def input_fn_without_sha256(record_dir: Path) -> Callable[[], tf.data.Dataset]:
         return whole_shards.batches(
             table,
             manifest.compression,
-            to_model_inputs,
+            manifest.specs(["image", "label"]),
+            then=to_model_inputs,
             batch_size=BATCH,
             shards_at_once=reader.DEFAULT_CYCLE_LENGTH,
             check_sha256=False,

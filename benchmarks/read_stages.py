@@ -1,10 +1,11 @@
 """Where input_fn's read time goes: each stage of the unshuffled pipeline, cumulatively.
 
 Not a comparison (no baseline, no target): each stage adds one step of read order 2
-(`reproml.records.whole_shards`) to the one before, so the first stage whose rate falls short
-of the in-memory pipeline is the bound, and its rate is that op's measured ceiling on this
-machine. The in-memory pipeline, TensorFlow's own record reader and read order 1 (a manifest
-without a record index) are timed on the same data for reference.
+(`reproml.records.whole_shards`) to the one before, so the stage that adds the most CPU time is
+the bound. The "ceiling" rows then run each candidate bounding op alone, over data already in
+memory (no file reads, no other stage): the rate that op allows on this machine, whatever the
+pipeline around it. The in-memory pipeline, TensorFlow's own record reader and read order 1 (a
+manifest without a record index) are timed on the same data for reference.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tensorflow as tf
 from benchmarks.bench_io import BATCH, ours_write
 from reproml.records import reader as inputs
 from reproml.records import whole_shards
+from reproml.records.batch_decode import batch_parser
 from reproml.records.manifest import load_manifest
 from reproml.records.verify import verify_shards
 
@@ -34,7 +36,11 @@ def _sha256_hex(data: bytes) -> bytes:
 def stages(
     record_dir: Path, x: np.ndarray, y: np.ndarray
 ) -> dict[str, Callable[[], tf.data.Dataset]]:
-    """Returns each stage's dataset builder, from TF's bare reader to the full input_fn."""
+    """Returns each stage's dataset builder, from TF's bare reader to the full input_fn.
+
+    Then the ceilings: each op that read order 2 runs (or ran) alone, over data already in
+    memory, so that the op bounding a stage has its own measured rate.
+    """
     manifest = load_manifest(record_dir)
     paths = verify_shards(manifest, record_dir, "train", "size")
     compression = manifest.compression or ""
@@ -44,6 +50,7 @@ def stages(
     files = tf.data.Dataset.from_tensor_slices(
         (table.paths, table.sha256, table.where, table.first, table.end)
     )
+    specs = manifest.specs(["image", "label"])
 
     def whole(check: bool, decompress: bool) -> Callable[[], tf.data.Dataset]:
         def one(path, expected, where, first, end):  # noqa: ANN001, ANN202
@@ -62,17 +69,36 @@ def stages(
     def cut(path, expected, where, first, end):  # noqa: ANN001, ANN202
         return whole_shards.shard_records(path, expected, where, lengths[first:end], compression)
 
-    parse = inputs._parser(manifest.specs(["image", "label"]), batched=True)
-
-    def to_model_inputs(serialized: tf.Tensor) -> tuple[dict, tf.Tensor]:
-        decoded = parse(serialized)
-        return {"image": decoded["image"]}, tf.cast(decoded["label"], tf.int64)
-
     def parsed() -> tf.data.Dataset:
         return files.map(
-            lambda *shard: to_model_inputs(cut(*shard)),
+            lambda *shard: to_model_inputs(parse_records(cut(*shard))),
             num_parallel_calls=at_once,
             deterministic=True,
+        )
+
+    def to_model_inputs(decoded: dict) -> tuple[dict, tf.Tensor]:
+        return {"image": decoded["image"]}, tf.cast(decoded["label"], tf.int64)
+
+    # In memory, for the ceilings: one shard as stored, decompressed, cut and parsed. Each
+    # ceiling runs its op on that shard once per shard of the split (the same tensor each
+    # time: no copy, no read), in a map as parallel as the stage's.
+    n_shards = len(paths)
+    stored = tf.io.read_file(str(paths[0]))
+    content, starts = whole_shards.shard_content(
+        str(paths[0]), table.sha256[0], table.where[0], lengths[: table.end[0]], compression
+    )
+    shard_lengths = lengths[: table.end[0]]
+    records = tf.strings.substr(content, starts, shard_lengths)
+    parse_records = batch_parser(specs, skip=[])
+    parsed_shard = to_model_inputs(parse_records(records))
+    one_batch = records[:BATCH]
+    n_batches = -(-len(x) // BATCH)
+
+    def alone(value: object, op: Callable, times: int = n_shards) -> tf.data.Dataset:
+        return (
+            tf.data.Dataset.from_tensors(value)
+            .repeat(times)
+            .map(op, num_parallel_calls=at_once, deterministic=True)
         )
 
     return {
@@ -98,6 +124,20 @@ def stages(
         "full input_fn (+ prefetch)": inputs.input_fn(
             "train", BATCH, str(record_dir), n_epochs=1, shuffle=False
         ),
+        "ceiling: sha256 alone (hashlib over a stored shard in memory)": lambda: alone(
+            stored, lambda c: tf.numpy_function(_sha256_hex, [c], tf.string, stateful=False)),
+        "ceiling: decompress alone (tf.io.decode_compressed of a stored shard in memory; "
+        "none: nothing)": lambda: alone(stored, lambda c: tf.strings.length(
+            tf.io.decode_compressed(c, compression_type=compression) if compression else c)),
+        "ceiling: cut alone (one tf.strings.substr over a decompressed shard in memory)":
+            lambda: alone(content, lambda c: tf.strings.substr(c, starts, shard_lengths)),
+        "ceiling: parse_example + decode alone (a shard's records in memory)": lambda: alone(
+            records, lambda r: to_model_inputs(parse_records(r))),
+        "ceiling: rebatch alone (a parsed shard in memory -> batches)": lambda: (
+            tf.data.Dataset.from_tensors(parsed_shard).repeat(n_shards).rebatch(BATCH)),
+        "alternative, alone: parse_example + decode per batch (a batch of records in memory, "
+        "once per batch of the split)": lambda: alone(
+            one_batch, lambda r: to_model_inputs(parse_records(r)), n_batches),
     }  # fmt: skip
 
 

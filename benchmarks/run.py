@@ -1,15 +1,23 @@
 """`make bench`: every benchmark side by side, a table of ratios, docs/performance.md + JSON.
 
-Usage: ``python -m benchmarks.run [--repeats 3] [--only io,read,memory,training,distributed,encoded,keras]``
+Usage: ``python -m benchmarks.run [--repeats 5] [--mnist mnist.npz]
+[--only io,read,memory,training,distributed,encoded,keras,verify]``
 (``--only read``: benchmark 2 and the read stages, without the write benchmark).
+
+One run writes the whole of docs/performance.md: the tables and the sentences that state
+numbers are rendered from this run's measurements; the narrative that does not change from
+run to run (how each benchmark measures, what was tried and why) is in ``notes*.md`` beside
+this file, appended as it is. At least 5 alternating repeats per comparison (the default).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -20,6 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
 JSON_OUT = ROOT / "benchmarks" / "results.json"
+# The issue's measurement rule: best and median of at least this many alternating repeats.
+MIN_REPEATS = 5
+ALL = "io,memory,training,distributed,encoded,keras,verify"
 
 
 def machine() -> dict:
@@ -36,6 +47,7 @@ def machine() -> dict:
     )
     return {
         "cores": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
         "cpu": cpu,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
@@ -89,6 +101,60 @@ def io_rows(repeats: int, write: bool = True) -> tuple[list[dict], dict]:
 
     raw["read_stages"] = read_stages.run(x, y, max(repeats, 5))
     return rows, raw
+
+
+# Each order-2 stage whose op has a ceiling row in the stage table (benchmarks/read_stages.py).
+CEILINGS = {
+    "+ sha256": "ceiling: sha256 alone",
+    "+ decompress whole": "ceiling: decompress alone",
+    "+ index checked": "ceiling: cut alone",
+    "+ parse_example": "ceiling: parse_example + decode alone",
+    "+ rebatch": "ceiling: rebatch alone",
+}
+
+
+def read_bounds(stages: dict[str, dict[str, float]]) -> list[str]:
+    """The bound statements under the read stage table, one per compression.
+
+    The bound is the order-2 stage that adds the most CPU time; its ceiling is the row that
+    runs that op alone over data in memory (`CEILINGS`).
+    """
+    names = list(stages)
+    first = next(i for i, n in enumerate(names) if n.startswith("order 2:"))
+    last = next(i for i, n in enumerate(names) if n.startswith("full input_fn"))
+    reference = next(n for n in names if "from_tensor_slices" in n)
+    lines = []
+    for comp in ("none", "GZIP"):
+        cpu = [stages[n].get(f"{comp}_cpu_s") for n in names[first : last + 1]]
+        if any(c is None for c in cpu):
+            continue
+        added = [cpu[0]] + [b - a for a, b in zip(cpu, cpu[1:], strict=False)]
+        top = max(range(len(added)), key=added.__getitem__)
+        stage = names[first + top]
+        ceiling = next((c for prefix, c in CEILINGS.items() if stage.startswith(prefix)), None)
+        row = next((n for n in names if ceiling and n.startswith(ceiling)), None)
+        statement = (
+            f"**The bound ({comp}): {stage.lstrip('+ ')}**, +{added[top]:.3f} of input_fn's "
+            f"{cpu[-1]:.3f} CPU s for the 60,000 examples (`from_tensor_slices`: "
+            f"{stages[reference][f'{comp}_cpu_s']:.3f})"
+        )
+        if row is None:
+            statement += "; no ceiling row for this op."
+        else:
+            statement += (
+                f"; its ceiling, the op alone over data in memory: "
+                f"{stages[row][comp]:,.0f} ex/s best, {stages[row][f'{comp}_cpu_s']:.3f} CPU s."
+            )
+        steps = ", ".join(
+            f"{names[first + i].lstrip('+ ').split(' (')[0]} +{a:.3f}" for i, a in enumerate(added)
+        )
+        lines += [statement + f" Order 2's CPU seconds by stage ({comp}): {steps}.", ""]
+    return lines[:-1]
+
+
+def _load(values: list[float] | None) -> str:
+    """A load average triple as "0.52 / 0.61 / 0.80" ("?" when not measured)."""
+    return "?" if not values else " / ".join(f"{v:.2f}" for v in values)
 
 
 def _cpu(row: dict) -> str:
@@ -285,6 +351,26 @@ def keras_rows(repeats: int) -> tuple[list[dict], dict]:
     return rows, raw
 
 
+def verify_rows(mnist: str | None) -> list[dict]:
+    """Benchmark 9: the default run's up-front and final shard check (sha256), share of the run.
+
+    On scikit-learn's digits (what `make demo` trains on without a network) and, with `mnist`
+    (an MNIST .npz), on MNIST.
+    """
+    from benchmarks import bench_verify
+
+    sides = [
+        ("scikit-learn digits (`dataset.allow_download=False`: `make demo` without a network)",
+         ["dataset.allow_download=False"]),
+    ]  # fmt: skip
+    if mnist:
+        sides.append(
+            ("MNIST (`dataset.data_path=mnist.npz`, the canonical file)",
+             [f"dataset.data_path={Path(mnist).resolve()}"])
+        )  # fmt: skip
+    return [{"on": label, **bench_verify.measure(config)} for label, config in sides]
+
+
 def render(
     info: dict,
     io: list[dict],
@@ -295,8 +381,9 @@ def render(
     encoded: list[dict] | None = None,
     raw_encoded: dict | None = None,
     keras: list[dict] | None = None,
+    verify: list[dict] | None = None,
 ) -> str:
-    """Returns docs/performance.md."""
+    """Returns docs/performance.md without the notes (`NOTES`, appended by `main`)."""
     lines = [
         "# Performance",
         "",
@@ -309,6 +396,13 @@ def render(
         f"Machine: {info['cores']} cores, {info['cpu']}; Python {info['python']}, "
         f"TensorFlow {info['tensorflow']}, NumPy {info['numpy']}.",
         "Data: 60,000 28x28 uint8 images (scikit-learn digits upscaled, shifted, tiled), int labels.",
+        "",
+        f"This run: `{info.get('command', 'python -m benchmarks.run')}`, from "
+        f"{info.get('started', '?')} to {info.get('ended', '?')} (UTC), every section below from "
+        "it. Load average (1, 5, 15 min) at the start "
+        f"{_load(info.get('load_average'))}, at the end {_load(info.get('load_average_end'))}: "
+        "on a shared machine the wall-clock rates fall and swing with the load, so the tables "
+        "also give CPU seconds (all threads of the process), which vary far less.",
         "",
     ]
     if io:
@@ -349,7 +443,7 @@ def render(
             f"{rates.get('GZIP_cpu_s', 0):.3f} |"
             for stage, rates in raw_io["read_stages"].items()
         ]
-        lines.append("")
+        lines += ["", *read_bounds(raw_io["read_stages"]), ""]
     if training:
         lines += [
             "## Training overhead (benchmarks 3, 4)",
@@ -432,6 +526,26 @@ def render(
             for r in keras
         ]
         lines.append("")
+    if verify:
+        lines += [
+            "## What a run's up-front shard check costs (benchmark 9)",
+            "",
+            "The default run (`python -m experiments.mnist`, records already serialized), its "
+            "check's seconds from the run's own record (`info.records_read`).",
+            "",
+            "| default run on | shards | bytes hashed | run wall time (s) | sha256 before training "
+            "(s) | sha256 at the end (s) | share of the run | target | met |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| {v['on']} | {v['shards']} | {v['bytes']:,} | {v['wall_seconds']:.1f} | "
+            f"{v['sha256_before_seconds']:.3f} | {v['sha256_at_end_seconds']:.3f} | "
+            f"{v['share']:.4%} | <= 2 % | {'yes' if v['share'] <= 0.02 else '**no**'} |"
+            for v in verify
+        ]
+        if len(verify) == 1:
+            lines += ["", "MNIST not measured: run with `make bench MNIST=path/to/mnist.npz`."]
+        lines.append("")
     if memory:
         lines += [
             "## Peak memory (benchmark 5)",
@@ -449,15 +563,28 @@ def render(
     return "\n".join(lines)
 
 
+def _now() -> str:
+    """The time now, UTC, to the minute."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Runs the selected benchmarks, prints the tables and writes the report files."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="io,memory,training,distributed,encoded,keras")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS)
+    parser.add_argument("--only", default=ALL)
+    parser.add_argument("--mnist", help="an MNIST .npz: benchmark 9 also measures MNIST")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
+    if not args.no_write and (only != set(ALL.split(",")) or args.repeats < MIN_REPEATS):
+        parser.error(
+            f"docs/performance.md is written by a full run (--only {ALL}) with --repeats >= "
+            f"{MIN_REPEATS}; add --no-write to print a partial one"
+        )
     info = machine()
+    info["command"] = shlex.join(["python", "-m", "benchmarks.run", *(argv or sys.argv[1:])])
+    info["started"] = _now()
     reading = "io" in only or "read" in only  # "read": benchmark 2 and the stages only
     io, raw_io = io_rows(args.repeats, write="io" in only) if reading else ([], {})
     memory, raw_mem = memory_rows() if "memory" in only else ([], [])
@@ -465,7 +592,12 @@ def main(argv: list[str] | None = None) -> None:
     distributed, raw_dist = distributed_rows(args.repeats) if "distributed" in only else ([], {})
     encoded, raw_enc = encoded_rows(args.repeats) if "encoded" in only else ([], {})
     keras, raw_keras = keras_rows(args.repeats) if "keras" in only else ([], {})
-    report = render(info, io, raw_io, memory, training, distributed, encoded, raw_enc, keras)
+    verify = verify_rows(args.mnist) if "verify" in only else []
+    info["ended"] = _now()
+    info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    report = render(
+        info, io, raw_io, memory, training, distributed, encoded, raw_enc, keras, verify
+    )
     print(report)
     if not args.no_write:
         DOC.write_text(report + "\n" + NOTES)
@@ -479,6 +611,7 @@ def main(argv: list[str] | None = None) -> None:
                     "distributed": raw_dist,
                     "encoded": raw_enc,
                     "keras": raw_keras,
+                    "verify": verify,
                 },
                 indent=2,
             )
@@ -489,8 +622,14 @@ def main(argv: list[str] | None = None) -> None:
 
 NOTES = "".join(
     Path(__file__).with_name(name).read_text()
-    for name in ("notes.md", "notes_distributed.md", "notes_verify.md", "notes_keras.md")
-    if Path(__file__).with_name(name).exists()
+    for name in (
+        "notes.md",
+        "notes_distributed.md",
+        "notes_encoded.md",
+        "notes_keras.md",
+        "notes_verify.md",
+        "notes_redesign.md",
+    )
 )
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_io, memory, read_stages
+from benchmarks import bench_io, memory, read_stages, run
 from benchmarks.data import label_checksum, mnist_like
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,9 +67,48 @@ def test_read_benchmark_sides_read_the_same_examples(small):
 def test_read_stages_time_every_stage_on_both_compressions(small):
     x, y = small
     rates = read_stages.run(x, y, repeats=1)
-    assert len(rates) == 10
+    assert len(rates) == 16
     keys = {f"{c}{s}" for c in ("none", "GZIP") for s in ("", "_median", "_cpu_s")}
     assert all(set(r) == keys and min(r.values()) > 0 for r in rates.values())
+    # every ceiling the bound statements may name is a row of the table
+    for ceiling in run.CEILINGS.values():
+        assert sum(stage.startswith(ceiling) for stage in rates) == 1, ceiling
+    bounds = run.read_bounds(rates)
+    assert [line.split(")")[0] for line in bounds if line] == [
+        "**The bound (none",
+        "**The bound (GZIP",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "read"], "written by a full run"),
+        (["--repeats", "3"], "--repeats >= 5"),
+    ],
+)
+def test_only_a_full_run_of_5_repeats_writes_the_doc(args, message, capsys):
+    """docs/performance.md comes from one whole run: a partial one must say --no-write."""
+    with pytest.raises(SystemExit):
+        run.main(args)
+    assert message in capsys.readouterr().err
+
+
+def test_every_notes_file_is_appended_and_the_doc_states_its_run():
+    names = sorted(p.name for p in (ROOT / "benchmarks").glob("notes*.md"))
+    for name in names:
+        assert (ROOT / "benchmarks" / name).read_text() in run.NOTES, name
+    info = {"cores": 2, "cpu": "x", "python": "3", "tensorflow": "2", "numpy": "1",
+            "command": "python -m benchmarks.run", "started": "2026-12-07 19:00",
+            "ended": "2026-12-07 21:00", "load_average": [0.5, 0.4, 0.3],
+            "load_average_end": [1.0, 0.9, 0.8]}  # fmt: skip
+    verify = {"on": "digits", "shards": 2, "bytes": 1_505_886, "wall_seconds": 150.0,
+              "sha256_before_seconds": 0.002, "sha256_at_end_seconds": 0.002, "share": 2.7e-05}  # fmt: skip
+    text = run.render(info, [], {}, [], [], verify=[verify])
+    assert "from 2026-12-07 19:00 to 2026-12-07 21:00 (UTC)" in text
+    assert "at the start 0.50 / 0.40 / 0.30, at the end 1.00 / 0.90 / 0.80" in text
+    assert "| digits | 2 | 1,505,886 | 150.0 | 0.002 | 0.002 | 0.0027% | <= 2 % | yes |" in text
+    assert "MNIST not measured" in text
 
 
 @pytest.mark.parametrize("operation", ["write", "read"])

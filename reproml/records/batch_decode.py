@@ -49,7 +49,6 @@ def decode_batches(
     drop_remainder: bool = False,
     deterministic: bool = True,
     then: Callable[[dict[str, tf.Tensor]], object] | None = None,
-    cut: Callable[..., tf.Tensor] | None = None,
 ) -> tf.data.Dataset:
     """Parse and decode a dataset of batches of serialized records (1-D string tensors).
 
@@ -61,20 +60,16 @@ def decode_batches(
       deterministic: keep the element order (always True for training input).
       then: a function of a decoded batch run last (e.g. picking features and labels), in
         the same map as the parse when nothing is decoded per example (one map, not two).
-      cut: a function of an element of `batches` returning its serialized records, run in
-        the parse's map (for elements that are not yet records, e.g. read order 2's
-        positions in a shard); None: the elements are the records.
 
     Returns:
       Batches ``{key: tensor [B, ...]}`` (ragged features as ``tf.RaggedTensor``), or what
       `then` returns of them.
     """
     images = per_example_keys(specs)
-    parse_records = batch_parser(specs, skip=images)
-    parse = parse_records if cut is None else lambda *element: parse_records(cut(*element))
+    parse = batch_parser(specs, skip=images)
     if not images:
         return batches.map(
-            parse if then is None else lambda *element: then(parse(*element)),
+            parse if then is None else lambda serialized: then(parse(serialized)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=deterministic,
         )

@@ -5,23 +5,20 @@ A manifest written with a record index (``record_lengths`` per shard,
 (`reproml.records.reader`, read order 1). Per shard, with TensorFlow ops only::
 
     tf.io.read_file -> sha256 of the stored bytes == the manifest's -> decompress whole
-      -> index checked against the framing: the shard's bytes and where each record starts
+      -> index checked against the framing -> one tf.strings.substr: the shard's records
 
-and then (`batches`), so that tf.data handles one element per shard and one per batch, never
+and then (`batches`), so that tf.data handles one element per shard or per batch, never
 one per record::
 
-    unshuffled: shards in manifest order (`num_parallel_reads` shards read at once)
+    unshuffled: shards in manifest order -> parse_example + decode the whole shard
+                  (`num_parallel_reads` shards at once) -> rebatch to the batch size
     shuffled:   shard order shuffled (seeded) -> pools of consecutive shards holding at least
-                  `shuffle_buffer` records, joined -> each pool's record positions permuted
-                  with a stateless seeded permutation
-    -> the record positions cut into batches (a batch may span shards or pools; only its
-       records are cut there) -> per batch, in a parallel ordered map: one tf.strings.substr
-       and one parse_example (encoded images decoded per example, `batch_decode`)
+                  `shuffle_buffer` records -> each pool's records permuted with a stateless
+                  seeded permutation -> parse_example + decode the pool -> rebatch
 
-No record is copied between being cut and being parsed, and no parsed tensor is copied into
-a batch: the batches are exactly what ``rebatch`` gave of the whole parsed shards (pools)
-before, which is how this reader worked until it measured ``rebatch`` as its bound
-(docs/performance.md), so the order did not change.
+Encoded images (and ragged features) are not parsed per shard: the serialized records are
+rebatched, parsed per batch, and the images decoded one example at a time in a parallel,
+ordered map (`reproml.records.batch_decode`), the same batches bit for bit.
 
 The order this gives (`READ_ORDER`, recorded by runs; docs/inputs.md) is not read order 1's:
 unshuffled, the examples come exactly as written (shard after shard); shuffled, a uniform
@@ -47,7 +44,12 @@ import numpy as np
 from reproml.errors import RecordError
 from reproml.lazy import lazy_import
 from reproml.records import record_index
-from reproml.records.batch_decode import decode_batches, decode_examples
+from reproml.records.batch_decode import (
+    batch_parser,
+    decode_batches,
+    decode_examples,
+    per_example_keys,
+)
 from reproml.records.manifest import MANIFEST_NAME, Manifest
 from reproml.records.spec import FeatureSpec
 
@@ -224,64 +226,8 @@ def shard_records(
     return tf.strings.substr(content, starts, lengths)
 
 
-def _pooled(contents: tf.Tensor, starts: tf.RaggedTensor, lengths: tf.RaggedTensor) -> tuple:
-    """Join a pool of shards into one content, the record starts moved to their place in it."""
-    sizes = tf.cast(tf.strings.length(contents), tf.int64)
-    base = tf.repeat(tf.cumsum(sizes, exclusive=True), starts.row_lengths())
-    return tf.strings.reduce_join(contents), starts.flat_values + base, lengths.flat_values
-
-
-def batch_groups(pieces: tf.data.Dataset, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
-    """Cut a stream of (content, record starts, lengths) into batches of record positions.
-
-    The batches are those that ``rebatch(batch_size)`` gives of the stream's records, one
-    piece after the other (a batch may span pieces), without cutting or copying a record
-    twice: a batch inside one piece is (the piece's content, its records' starts and
-    lengths), cut later by one `tf.strings.substr`; only the few records of a batch that
-    spans pieces are cut here and carried to the next piece (``ready``).
-
-    Elements: (ready records, content, starts, lengths): ``ready`` non-empty for a batch
-    already cut (then the others are empty), else empty.
-    """
-    no_text = tf.constant([], tf.string)
-    no_ints = tf.constant([], tf.int64)
-    end = tf.data.Dataset.from_tensors((tf.constant(""), no_ints, no_ints, True))
-    pieces = pieces.map(lambda c, s, n: (c, s, n, False)).concatenate(end)
-
-    def plan(carried: tf.Tensor, piece: tuple) -> tuple:
-        content, starts, lengths, last = piece
-        have = tf.size(carried)
-        need = tf.where(have > 0, tf.minimum(batch_size - have, tf.size(starts)), 0)
-        filled = tf.concat([carried, tf.strings.substr(content, starts[:need], lengths[:need])], 0)
-        whole = (tf.size(starts) - need) // batch_size * batch_size + need
-        tail = tf.strings.substr(content, starts[whole:], lengths[whole:])
-        complete = tf.equal(tf.size(filled), batch_size)
-        emit = complete if drop_remainder else tf.logical_or(complete, last)
-        ready = tf.cond(emit, lambda: filled, lambda: no_text)  # at the end: the last batch
-        carried = tf.cond(complete, lambda: tail, lambda: tf.concat([filled, tail], 0))
-        shape = [-1, batch_size]
-        inside = (tf.reshape(starts[need:whole], shape), tf.reshape(lengths[need:whole], shape))
-        return carried, (ready, content, *inside)
-
-    def batches_of(
-        ready: tf.Tensor, content: tf.Tensor, starts: tf.Tensor, lengths: tf.Tensor
-    ) -> tf.data.Dataset:
-        first = tf.data.Dataset.from_tensors((ready, tf.constant(""), no_ints, no_ints))
-        rest = tf.data.Dataset.from_tensor_slices((starts, lengths))
-        return first.filter(lambda r, *_: tf.size(r) > 0).concatenate(
-            rest.map(lambda s, n: (no_text, content, s, n))
-        )
-
-    return pieces.scan(no_text, plan).flat_map(batches_of)
-
-
-def cut_batch(
-    ready: tf.Tensor, content: tf.Tensor, starts: tf.Tensor, lengths: tf.Tensor
-) -> tf.Tensor:
-    """The serialized records of one `batch_groups` element."""
-    return tf.cond(
-        tf.size(ready) > 0, lambda: ready, lambda: tf.strings.substr(content, starts, lengths)
-    )
+def _is_dense(spec: object) -> bool:
+    return all(isinstance(s, tf.TensorSpec) for s in tf.nest.flatten(spec))
 
 
 def batches(
@@ -325,43 +271,47 @@ def batches(
         (table.paths, table.sha256, table.where, table.first, table.end)
     )
 
-    def read(path, sha256, where, first, end) -> tuple:  # noqa: ANN001 (tensors)
-        lengths = all_lengths[first:end]
-        content, starts = shard_content(
-            path, sha256, where, lengths, compression or "", check_sha256
+    def read(path, sha256, where, first, end) -> tf.Tensor:  # noqa: ANN001 (tensors)
+        return shard_records(
+            path, sha256, where, all_lengths[first:end], compression or "", check_sha256
         )
-        return content, starts, lengths
 
     if shuffle:
         pool_shards = max(1, math.ceil(shuffle_buffer / max(table.max_records, 1)))
         files = files.shuffle(len(table.paths), seed=random_seed, reshuffle_each_iteration=True)
-        shards = files.map(read, num_parallel_calls=shards_at_once, deterministic=True)
-        pools = shards.ragged_batch(pool_shards).map(_pooled).repeat(n_epochs)
+        records = files.map(read, num_parallel_calls=shards_at_once, deterministic=True)
+        pools = records.ragged_batch(pool_shards).map(lambda r: r.flat_values).repeat(n_epochs)
         seeds = tf.data.Dataset.random(seed=random_seed).batch(2)
 
-        def permuted(pool: tuple, seed: tf.Tensor) -> tuple:
-            content, starts, lengths = pool
-            order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(starts)), seed)
-            return content, tf.gather(starts, order), tf.gather(lengths, order)
+        def permuted(pool: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+            order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(pool)), seed)
+            return tf.gather(pool, order)
 
-        pieces = tf.data.Dataset.zip((pools, seeds)).map(permuted)
-        order_kept = True
+        records = tf.data.Dataset.zip((pools, seeds)).map(permuted)
+        parallel, order_kept = 2, True
     else:
-        pieces = files.repeat(n_epochs).map(
+        records = files.repeat(n_epochs).map(
             read, num_parallel_calls=shards_at_once, deterministic=deterministic
         )
-        order_kept = deterministic
+        parallel, order_kept = shards_at_once, deterministic
     if batch_size is None:
-        return decode_examples(
-            pieces.map(lambda c, s, n: tf.strings.substr(c, s, n)), specs, order_kept
+        return decode_examples(records, specs, order_kept)
+    if not per_example_keys(specs):
+        parse = batch_parser(specs, skip=[])
+        whole = records.map(
+            parse if then is None else lambda serialized: then(parse(serialized)),
+            num_parallel_calls=parallel,
+            deterministic=order_kept,
         )
-    groups = batch_groups(pieces, batch_size, drop_remainder)
+        if _is_dense(whole.element_spec):  # whole shards (pools) parsed, rows cut into batches
+            return whole.rebatch(batch_size, drop_remainder=drop_remainder)
+    # Ragged features or encoded images: the serialized records rebatched, then parsed per
+    # batch (images decoded per example in a parallel map, `batch_decode`).
     return decode_batches(
-        groups,
+        records.rebatch(batch_size, drop_remainder=drop_remainder),
         specs,
         batch_size,
         drop_remainder=drop_remainder,
         deterministic=order_kept,
         then=then,
-        cut=cut_batch,
     )

@@ -1,9 +1,9 @@
 """Read order 2 as it was first built (whole shards parsed, then `rebatch`), the reference.
 
-`reproml.records.whole_shards.batches` now cuts the record positions into batches and parses
-per batch instead (docs/performance.md: `rebatch` was its bound). This is the earlier code,
-kept only so that tests can show the new reader yields the same examples in the same batches
-for the same seed, i.e. that read order 2 did not change.
+`reproml.records.whole_shards.batches` has changed since (it takes the specs, and decodes
+encoded images one example at a time); this is the first code, kept only so that tests can
+show the reader yields the same examples in the same batches for the same seed, i.e. that
+read order 2 did not change. A change of order needs a new read order number instead.
 """
 
 from __future__ import annotations

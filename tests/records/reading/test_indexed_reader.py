@@ -172,10 +172,11 @@ def test_dataset_from_records_reads_the_same_as_the_old_reader(pair, batch_size)
 def test_order_2_batches_are_those_of_the_rebatching_reader(
     pair, batch_size, shuffle, shuffle_buffer, seed, drop_remainder
 ):
-    """Cutting record positions into batches before parsing did not change read order 2.
+    """Read order 2 as it reads now is read order 2 as it was first built.
 
     The same seed gives the same examples in the same batches, over two epochs, as the
-    reader that parsed whole shards (pools) and rebatched them (`rebatch_reference`).
+    first order-2 reader (`rebatch_reference`): changes to how batches are made (the specs
+    passed in, images decoded per example) must not change the order.
     """
     new, _, _ = pair
     manifest = load_manifest(new)
