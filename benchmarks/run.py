@@ -134,7 +134,7 @@ def read_bounds(stages: dict[str, dict[str, float]]) -> list[str]:
         ceiling = next((c for prefix, c in CEILINGS.items() if stage.startswith(prefix)), None)
         row = next((n for n in names if ceiling and n.startswith(ceiling)), None)
         statement = (
-            f"**The bound ({comp}): {stage.lstrip('+ ')}**, +{added[top]:.3f} of input_fn's "
+            f"**The bound ({comp}): {_stage_name(stage)}**, {added[top]:+.3f} of input_fn's "
             f"{cpu[-1]:.3f} CPU s for the 60,000 examples (`from_tensor_slices`: "
             f"{stages[reference][f'{comp}_cpu_s']:.3f})"
         )
@@ -145,11 +145,14 @@ def read_bounds(stages: dict[str, dict[str, float]]) -> list[str]:
                 f"; its ceiling, the op alone over data in memory: "
                 f"{stages[row][comp]:,.0f} ex/s best, {stages[row][f'{comp}_cpu_s']:.3f} CPU s."
             )
-        steps = ", ".join(
-            f"{names[first + i].lstrip('+ ').split(' (')[0]} +{a:.3f}" for i, a in enumerate(added)
-        )
+        steps = ", ".join(f"{_stage_name(names[first + i])} {a:+.3f}" for i, a in enumerate(added))
         lines += [statement + f" Order 2's CPU seconds by stage ({comp}): {steps}.", ""]
     return lines[:-1]
+
+
+def _stage_name(stage: str) -> str:
+    """A stage's row name without its "+ " / "order 2: " prefix and its parenthesis."""
+    return stage.removeprefix("+ ").removeprefix("order 2: ").split(" (")[0]
 
 
 def _load(values: list[float] | None) -> str:
