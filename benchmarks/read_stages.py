@@ -61,7 +61,7 @@ def stages(
                 with tf.control_dependencies([ok]):
                     content = tf.identity(content)
             if decompress and compression:
-                content = whole_shards.decompressed(content, path, compression)
+                content = tf.io.decode_compressed(content, compression_type=compression)
             return tf.strings.length(content)
 
         return lambda: files.map(one, num_parallel_calls=at_once, deterministic=True)
@@ -116,7 +116,7 @@ def stages(
             ).rebatch(BATCH),
         "order 2: tf.io.read_file, 8 shards at once (one element per shard)": whole(False, False),
         "+ sha256 of the stored bytes (tf.numpy_function + hashlib)": whole(True, False),
-        "+ decompress whole (zlib-ng in tf.numpy_function; none: nothing)": whole(True, True),
+        "+ decompress whole (tf.io.decode_compressed; none: nothing)": whole(True, True),
         "+ index checked against the framing, cut into records (one tf.strings.substr)":
             lambda: files.map(cut, num_parallel_calls=at_once, deterministic=True),
         "+ parse_example + decode per shard": parsed,
@@ -126,11 +126,8 @@ def stages(
         ),
         "ceiling: sha256 alone (hashlib over a stored shard in memory)": lambda: alone(
             stored, lambda c: tf.numpy_function(_sha256_hex, [c], tf.string, stateful=False)),
-        "ceiling: decompress alone (zlib-ng, a stored shard in memory; none: nothing)":
-            lambda: alone(stored, lambda c: tf.strings.length(
-                whole_shards.decompressed(c, "", compression) if compression else c)),
-        "alternative, alone: tf.io.decode_compressed (TensorFlow's zlib) of a stored shard "
-        "in memory; none: nothing": lambda: alone(stored, lambda c: tf.strings.length(
+        "ceiling: decompress alone (tf.io.decode_compressed of a stored shard in memory; "
+        "none: nothing)": lambda: alone(stored, lambda c: tf.strings.length(
             tf.io.decode_compressed(c, compression_type=compression) if compression else c)),
         "ceiling: cut alone (one tf.strings.substr over a decompressed shard in memory)":
             lambda: alone(content, lambda c: tf.strings.substr(c, starts, shard_lengths)),

@@ -93,20 +93,3 @@ def compress(data: bytes | memoryview, compression: str | None) -> bytes | memor
         raise ValueError(f"compression must be None, 'GZIP' or 'ZLIB', got {compression!r}")
     codec = zlib_ng.compressobj(_ZLIB_LEVEL, zlib_ng.DEFLATED, _WBITS[compression], _MEM_LEVEL)
     return codec.compress(data) + codec.flush()
-
-
-def decompress(data: bytes | memoryview, compression: str) -> bytes:
-    """Decompresses a whole GZIP or ZLIB shard with zlib-ng (releases the GIL while inflating).
-
-    About 1.5x less CPU than TensorFlow's ``tf.io.decode_compressed`` (its own zlib) on MNIST
-    shards (docs/performance.md); the bytes are the same, the formats being exact.
-
-    Raises:
-      ValueError: an unknown `compression`, or data that is not a complete stream of it.
-    """
-    if compression not in _WBITS:
-        raise ValueError(f"compression must be 'GZIP' or 'ZLIB', got {compression!r}")
-    try:
-        return zlib_ng.decompress(data, wbits=_WBITS[compression])
-    except zlib_ng.error as err:
-        raise ValueError(f"is not a complete {compression} stream ({err})") from err

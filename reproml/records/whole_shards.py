@@ -33,7 +33,6 @@ so a flipped byte never reaches the model), an index that does not match the fra
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +43,7 @@ import numpy as np
 
 from reproml.errors import RecordError
 from reproml.lazy import lazy_import
-from reproml.records import record_index, tfrecord_io
+from reproml.records import record_index
 from reproml.records.batch_decode import (
     batch_parser,
     decode_batches,
@@ -143,31 +142,6 @@ def _sha256_hex(data: bytes | np.ndarray) -> bytes:
     return hashlib.sha256(raw).hexdigest().encode("ascii")
 
 
-def _inflated(data: bytes | np.ndarray, path: bytes | np.ndarray, compression: str) -> np.ndarray:
-    """A whole compressed shard's bytes decompressed (`tf.numpy_function` body, see above).
-
-    Returned as a 0-d object array: a NumPy bytes array would drop trailing zero bytes.
-    """
-    raw = data.item() if isinstance(data, np.ndarray) else data
-    try:
-        return np.array(tfrecord_io.decompress(raw, compression), dtype=object)
-    except ValueError as err:
-        name = (path.item() if isinstance(path, np.ndarray) else path).decode()
-        raise ValueError(f"{name}: {err}. {shard_check.FIX}") from err
-
-
-def decompressed(content: tf.Tensor, path: tf.Tensor, compression: str) -> tf.Tensor:
-    """A whole GZIP / ZLIB shard (scalar string) decompressed; an error names `path`.
-
-    With zlib-ng (`tfrecord_io.decompress`, in a `tf.numpy_function`; it releases the GIL
-    while inflating): about 1.5x less CPU than ``tf.io.decode_compressed`` (TensorFlow's own
-    zlib), the same bytes (docs/performance.md, the read stage table).
-    """
-    inflate = functools.partial(_inflated, compression=compression)
-    out = tf.numpy_function(inflate, [content, path], tf.string, stateful=False)
-    return tf.ensure_shape(out, [])
-
-
 def shard_content(
     path: tf.Tensor,
     expected_sha256: tf.Tensor,
@@ -207,7 +181,7 @@ def shard_content(
         with tf.control_dependencies([ok]):
             content = tf.identity(content)
     if compression:
-        content = decompressed(content, path, compression)
+        content = tf.io.decode_compressed(content, compression_type=compression)
     framed = lengths + record_index.FRAME_OVERHEAD
     offsets = tf.cumsum(framed, exclusive=True)
     size = tf.cast(tf.strings.length(content), tf.int64)

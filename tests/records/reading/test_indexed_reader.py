@@ -19,7 +19,7 @@ import tensorflow as tf
 from handlers.image import ImageArrayHandler
 from handlers.label import ClassLabelHandler
 from handlers.raw import StringHandler
-from reproml.records import record_index, tfrecord_io, whole_shards
+from reproml.records import record_index, whole_shards
 from reproml.records.manifest import MANIFEST_NAME, load_manifest
 from reproml.records.reader import _parser, dataset_from_records, input_fn
 from reproml.records.verify import verify
@@ -280,20 +280,3 @@ def test_reproduce_compares_runs_read_in_the_same_order(pair):
     )
     (problem,) = read_order_problems(run_read(old, read_order=2), str(old), load_manifest(old))
     assert f"the run read {old} in order 2, it would now be read in order 1" in problem
-
-
-@pytest.mark.parametrize("compression", ["GZIP", "ZLIB"])
-def test_shards_decompress_with_zlib_ng_to_the_exact_bytes(compression):
-    """The whole-shard inflate (zlib-ng) gives the bytes back, trailing zero bytes included."""
-    data = b"\x00\x01 framed records \xff" * 1000 + b"\x00\x00\x00"
-    packed = tfrecord_io.compress(data, compression)
-    path = tf.constant("s.tfrecord")
-
-    def inflate(stored: tf.Tensor) -> tf.Tensor:
-        return whole_shards.decompressed(stored, path, compression)
-
-    assert inflate(tf.constant(packed)).numpy() == data  # eagerly
-    assert tf.function(inflate)(tf.constant(packed)).numpy() == data  # in a graph
-    assert tf.io.decode_compressed(packed, compression_type=compression).numpy() == data
-    with pytest.raises(tf.errors.InvalidArgumentError, match="s.tfrecord: is not a complete"):
-        tf.function(inflate)(tf.constant(packed[: len(packed) // 2]))  # as inside tf.data
