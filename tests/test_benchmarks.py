@@ -67,7 +67,7 @@ def test_read_benchmark_sides_read_the_same_examples(small):
 def test_read_stages_time_every_stage_on_both_compressions(small):
     x, y = small
     rates = read_stages.run(x, y, repeats=1)
-    assert len(rates) == 16
+    assert len(rates) == 17
     keys = {f"{c}{s}" for c in ("none", "GZIP") for s in ("", "_median", "_cpu_s")}
     assert all(set(r) == keys and min(r.values()) > 0 for r in rates.values())
     # every ceiling the bound statements may name is a row of the table
