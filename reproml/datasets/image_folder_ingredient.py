@@ -150,6 +150,4 @@ def serialize_records() -> str:
     Returns:
       The dataset fingerprint (the command's result).
     """
-    manifest = ensure_records()
-    print(f"{manifest.record_dir}: {manifest.fingerprint}")
-    return manifest.fingerprint
+    return records.serialize(ensure_records)

@@ -342,6 +342,20 @@ def ensure_records(
     return manifest
 
 
+def serialize(ensure: Callable[[], Manifest]) -> str:
+    """Do an experiment's ``serialize`` command: ``ensure()``, then print its fingerprint.
+
+    Args:
+      ensure: the ingredient's captured ``ensure_records`` (reuse or write, record the dataset).
+
+    Returns:
+      The dataset fingerprint (the command's result), printed as ``<record dir>: <fingerprint>``.
+    """
+    manifest = ensure()
+    print(f"{manifest.record_dir}: {manifest.fingerprint}")
+    return manifest.fingerprint
+
+
 def _records_replaced(record_dir: str | os.PathLike) -> dict[str, Any] | None:
     """Log and return whose records an overwrite replaces (None: there were none)."""
     if not (Path(record_dir) / MANIFEST_NAME).is_file():
