@@ -104,6 +104,21 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     assert loaded == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "code", "said"),
+    [
+        (["--help"], 0, "usage: reproml"),
+        (["--store", "runs", "runs"], 2, "holds no runs"),  # an empty store: one error line
+    ],
+    ids=["--help", "runs on an empty store"],
+)
+def test_the_cli_starts_without_tensorflow(tmp_path, argv, code, said):
+    (tmp_path / "runs").mkdir()
+    exit_code, output, loaded = _run(tmp_path, "reproml.cli.main", *argv)
+    assert (exit_code, loaded) == (code, []), output
+    assert said in output and "Traceback" not in output
+
+
 @pytest.fixture
 def own_registry(monkeypatch):
     """An empty registry of deferred modules for this test (the session's is left alone)."""
