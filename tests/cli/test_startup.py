@@ -90,6 +90,10 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     # Imported before the run was created, as when they were imported at the top: recorded.
     assert {"reproml/train/hooks.py", "reproml/records/writer.py"} <= sources
     assert {"reproml/models/classifier.py", "reproml/datasets/mnist.py"} <= sources
+    # Every source is of this checkout: its repository is listed once, not once per source.
+    info = json.loads((tmp_path / "runs" / "1" / "info.json").read_text())
+    repositories = run["experiment"]["repositories"]
+    assert [r["commit"] for r in repositories] == [info["code"]["commit"]], repositories
     # The CLI reads that run, checks it against its seal, and verifies its records (sha256 of
     # every shard), without TensorFlow.
     for argv in (["runs"], ["show", "1"], ["leaderboard"], ["compare", "1", "1"], ["verify", "1"]):
