@@ -20,7 +20,7 @@ other run is refused before it starts (`reproml.datasets.records_ingredient`).
 # ruff: noqa: F841
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sacred import Ingredient
@@ -72,14 +72,8 @@ def config() -> None:
     overwrite_records = False  # True: serialize again; False: reuse same-config records only
 
 
-@dataset.config_hook
-def check_config(
-    config: dict[str, Any], command_name: str, logger: logging.Logger
-) -> dict[str, Any]:
-    """Refuse bad values, and records made from another config, before anything runs."""
-    path = dataset.path
-    entries = records.prefixed_entries(config, path)
-    records.check_record_entries(entries, path)
+def check_image_folder_entries(entries: Mapping[str, Any], path: str) -> None:
+    """Refuse a missing folder, an empty name, an unknown image mode or a bad subset seed."""
     for folder in ("train_dir", "test_dir"):
         rx.check_existing_path(entries, f"{path}.{folder}", allow_none=False)
     name = entries[f"{path}.name"]
@@ -87,14 +81,14 @@ def check_config(
         raise ConfigError(f"{path}.name", "a non-empty dataset name", name)
     rx.check_choice(entries, f"{path}.image_mode", IMAGE_MODES)
     rx.check_seed(entries, f"{path}.subset_seed")
-    wanted = serialization(config[path])
-    records.refuse_other_records(config, command_name, path, wanted)
-    return {}
 
 
-def serialization(own: dict[str, Any]) -> dict[str, Any]:
+def serialization(own: Mapping[str, Any]) -> dict[str, Any]:
     """Return the serialization entries of the ingredient's config, folders made absolute."""
     return records.serialization_of(own, SERIALIZATION_ENTRIES, ("train_dir", "test_dir"))
+
+
+records.add_config_check(dataset, check_image_folder_entries, serialization)
 
 
 def write_image_folder_records(data_dir: str, chosen: dict[str, Any]) -> Manifest:
@@ -156,6 +150,4 @@ def serialize_records() -> str:
     Returns:
       The dataset fingerprint (the command's result).
     """
-    manifest = ensure_records()
-    print(f"{manifest.record_dir}: {manifest.fingerprint}")
-    return manifest.fingerprint
+    return records.serialize(ensure_records)

@@ -17,8 +17,8 @@ record directory of its own.
 # ruff: noqa: F841
 from __future__ import annotations
 
-import logging
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sacred import Ingredient
@@ -72,22 +72,21 @@ def config() -> None:
     overwrite_records = False  # True: serialize again; False: reuse same-config records only
 
 
-@dataset.config_hook
-def check_config(
-    config: dict[str, Any], command_name: str, logger: logging.Logger
-) -> dict[str, Any]:
-    """Refuse bad values, and records made from another config, before anything runs."""
-    path = dataset.path
-    entries = records.prefixed_entries(config, path)
-    records.check_record_entries(entries, path)
+def check_mnist_entries(entries: Mapping[str, Any], path: str) -> None:
+    """Refuse a missing ``data_path``, a non-bool ``allow_download`` or a malformed sha256."""
     rx.check_existing_path(entries, f"{path}.data_path")
     records.check_bool(entries, f"{path}.allow_download")
     sha256 = entries[f"{path}.data_sha256"]
     if sha256 is not None and not (isinstance(sha256, str) and _SHA256.match(sha256)):
         raise ConfigError(f"{path}.data_sha256", "None or a sha256 of 64 hex digits", sha256)
-    wanted = records.serialization_of(config[path], SERIALIZATION_ENTRIES)
-    records.refuse_other_records(config, command_name, path, wanted)
-    return {}
+
+
+def serialization(own: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the serialization entries of the ingredient's config, ``data_path`` absolute."""
+    return records.serialization_of(own, SERIALIZATION_ENTRIES)
+
+
+records.add_config_check(dataset, check_mnist_entries, serialization)
 
 
 def write_mnist_records(data_dir: str, chosen: dict[str, Any]) -> Manifest:
@@ -131,7 +130,7 @@ def ensure_records(
     return records.ensure_records(
         _run,
         data_dir,
-        records.serialization_of(_config, SERIALIZATION_ENTRIES),
+        serialization(_config),
         lambda chosen: write_mnist_records(data_dir, chosen),
         overwrite=overwrite_records,
         path=dataset.path,
@@ -145,6 +144,4 @@ def serialize_records() -> str:
     Returns:
       The dataset fingerprint (the command's result).
     """
-    manifest = ensure_records()
-    print(f"{manifest.record_dir}: {manifest.fingerprint}")
-    return manifest.fingerprint
+    return records.serialize(ensure_records)

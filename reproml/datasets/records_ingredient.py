@@ -15,10 +15,11 @@ the manifest at write time, as ``source["serialization"]``. A later run compares
                                            naming their dataset, source and fingerprint) and
                                            recorded as ``info.dataset.replaced``
 
-The comparison runs in the ingredient's config hook (`refuse_other_records`: refused before
-anything runs or is recorded) and again in `ensure_records` (records written meanwhile). The
-validators name the entry by its full path (``dataset.data_dir``), the one written after ``with``.
-`reproml.datasets.mnist_ingredient` is the MNIST ingredient built from these parts.
+The comparison runs in the ingredient's config hook (`add_config_check`, which checks the
+entries first; `refuse_other_records`: refused before anything runs or is recorded) and again in
+`ensure_records` (records written meanwhile). The validators name the entry by its full path
+(``dataset.data_dir``), the one written after ``with``. `reproml.datasets.mnist_ingredient` and
+`reproml.datasets.image_folder_ingredient` are ingredients built from these parts.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from sacred import Ingredient
 
 from reproml.errors import ConfigError, RecordError, SerializationMismatchError, SourceChangedError
 from reproml.records.manifest import COMPRESSIONS, MANIFEST_NAME, Manifest, load_manifest
@@ -148,6 +151,39 @@ def serialization_of(
         if chosen.get(entry) is not None:
             chosen[entry] = str(Path(chosen[entry]).expanduser().resolve())
     return chosen
+
+
+def add_config_check(
+    ingredient: Ingredient,
+    check_own_entries: Callable[[Mapping[str, Any], str], None],
+    serialization: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> None:
+    """Give a record ingredient its config hook: bad values and other records refused first.
+
+    The hook checks the entries every record ingredient has (`check_record_entries`), then the
+    ingredient's own, then refuses records of another config (`refuse_other_records`), before
+    anything runs or is recorded.
+
+    Args:
+      ingredient: the dataset ingredient (its ``path`` names the entries).
+      check_own_entries: ``check_own_entries(entries, path)`` raises ConfigError naming an
+        entry of the ingredient's own (entries keyed by full path, `prefixed_entries`).
+      serialization: ``serialization(own config) -> the serialization entries`` (see
+        `serialization_of`).
+    """
+
+    def check_config(
+        config: dict[str, Any], command_name: str, logger: logging.Logger
+    ) -> dict[str, Any]:
+        """Refuse bad values, and records made from another config, before anything runs."""
+        path = ingredient.path
+        entries = prefixed_entries(config, path)
+        check_record_entries(entries, path)
+        check_own_entries(entries, path)
+        refuse_other_records(config, command_name, path, serialization(config[path]))
+        return {}
+
+    ingredient.config_hook(check_config)
 
 
 def refuse_other_records(
@@ -304,6 +340,20 @@ def ensure_records(
             ", ".join(classes),
         )
     return manifest
+
+
+def serialize(ensure: Callable[[], Manifest]) -> str:
+    """Do an experiment's ``serialize`` command: ``ensure()``, then print its fingerprint.
+
+    Args:
+      ensure: the ingredient's captured ``ensure_records`` (reuse or write, record the dataset).
+
+    Returns:
+      The dataset fingerprint (the command's result), printed as ``<record dir>: <fingerprint>``.
+    """
+    manifest = ensure()
+    print(f"{manifest.record_dir}: {manifest.fingerprint}")
+    return manifest.fingerprint
 
 
 def _records_replaced(record_dir: str | os.PathLike) -> dict[str, Any] | None:

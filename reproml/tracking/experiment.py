@@ -37,7 +37,9 @@ file, docstring and sources from there), handed to `track`::
   (`reproml.tracking.recording.record_late_imports`): a network chosen by name, an import inside
   a function;
 * the modules of the project (the git checkout holding the experiment file) as sources, added
-  with ``Experiment.add_source_file``, and Sacred's captured-output filter;
+  as ``Experiment.add_source_file`` would, git asked once per repository
+  (`reproml.sacred_internals.add_source_files`), each repository listed once in a run's
+  ``experiment.repositories``, and Sacred's captured-output filter;
 * a last config hook that, for every command but Sacred's own (`CONFIG_ONLY_COMMANDS`),
   imports what modules deferred with `reproml.lazy.lazy_import` (TensorFlow, the models) once
   the config is valid and before the run is created. ``print_config`` and a config error never
@@ -78,6 +80,8 @@ from reproml.runs.scrub import install_log_scrubbing
 from reproml.runs.started import STARTED_INFO, started_from
 from reproml.sacred_internals import (
     add_command_line_option,
+    add_source_files,
+    list_each_repository_once,
     run_id,
     run_state,
     wrap_main_function,
@@ -179,10 +183,7 @@ def _project_dir(mainfile: str | None) -> Path:
 def _add_project_sources(ex: Experiment) -> None:
     """Add every imported module of the project directory as a source (once per file)."""
     known = {Path(s.filename) for s in ex.sources}
-    for path in imported_files(ex.base_dir):
-        if path not in known:
-            ex.add_source_file(str(path))
-            known.add(path)
+    add_source_files(ex, [path for path in imported_files(ex.base_dir) if path not in known])
 
 
 def track(
@@ -213,6 +214,7 @@ def track(
     declared = None if tolerances is None else declare_tolerances(tolerances, tolerance_caveat)
     ex.base_dir = str(_project_dir(getattr(ex.mainfile, "filename", None)))
     _add_project_sources(ex)
+    list_each_repository_once(ex)  # Sacred lists the repository once per source file
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     install_log_scrubbing()
     ex.captured_out_filter = filter_captured_output

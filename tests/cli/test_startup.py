@@ -90,6 +90,10 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     # Imported before the run was created, as when they were imported at the top: recorded.
     assert {"reproml/train/hooks.py", "reproml/records/writer.py"} <= sources
     assert {"reproml/models/classifier.py", "reproml/datasets/mnist.py"} <= sources
+    # Every source is of this checkout: its repository is listed once, not once per source.
+    info = json.loads((tmp_path / "runs" / "1" / "info.json").read_text())
+    repositories = run["experiment"]["repositories"]
+    assert [r["commit"] for r in repositories] == [info["code"]["commit"]], repositories
     # The CLI reads that run, checks it against its seal, and verifies its records (sha256 of
     # every shard), without TensorFlow.
     for argv in (["runs"], ["show", "1"], ["leaderboard"], ["compare", "1", "1"], ["verify", "1"]):
@@ -102,6 +106,21 @@ def test_a_command_that_does_work_imports_tensorflow_and_records_its_modules(tmp
     code, err, loaded = _run(tmp_path, "reproml.cli.main", "verify", data_dir)
     assert code != 0 and shard.name in err and "Traceback" not in err, err
     assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "said"),
+    [
+        (["--help"], 0, "usage: reproml"),
+        (["--store", "runs", "runs"], 2, "holds no runs"),  # an empty store: one error line
+    ],
+    ids=["--help", "runs on an empty store"],
+)
+def test_the_cli_starts_without_tensorflow(tmp_path, argv, code, said):
+    (tmp_path / "runs").mkdir()
+    exit_code, output, loaded = _run(tmp_path, "reproml.cli.main", *argv)
+    assert (exit_code, loaded) == (code, []), output
+    assert said in output and "Traceback" not in output
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@
 ``make demo``); `tensorflow_lines` finds TensorFlow's start-up/log lines in what a command
 printed; `printed_commands` reads the commands a run prints at its end; `served` runs a
 printed server command in ``bash`` exactly as printed and stops it with Ctrl-C (SIGINT to its
-process group), as the user does.
+process group), as the user does; `check_printed_tensorboard` and `check_printed_board` run the
+TensorBoard and ``reproml board`` commands a run printed and check that they serve its run 1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.board.board_process import wait_gone
+from tests.board.requirements import require_node
 
 VENV_BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
@@ -146,3 +149,33 @@ def get(url: str) -> bytes:
     """GET `url` (a local server) and return its body."""
     with urllib.request.urlopen(url, timeout=60) as response:
         return response.read()
+
+
+def check_printed_tensorboard(stdout: str, env: dict[str, str], cwd: Path) -> None:
+    """Run the TensorBoard command printed in `stdout` as printed, from `cwd`, until it serves.
+
+    It must show the run's ``eval`` scalars ``loss`` and ``accuracy``.
+    """
+    command = printed_commands(stdout)["tensorboard"]
+    with served(command, env, cwd, TENSORBOARD_READY) as (url, _):
+        runs = json.loads(get(f"{url}data/runs"))
+        tags = json.loads(get(f"{url}data/plugin/scalars/tags"))
+    assert "eval" in runs, runs
+    assert "loss" in tags["eval"] and "accuracy" in tags["eval"], tags
+
+
+def check_printed_board(stdout: str, env: dict[str, str], cwd: Path, experiment: str) -> None:
+    """Run the ``reproml board`` command printed in `stdout` as printed, from `cwd`.
+
+    Skipped (failed in CI) without Node.js. Omniboard must list exactly run 1 of `experiment`,
+    COMPLETED; the board prints no TensorFlow line and says it stops at Ctrl-C.
+    """
+    require_node()
+    command = printed_commands(stdout)["board"]
+    with served(command, env, cwd, BOARD_READY) as (url, lines):
+        shown = json.loads(get(f"{url.rstrip('/')}/api/v1/Runs?select=_id,status,experiment"))
+    assert [(doc["_id"], doc["status"], doc["experiment"]["name"]) for doc in shown] == [
+        (1, "COMPLETED", experiment)
+    ]
+    assert tensorflow_lines("\n".join(lines)) == []
+    assert "stopping ..." in lines

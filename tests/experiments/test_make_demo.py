@@ -10,22 +10,18 @@ run, then Ctrl-C; the activation line followed by the bare commands it promises.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import subprocess
 
 import pytest
 
-from tests.board.requirements import require_node
 from tests.experiments.newcomer import (
-    BOARD_READY,
     REPO,
-    TENSORBOARD_READY,
     VENV_BIN,
-    get,
+    check_printed_board,
+    check_printed_tensorboard,
     printed_commands,
-    served,
     tensorflow_lines,
     user_env,
 )
@@ -73,25 +69,12 @@ def test_make_demo_prints_its_commands_with_their_full_paths(demo):
 
 def test_the_printed_tensorboard_command_serves_the_run(demo):
     _, env, proc = demo
-    command = printed_commands(proc.stdout)["tensorboard"]
-    with served(command, env, REPO, TENSORBOARD_READY) as (url, _):
-        runs = json.loads(get(f"{url}data/runs"))
-        tags = json.loads(get(f"{url}data/plugin/scalars/tags"))
-    assert "eval" in runs, runs
-    assert "loss" in tags["eval"] and "accuracy" in tags["eval"], tags
+    check_printed_tensorboard(proc.stdout, env, REPO)
 
 
 def test_the_printed_board_command_serves_the_run(demo):
-    require_node()
-    runs, env, proc = demo
-    command = printed_commands(proc.stdout)["board"]
-    with served(command, env, REPO, BOARD_READY) as (url, lines):
-        shown = json.loads(get(f"{url.rstrip('/')}/api/v1/Runs?select=_id,status,experiment"))
-    assert [(doc["_id"], doc["status"], doc["experiment"]["name"]) for doc in shown] == [
-        (1, "COMPLETED", "mnist")
-    ]
-    assert tensorflow_lines("\n".join(lines)) == []
-    assert "stopping ..." in lines
+    _, env, proc = demo
+    check_printed_board(proc.stdout, env, REPO, "mnist")
 
 
 def test_after_the_printed_activation_line_the_bare_names_work(demo):

@@ -9,7 +9,6 @@ from that directory, until they serve the run (then Ctrl-C).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,15 +16,12 @@ import sys
 import pytest
 
 from reproml.tracking.printed_commands import board_command, executable, runnable
-from tests.board.requirements import require_node
 from tests.experiments.newcomer import (
-    BOARD_READY,
     REPO,
-    TENSORBOARD_READY,
     VENV_BIN,
-    get,
+    check_printed_board,
+    check_printed_tensorboard,
     printed_commands,
-    served,
     tensorflow_lines,
     user_env,
 )
@@ -69,24 +65,12 @@ def test_the_commands_printed_at_the_end_name_the_programs_by_path(user_run):
 
 def test_the_printed_tensorboard_command_serves_the_run(user_run):
     home, env, proc = user_run
-    command = printed_commands(proc.stdout)["tensorboard"]
-    with served(command, env, home, TENSORBOARD_READY) as (url, _):
-        runs = json.loads(get(f"{url}data/runs"))
-        tags = json.loads(get(f"{url}data/plugin/scalars/tags"))
-    assert "eval" in runs, runs
-    assert "accuracy" in tags["eval"], tags
+    check_printed_tensorboard(proc.stdout, env, home)
 
 
 def test_the_printed_board_command_serves_the_run(user_run):
-    require_node()
     home, env, proc = user_run
-    command = printed_commands(proc.stdout)["board"]
-    with served(command, env, home, BOARD_READY) as (url, lines):
-        shown = json.loads(get(f"{url.rstrip('/')}/api/v1/Runs?select=_id,status,experiment"))
-    assert [(doc["_id"], doc["status"], doc["experiment"]["name"]) for doc in shown] == [
-        (1, "COMPLETED", "shapes")
-    ]
-    assert tensorflow_lines("\n".join(lines)) == []
+    check_printed_board(proc.stdout, env, home, "shapes")
 
 
 @pytest.mark.parametrize("on_path", [True, False])

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 from sacred import Experiment
 from sacred.commandline_options import cli_option
+from sacred.dependencies import Source
 from sacred.observers import FileStorageObserver
 
 from reproml.sacred_internals import (
     add_command_line_option,
+    add_source_files,
+    list_each_repository_once,
     run_id,
     run_state,
     wrap_main_function,
@@ -81,3 +87,58 @@ def test_state_beside_a_run_is_not_put_on_it():
     run_state(first)["summary"] = ["a line"]
     assert run_state(first) == {"summary": ["a line"]} and run_state(second) == {}
     assert "summary" not in vars(first)
+
+
+def _checkout(folder, *files):
+    """A git checkout in `folder` whose `files` (written) are committed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"NAME = {name!r}\n")
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    git += ["-c", "advice.addEmbeddedRepo=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "files"], check=True)
+
+
+def test_source_files_get_their_repository_asked_once_and_a_run_lists_each_once(tmp_path):
+    project, vendored = tmp_path / "project", tmp_path / "project" / "vendored"
+    _checkout(vendored, "d.py")  # a checkout inside the project's (its own commit)
+    _checkout(project, "a.py", "pkg/b.py", "pkg/c.py")
+    (project / "a.py").write_text("NAME = 'edited'\n")  # the project is dirty, vendored not
+    (tmp_path / "loose.py").write_text("NAME = 'outside any checkout'\n")
+    paths = [project / "a.py", project / "pkg/b.py", project / "pkg/c.py", vendored / "d.py"]
+    paths.append(tmp_path / "loose.py")
+    ex = Experiment("sources")  # saves git info
+    ex.main(lambda: 42)
+    add_source_files(ex, paths)
+    added = {s.filename: (s.digest, s.repo, s.commit, s.is_dirty) for s in ex.sources}
+    for path in paths:  # what Sacred's own add_source_file (one git look-up per file) gives
+        made = Source.create(str(path), save_git_info=True)
+        assert added[made.filename] == (made.digest, made.repo, made.commit, made.is_dirty)
+    assert added[str(project / "a.py")][1:] != added[str(vendored / "d.py")][1:]
+    assert added[str(tmp_path / "loose.py")][1:] == (None, None, None)
+
+    list_each_repository_once(ex)
+    list_each_repository_once(ex)  # once
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+    run = ex.run()
+    listed = json.loads((tmp_path / "runs" / "1" / "run.json").read_text())["experiment"]
+    repositories = listed["repositories"]
+    assert repositories == run.experiment_info["repositories"]
+    assert len({json.dumps(entry, sort_keys=True) for entry in repositories}) == len(repositories)
+    ours = [r for r in repositories if r["url"] in (f"git:/{project}", f"git:/{vendored}")]
+    assert sorted((r["url"], r["dirty"]) for r in ours) == [
+        (f"git:/{project}", True),
+        (f"git:/{vendored}", False),
+    ]
+    assert len(listed["sources"]) > len(repositories)  # this test's file and the five above
+
+
+def test_no_git_info_for_source_files_of_an_experiment_that_saves_none(tmp_path):
+    _checkout(tmp_path / "project", "a.py")
+    ex = Experiment("sources", save_git_info=False)
+    add_source_files(ex, [tmp_path / "project" / "a.py"])
+    (source,) = [s for s in ex.sources if s.filename == str(tmp_path / "project" / "a.py")]
+    assert (source.repo, source.commit, source.is_dirty) == (None, None, None)
