@@ -35,9 +35,10 @@ omniboard: install
 
 # pytest exits 5 when it collected nothing: that is a failure here, as any non-zero exit.
 # The 15 slowest tests are listed last, so CI's own output says where the time goes. Two workers
-# (pytest-xdist), one test file each at a time, so a file's shared fixtures are made once.
+# (pytest-xdist), one test file each at a time, so a file's shared fixtures are made once; the
+# longest files first, in tests/file_order.py's order (--no-loadscope-reorder keeps it).
 test: install omniboard
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 # docs/img/*.png of docs/reviewing.md: the browser tests, saving the pages they check.
 screenshots: install omniboard

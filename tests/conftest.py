@@ -5,7 +5,13 @@ import contextlib
 import pytest
 from tensorflow.python.framework import config as tf_config
 
+from tests.file_order import longest_files_first
 from tests.quick_runs import quick_data_dir  # noqa: F401 (a fixture of tests/train, tests/sweep)
+
+
+def pytest_collection_modifyitems(items):
+    """Start the longest test files first (tests/file_order.py): the 2 workers end together."""
+    longest_files_first(items)
 
 
 @pytest.fixture(autouse=True)
