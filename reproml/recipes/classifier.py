@@ -23,7 +23,7 @@ from typing import Any
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.models.class_weights import check_class_weights_policy
-from reproml.models.cpu_kernels import cpu_kernels
+from reproml.models.cpu_kernels import check_cpu_kernels, cpu_kernels
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.records.manifest import Manifest
@@ -73,6 +73,7 @@ class ClassifierHParams:
       export_savedmodel: export the best checkpoint's SavedModel.
       class_weights: None, "balanced" or ``{class name: weight}``.
       augment: ``{op: parameter}`` of `reproml.records.augment`, or None.
+      cpu_kernels: "onednn", "eigen" or None (the process's): `reproml.models.cpu_kernels`.
     """
 
     network: str
@@ -92,6 +93,7 @@ class ClassifierHParams:
     export_savedmodel: bool
     class_weights: Any
     augment: Mapping[str, Any] | None
+    cpu_kernels: str | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ClassifierHParams:
@@ -122,12 +124,17 @@ class ClassifierHParams:
             raise ConfigError("export_savedmodel", "True or False", config["export_savedmodel"])
         check_class_weights_policy(config["class_weights"])
         augmentation.check_augment(config["augment"])
+        check_cpu_kernels(config["cpu_kernels"])
         return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
     def model_params(self) -> dict[str, Any]:
         """Return the model params the config decides (the records decide shape and classes)."""
         return dict(
-            network=self.network, optimizer=self.optimizer, lr=self.lr, dropout=self.dropout
+            network=self.network,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            dropout=self.dropout,
+            cpu_kernels=self.cpu_kernels,
         )
 
 

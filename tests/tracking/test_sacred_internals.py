@@ -6,9 +6,11 @@ import pytest
 from sacred import Experiment
 from sacred.commandline_options import cli_option
 from sacred.observers import FileStorageObserver
+from sacred.utils import ConfigAddedError
 
 from reproml.sacred_internals import (
     add_command_line_option,
+    captures_entry,
     run_id,
     run_state,
     wrap_main_function,
@@ -81,3 +83,26 @@ def test_state_beside_a_run_is_not_put_on_it():
     run_state(first)["summary"] = ["a line"]
     assert run_state(first) == {"summary": ["a line"]} and run_state(second) == {}
     assert "summary" not in vars(first)
+
+
+def test_an_entry_a_captured_function_takes_is_accepted_though_the_config_lacks_it():
+    ex = Experiment("captures", save_git_info=False)
+
+    @ex.config
+    def config():
+        lr = 0.1  # noqa: F841 (read by Sacred)
+
+    def hparams(lr, cpu_kernels=None):
+        return lr, cpu_kernels
+
+    captured = ex.capture(hparams)
+
+    @ex.main
+    def main():
+        return captured()
+
+    assert captures_entry(ex, "cpu_kernels") and captures_entry(ex, "lr")
+    assert not captures_entry(ex, "momentum")
+    assert ex.run(config_updates={"cpu_kernels": "eigen"}).result == (0.1, "eigen")
+    with pytest.raises(ConfigAddedError):
+        ex.run(config_updates={"momentum": 0.9})
