@@ -1,8 +1,13 @@
 """Benchmark 8: the default classifier (Estimator) against a plain Keras `fit` of the same network.
 
 Each training runs in a fresh subprocess (`benchmarks.keras_job`; op determinism is a
-process-wide switch, and ``TF_ENABLE_ONEDNN_OPTS`` is read when TensorFlow loads), the sides
-alternating A B A B ..., on the same 10,000 records, 300 steps of batch 100 each. The ratio
+process-wide switch, and TensorFlow fixes its CPU kernels once per process), the sides
+alternating A B A B ..., on the same 10,000 records, 300 steps of batch 100 each. The
+"estimator" side is the default classifier: it declares the recipe's default kernels
+(oneDNN's, `reproml.models.cpu_kernels.DEFAULT_CPU_KERNELS`); "estimator_eigen" declares
+Eigen's, reported beside it; Keras runs TensorFlow's default kernels on this AVX2 CPU (Eigen's).
+``TF_ENABLE_ONEDNN_OPTS`` is set per side (`keras_job` loads TensorFlow at its top, and
+TensorFlow fixes its kernels when it loads); each side checks and reports the kernels that ran. The ratio
 compares the steady-state rate (steps 100..300: start-up and graph building differ between the
 two APIs); both the best and the median repeat are reported, since the machine is shared.
 Every side must end at the same global step, and the Estimator's repeats must end at the same
@@ -24,33 +29,37 @@ from pathlib import Path
 
 from benchmarks.bench_io import ours_write
 from benchmarks.data import mnist_like
+from reproml.models.cpu_kernels import DEFAULT_CPU_KERNELS
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 300
 # side name -> (keras_job side, variant, TF_ENABLE_ONEDNN_OPTS)
 SIDES = {
     "keras_fit": ("keras", "", "0"),
-    "estimator": ("estimator", "", "0"),
-    "estimator_onednn": ("estimator", "", "1"),
+    "estimator": ("estimator", "", "1" if DEFAULT_CPU_KERNELS == "onednn" else "0"),
+    "estimator_eigen": ("estimator", "eigen", "0"),  # cpu_kernels="eigen", a report
 }
 
 
-def _python(module: str, *args: str, env: dict[str, str] | None = None) -> dict:
+def _python(module: str, *args: str, onednn: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    if onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = onednn
     out = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _job(name: str, record_dir: str) -> dict:
     side, variant, onednn = SIDES[name]
-    env = {"TF_ENABLE_ONEDNN_OPTS": onednn}
-    return _python("benchmarks.keras_job", side, record_dir, str(STEPS), variant, env=env)
+    return _python("benchmarks.keras_job", side, record_dir, str(STEPS), variant, onednn=onednn)
 
 
 def run(repeats: int, sides: tuple[str, ...] = tuple(SIDES)) -> dict:
@@ -85,6 +94,7 @@ def run(repeats: int, sides: tuple[str, ...] = tuple(SIDES)) -> dict:
             "share_of_peak": step_gflop / min(per_step) / peak,
             "median_cpu_s_per_step": statistics.median(cpu_per_step),
             "loss": [r["loss"] for r in side],
+            "cpu_kernels": sorted({str(r.get("cpu_kernels")) for r in side}),
         }
     return {
         "steps": STEPS,

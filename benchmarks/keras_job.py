@@ -13,11 +13,14 @@ with batch 100. The Estimator reads the records with `input_fn` (as an experimen
 into memory, with ``from_tensor_slices -> shuffle -> repeat -> batch -> cast`` and `fit`, with
 TensorFlow's defaults (no op determinism).
 
-VARIANT (Estimator side only) is a comma-separated list of switches tried for speed:
-``xla`` (XLA auto-clustering of the training graph: the session's ``global_jit_level`` ON_1,
-with ``TF_XLA_FLAGS=--tf_xla_cpu_global_jit`` set by the caller), ``nodet`` (no op
-determinism, to see its cost). oneDNN is chosen by the caller in ``TF_ENABLE_ONEDNN_OPTS``
-(read when TensorFlow loads) and reported.
+VARIANT (Estimator side only) is a comma-separated list of switches: ``eigen`` (declare
+``cpu_kernels="eigen"`` instead of the default, oneDNN's), ``xla`` (XLA auto-clustering of the
+training graph: the session's ``global_jit_level`` ON_1, with
+``TF_XLA_FLAGS=--tf_xla_cpu_global_jit`` set by the caller), ``nodet`` (no op determinism, to
+see its cost). The caller chooses the kernels in ``TF_ENABLE_ONEDNN_OPTS`` (this module loads
+TensorFlow at its top, and TensorFlow fixes them when it loads); the Estimator side declares
+its kernels as a run does, so a caller's variable that contradicts them fails
+(`reproml.models.cpu_kernels.use_cpu_kernels`). The kernels that ran are reported.
 """
 
 from __future__ import annotations
@@ -66,7 +69,11 @@ class _LossHook(tf.estimator.SessionRunHook):
 
 def estimator_side(record_dir: str, steps: int, variant: set[str]) -> dict:
     """Train reproml's classifier (the Estimator) for `steps` steps, in a scratch model_dir."""
+    from reproml.models.cpu_kernels import DEFAULT_CPU_KERNELS, use_cpu_kernels
     from reproml.models.determinism import run_config
+
+    kernels = "eigen" if "eigen" in variant else DEFAULT_CPU_KERNELS  # the recipe's default
+    use_cpu_kernels(kernels)  # the caller's TF_ENABLE_ONEDNN_OPTS must have chosen them
 
     quiet = {"log_step_count_steps": None, "save_summary_steps": None}
     if "xla" in variant:  # auto-clustering of the session's graph (CPU needs the flag too)
@@ -80,16 +87,20 @@ def estimator_side(record_dir: str, steps: int, variant: set[str]) -> dict:
             config = tf.estimator.RunConfig(model_dir=model_dir, tf_random_seed=SEED, **quiet)
         else:
             config = run_config(model_dir, SEED, **quiet)
-        return _train_estimator(config, record_dir, steps)
+        return _train_estimator(config, record_dir, steps, kernels)
 
 
-def _train_estimator(config: tf.estimator.RunConfig, record_dir: str, steps: int) -> dict:
+def _train_estimator(
+    config: tf.estimator.RunConfig, record_dir: str, steps: int, kernels: str | None
+) -> dict:
     """Train the classifier with `config`; the timings, final step and last loss."""
     from reproml.models import classifier
     from reproml.models.data_contract import classifier_params_from_manifest
     from reproml.records.reader import input_fn
 
-    params = classifier.resolve_params(classifier_params_from_manifest(record_dir))
+    params = classifier.resolve_params(
+        {**classifier_params_from_manifest(record_dir), "cpu_kernels": kernels}
+    )
     estimator = tf.estimator.Estimator(model_fn=classifier.model_fn, config=config, params=params)
     clock, loss = _StepClock(), _LossHook()
     start = time.perf_counter()
@@ -173,10 +184,13 @@ def main(side: str, record_dir: str, steps: int, variant: set[str]) -> dict:
         result = estimator_side(record_dir, steps, variant)
     else:
         result = keras_side(record_dir, steps)
+    from reproml.models.cpu_kernels import cpu_kernels
+
     result.update(
         side=side,
         variant=sorted(variant),
         onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        cpu_kernels=cpu_kernels(),
         steady_steps=steps - WARMUP,
     )
     return result

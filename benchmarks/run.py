@@ -330,7 +330,11 @@ def keras_rows(repeats: int) -> tuple[list[dict], dict]:
     raw = bench_keras.run(max(repeats, 5))
     base = raw["sides"]["keras_fit"]
     rows = []
-    for side, label in (("estimator", "Eigen kernels"), ("estimator_onednn", "oneDNN kernels")):
+    labelled = (
+        ("estimator", "its default oneDNN kernels"),
+        ("estimator_eigen", 'cpu_kernels="eigen", a report'),
+    )
+    for side, label in labelled:
         ours = raw["sides"][side]
         ratio = ours["best_steps_per_s"] / base["best_steps_per_s"]
         cpu_ratio = base["median_cpu_s_per_step"] / ours["median_cpu_s_per_step"]
@@ -345,8 +349,8 @@ def keras_rows(repeats: int) -> tuple[list[dict], dict]:
                 "ratio": ratio,
                 "median_ratio": ours["median_steps_per_s"] / base["median_steps_per_s"],
                 "cpu_ratio": cpu_ratio,
-                "target": ">= 1.5x",
-                "met": ratio >= 1.5,
+                "target": ">= 1.5x" if side == "estimator" else "-",
+                "met": ratio >= 1.5 if side == "estimator" else None,
                 "share": f"{ours['share_of_peak']:.0%} (Keras {base['share_of_peak']:.0%}) of "
                 f"{raw['peak_gflops']:.1f} GFLOP/s",
             }
@@ -525,7 +529,7 @@ def render(
         lines += [
             f"| {r['what']} | {r['ours']} | {r['baseline']} | {r['ratio']:.2f}x "
             f"({r['median_ratio']:.2f}x) | {r['cpu_ratio']:.2f}x | {r['share']} | {r['target']} | "
-            f"{'yes' if r['met'] else '**no**'} |"
+            f"{'-' if r['met'] is None else 'yes' if r['met'] else '**no**'} |"
             for r in keras
         ]
         lines.append("")

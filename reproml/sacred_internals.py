@@ -10,6 +10,9 @@ Sacred release changes any of them, so an upgrade breaks there first, not in a u
   ``Experiment.additional_cli_options`` and is parsed through ``Experiment.all_cli_options``;
   both are filled only from the constructor's ``additional_cli_options`` argument, and `track`
   gets an experiment already made.
+* `captures_entry`: Sacred refuses a ``config_updates`` entry the experiment's config lacks
+  (``ConfigAddedError``) unless a captured function takes it; ``Experiment.captured_functions``
+  and each one's ``signature.arguments`` and ``prefix`` are what its own check reads.
 * `run_id`: ``Run._id``, the id the first observer gave the run (Sacred's documentation uses it
   as ``_run._id``; there is no public name for it).
 * `list_each_repository_once`: Sacred lists one ``experiment.repositories`` entry per source
@@ -53,6 +56,18 @@ def add_command_line_option(ex: Experiment, option: CLIOption) -> None:
     if option not in ex.additional_cli_options:
         ex.additional_cli_options.append(option)
         ex.all_cli_options.append(option)
+
+
+def captures_entry(ex: Experiment, name: str) -> bool:
+    """Whether a function `ex` captures takes its top-level config entry `name` as an argument.
+
+    Such an entry is accepted in ``ex.run(config_updates=...)`` even when a run's recorded
+    config lacks it (e.g. an entry added to the experiment's config after that run).
+    """
+    return any(
+        not getattr(function, "prefix", None) and name in function.signature.arguments
+        for function in ex.captured_functions
+    )
 
 
 def run_id(run: Any) -> Any:

@@ -1,12 +1,21 @@
 """Fixtures every test folder shares."""
 
 import contextlib
+import os
 
-import pytest
-from tensorflow.python.framework import config as tf_config
+# A classifier declares its CPU kernels, oneDNN's by default (reproml/models/cpu_kernels.py), and
+# TensorFlow fixes its kernels once per process, when it loads. The in-process runs of the tests
+# share a process (each pytest-xdist worker its own), which loads TensorFlow below, before any
+# run declares anything: the process is set to oneDNN's kernels first, as a user's process
+# running a default run is. Subprocesses inherit it (those testing other kernels set their own
+# environment). Importing reproml sets nothing: this is the test process's setting.
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
-from tests.file_order import longest_files_first
-from tests.quick_runs import quick_data_dir  # noqa: F401 (a fixture of tests/train, tests/sweep)
+import pytest  # noqa: E402 (after the kernels are set)
+from tensorflow.python.framework import config as tf_config  # noqa: E402
+
+from tests.file_order import longest_files_first  # noqa: E402
+from tests.quick_runs import quick_data_dir  # noqa: E402, F401 (a fixture of tests/train, tests/sweep)
 
 
 def pytest_collection_modifyitems(items):

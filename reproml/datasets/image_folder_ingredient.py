@@ -29,8 +29,6 @@ from reproml.datasets import records_ingredient as records
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records.manifest import Manifest
-from reproml.records.sources import rows_from_image_folder
-from reproml.records.subset import limit_examples
 from reproml.tracking import experiment as rx
 
 if TYPE_CHECKING:
@@ -39,6 +37,10 @@ if TYPE_CHECKING:
 image_handlers = lazy_import("handlers.image")  # ImageFileHandler, ImageArrayHandler: TensorFlow
 label_handlers = lazy_import("handlers.label")  # ClassLabelHandler: TensorFlow
 writer = lazy_import("reproml.records.writer")  # write_records: TensorFlow
+# TensorFlow (handlers): loaded when records are made, after the classifier recipe's config hook
+# has declared the run's CPU kernels (TensorFlow fixes its kernels when it loads).
+sources = lazy_import("reproml.records.sources")  # rows_from_image_folder
+subset = lazy_import("reproml.records.subset")  # limit_examples
 pil_image = lazy_import("PIL.Image")
 
 dataset = Ingredient("dataset")
@@ -98,8 +100,8 @@ def write_image_folder_records(data_dir: str, chosen: dict[str, Any]) -> Manifes
       RecordError: a folder is not laid out as ``<folder>/<class name>/<image>`` (named).
       HandlerError: an image is unreadable, or its shape is not the first train image's.
     """
-    src = rows_from_image_folder({"train": chosen["train_dir"], "test": chosen["test_dir"]})
-    src = limit_examples(src, chosen["max_examples"], seed=chosen["subset_seed"])
+    src = sources.rows_from_image_folder({"train": chosen["train_dir"], "test": chosen["test_dir"]})
+    src = subset.limit_examples(src, chosen["max_examples"], seed=chosen["subset_seed"])
     first = next(iter(src.rows_gen("train")))["image"]
     with pil_image.open(first) as image:
         shape = image.convert(chosen["image_mode"]).size[::-1]

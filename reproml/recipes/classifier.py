@@ -23,7 +23,7 @@ from typing import Any
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.models.class_weights import check_class_weights_policy
-from reproml.models.cpu_kernels import cpu_kernels
+from reproml.models.cpu_kernels import check_cpu_kernels, cpu_kernels
 from reproml.models.networks import available_networks
 from reproml.models.optimizers import OPTIMIZERS
 from reproml.records.manifest import Manifest
@@ -45,7 +45,6 @@ classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forwa
 loss_weights = lazy_import("reproml.models.class_weights")  # class_weights_from_policy
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
-frechet = lazy_import("reproml.models.frechet")  # images_input_fn
 keras_networks = lazy_import("reproml.models.keras_network")  # network_label
 plots = lazy_import("reproml.models.plots")  # matplotlib
 reader = lazy_import("reproml.records.reader")  # input_fn
@@ -73,6 +72,7 @@ class ClassifierHParams:
       export_savedmodel: export the best checkpoint's SavedModel.
       class_weights: None, "balanced" or ``{class name: weight}``.
       augment: ``{op: parameter}`` of `reproml.records.augment`, or None.
+      cpu_kernels: "onednn", "eigen" or None (the process's): `reproml.models.cpu_kernels`.
     """
 
     network: str
@@ -92,6 +92,7 @@ class ClassifierHParams:
     export_savedmodel: bool
     class_weights: Any
     augment: Mapping[str, Any] | None
+    cpu_kernels: str | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ClassifierHParams:
@@ -122,12 +123,17 @@ class ClassifierHParams:
             raise ConfigError("export_savedmodel", "True or False", config["export_savedmodel"])
         check_class_weights_policy(config["class_weights"])
         augmentation.check_augment(config["augment"])
+        check_cpu_kernels(config["cpu_kernels"])
         return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
     def model_params(self) -> dict[str, Any]:
         """Return the model params the config decides (the records decide shape and classes)."""
         return dict(
-            network=self.network, optimizer=self.optimizer, lr=self.lr, dropout=self.dropout
+            network=self.network,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            dropout=self.dropout,
+            cpu_kernels=self.cpu_kernels,
         )
 
 
@@ -298,19 +304,21 @@ def add_classifier_plots(
     path = rx.new_artifact_path(_run, "confusion_matrix.png")
     rx.add_file_artifact(_run, plots.save_confusion_matrix(matrix, path, class_names))
     test_fn = reader.input_fn("test", batch_size, manifest, n_epochs=1, shuffle=False)
-    labels = np.concatenate([y for _, y in test_fn().as_numpy_iterator()])
-    probabilities = np.stack(
-        [p["probabilities"] for p in estimator.predict(test_fn, checkpoint_path=checkpoint)]
-    )
+    all_labels = np.concatenate([y for _, y in test_fn().as_numpy_iterator()])
+    predictions = list(estimator.predict(test_fn, checkpoint_path=checkpoint))
+    probabilities = np.stack([p["probabilities"] for p in predictions])
     path = rx.new_artifact_path(_run, "roc_pr_curves.png")
-    path, scores = plots.save_roc_pr_curves(labels, probabilities, path, class_names)
+    path, scores = plots.save_roc_pr_curves(all_labels, probabilities, path, class_names)
     rx.add_file_artifact(_run, path)
     _run.info["roc_pr"] = scores
     test_fn = reader.input_fn("test", num_samples, manifest, n_epochs=1, shuffle=False)
     features, labels = rx.first_examples(test_fn, num_samples)
     images = features["image"]
-    predictions = estimator.predict(frechet.images_input_fn(images), checkpoint_path=checkpoint)
-    predicted = [int(p["class_ids"]) for p in predictions]
+    # The grid's images are the first test examples in file order, the ones predicted first
+    # above: their predictions are reused (the network is not built and run once more).
+    if not np.array_equal(all_labels[: len(labels)], labels):
+        raise ValueError("add_classifier_plots: the test split was read in another order twice")
+    predicted = [int(p["class_ids"]) for p in predictions[: len(labels)]]
     path = rx.new_artifact_path(_run, "sample_predictions.png")
     grid = plots.save_sample_predictions(images, labels.tolist(), predicted, path, class_names)
     rx.add_file_artifact(_run, grid)

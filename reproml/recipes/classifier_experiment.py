@@ -34,6 +34,7 @@ from reproml.drift.drift_ingredient import drift_command, embed_command, scenari
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.models.checkpoint import latest_checkpoint
+from reproml.models.cpu_kernels import use_cpu_kernels
 from reproml.recipes.classifier import (
     ClassifierHParams,
     classifier_estimator,
@@ -49,6 +50,8 @@ reader = lazy_import("reproml.records.reader")  # input_fn: TensorFlow
 
 # The commands that read a trained model from `model_dir` (it must hold a checkpoint).
 READS_MODEL = ("evaluate", "export", "embed", "drift")
+# Sacred's own commands: they print or save the config, run nothing (no kernels to choose).
+SACRED_PRINT_COMMANDS = ("print_config", "print_dependencies", "print_named_configs", "save_config")
 
 
 def classifier_config() -> None:
@@ -70,6 +73,7 @@ def classifier_config() -> None:
     seed = 42  # Sacred's seed; also the TF graph seed (RunConfig.tf_random_seed)
     class_weights = None  # training-loss weights: None, "balanced" or {class name: weight}
     augment = None  # e.g. {"random_crop": 2, "brightness": 0.1}: docs/experiments.md
+    cpu_kernels = "onednn"  # CPU kernels: onednn, eigen or None (the process's); docs/models.md
 
 
 def classifier_hparams(
@@ -90,6 +94,7 @@ def classifier_hparams(
     export_savedmodel: bool,
     class_weights: Any,
     augment: Mapping[str, Any] | None,
+    cpu_kernels: str | None,
 ) -> ClassifierHParams:
     """Return the run's `ClassifierHParams` (captured by the experiment: Sacred fills every entry).
 
@@ -104,9 +109,15 @@ def check_classifier_config(
 ) -> dict[str, Any]:
     """Refuse bad values before anything runs (Sacred config hook); every message names the entry.
 
+    It then applies the ``cpu_kernels`` entry (`use_cpu_kernels`; not for Sacred's print and
+    save commands), before the run starts and before Sacred seeds TensorFlow, so that whatever
+    the main function does first (serialize the records, run TensorFlow ops of its own) already
+    runs the declared kernels: TensorFlow fixes them when it loads.
+
     Raises:
-      ConfigError: a bad entry (`ClassifierHParams.from_config`), or a command that reads a
-        trained model without a ``model_dir`` holding a checkpoint.
+      ConfigError: a bad entry (`ClassifierHParams.from_config`), a command that reads a
+        trained model without a ``model_dir`` holding a checkpoint, or ``cpu_kernels`` this
+        process cannot run any more (the message says how to start it).
     """
     hparams = ClassifierHParams.from_config(config)
     if command_name in READS_MODEL and not (
@@ -115,6 +126,8 @@ def check_classifier_config(
         raise ConfigError(
             "model_dir", "the model_dir of a trained run (a checkpoint)", hparams.model_dir
         )
+    if command_name not in SACRED_PRINT_COMMANDS:
+        use_cpu_kernels(hparams.cpu_kernels)
     return {}
 
 

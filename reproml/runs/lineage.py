@@ -10,6 +10,13 @@ A run recording into MongoDB finds its parent there, and its lineage also says `
 too, numbered by the file store) keeps that lineage, whose id is not a file-store id: there
 `parent_of` names the parent with its store ("3 in MongoDB host:port/db"), so no file-store
 run of that number is taken for the parent.
+
+Ids name a parent only within one store, but the checkpoint a child started from is a path:
+`warm_start_children` also finds, in any store, the runs whose lineage checkpoint lies in a
+directory the parent owns (its run directory, ``model_dir``, ``export_dir``:
+`reproml.runs.dependents.owned_dirs`). So a MongoDB child of a parent whose checkpoint is in
+the file store's ``<store>/<id>/model`` is found by its file-store copy, and in MongoDB when
+``reproml rm --children-in URL`` names it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from reproml.runs.dependents import owned_dirs
 from reproml.runs.record import RunRecord
 
 LINEAGE_KEY = "lineage"
@@ -44,6 +52,34 @@ def parent_of(run: RunRecord) -> str | None:
 def children_of(runs: Iterable[RunRecord], run_id: str) -> list[str]:
     """The ids of the runs in `runs` warm-started from run `run_id`."""
     return [run.run_id for run in runs if parent_of(run) == str(run_id)]
+
+
+def warm_start_children(
+    parent: RunRecord, runs: Iterable[RunRecord], same_store: bool = True
+) -> list[str]:
+    """The ids of the runs in `runs` warm-started from `parent`.
+
+    A run is a child when its lineage names `parent` by id (only when `runs` are of `parent`'s
+    store: `same_store`) or its lineage checkpoint lies in a directory `parent` owns.
+    """
+    owned = owned_dirs(parent)
+    found = []
+    for run in runs:
+        if same_store and run.run_id == parent.run_id:
+            continue
+        lineage = run.info.get(LINEAGE_KEY)
+        if not isinstance(lineage, dict):
+            continue
+        if same_store and parent_of(run) == str(parent.run_id):
+            found.append(run.run_id)
+            continue
+        checkpoint = lineage.get("checkpoint")
+        if not isinstance(checkpoint, str) or not checkpoint:
+            continue
+        path = Path(checkpoint).expanduser().resolve()
+        if any(path == mine or path.is_relative_to(mine) for mine in owned):
+            found.append(run.run_id)
+    return found
 
 
 def lineage_problems(run: RunRecord) -> list[str]:

@@ -16,6 +16,15 @@ recorded value is kept in ``info["reproduce_overrides"]``. The one-process re-ru
 cluster of the recorded shape (`reproduce_distributed`, compared per strategy by
 `reproml.runs.reproducibility`).
 
+A classifier's CPU kernels (``config["cpu_kernels"]``, `reproml.models.cpu_kernels`) sum in
+another order with each choice, so they are part of what is re-run: the re-run declares the
+kernels the run declared, else those it recorded it ran (``info["cpu_kernels"]``), else (a run
+recorded before either existed) None, the process's, as that run had -- never today's default
+(`rerun_kernels`, `declared_kernels`). A process set to other kernels by
+``TF_ENABLE_ONEDNN_OPTS`` is refused before anything runs (`kernels_problems`; with ``--force``
+the re-run declares the process's kernels, recorded in ``info["reproduce_overrides"]``), and a
+re-run that ran other kernels is never "reproduced exactly" (`kernels_report`).
+
 `metric_report` compares the logged series; `environment_line` ends the verdict with the Python
 version, TensorFlow and every package whose version changed between the original's
 ``pip-freeze.txt`` and the re-run's (`reproml.runs.environment`), or ``environment: same as
@@ -34,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from reproml.errors import CliError, RecordError
+from reproml.models.cpu_kernels import CPU_KERNELS, ONEDNN_ENV, kernels_of_environment
 from reproml.records.file_hash import file_sha256
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.verify import verify
@@ -50,6 +60,7 @@ from reproml.runs.environment import environment_differences, pip_freeze
 from reproml.runs.file_store import FileStore
 from reproml.runs.record import FREEZE_ARTIFACT, TIMING_METRICS, RunRecord
 from reproml.runs.reproducibility import (
+    VERDICT_DIFFERS,
     VERDICT_EXACT,
     VERDICT_WITHIN_TOLERANCE,
     distributed_report,
@@ -67,6 +78,8 @@ MODEL_DIR_ENTRY = (
 OVERRIDES_INFO = (
     "reproduce_overrides"  # info key: {entry: the original's value} the re-run replaced
 )
+CPU_KERNELS_ENTRY = "cpu_kernels"  # the classifier's config entry (reproml.models.cpu_kernels)
+CPU_KERNELS_INFO = "cpu_kernels"  # info key: the kernels a classifier run ran
 
 
 def load_recorded_experiment(original: RunRecord, repo: Path) -> Any:
@@ -274,6 +287,84 @@ def fresh_model_dir(
     return {**config, MODEL_DIR_ENTRY: new_dir}, {MODEL_DIR_ENTRY: value}
 
 
+def rerun_kernels(config: dict[str, Any], info: dict[str, Any]) -> str | None:
+    """Return the CPU kernels a re-run declares: the run's declared, else ran, else None.
+
+    None (the process's kernels) is what a run recorded before ``cpu_kernels`` and
+    ``info["cpu_kernels"]`` existed ran with, whatever the default of new runs is now.
+    """
+    declared = config.get(CPU_KERNELS_ENTRY)
+    if declared in CPU_KERNELS:
+        return declared
+    ran = info.get(CPU_KERNELS_INFO)
+    return ran if ran in CPU_KERNELS else None
+
+
+def kernels_problems(original: RunRecord) -> list[str]:
+    """Return why this process cannot run the kernels `original` ran (``TF_ENABLE_ONEDNN_OPTS``)."""
+    wanted = rerun_kernels(original.config, original.info)
+    forced = kernels_of_environment()
+    if wanted is None or forced is None or forced == wanted:
+        return []
+    value = "1" if wanted == "onednn" else "0"
+    how = "ran" if original.info.get(CPU_KERNELS_INFO) == wanted else "declared"
+    return [
+        f"cpu kernels differ: run {original.run_id} {how} {wanted}, this process is set to run "
+        f"{forced} ({ONEDNN_ENV}={os.environ[ONEDNN_ENV]}); start reproduce with "
+        f"{ONEDNN_ENV}={value} (or unset)"
+    ]
+
+
+def declared_kernels(
+    config: dict[str, Any], info: dict[str, Any], *, captured: bool, force: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the re-run's config declaring the kernels to run (`rerun_kernels`), and overrides.
+
+    Args:
+      config: the recorded config.
+      info: the recorded info.
+      captured: whether the experiment takes a ``cpu_kernels`` entry (else its code decides
+        and the config is returned as it is).
+      force: ``--force``: when ``TF_ENABLE_ONEDNN_OPTS`` sets other kernels, declare those.
+
+    Returns:
+      ``(config, overrides)``: ``overrides`` is ``{"cpu_kernels": recorded value}`` when the
+      re-run declares something else than the recorded config (a missing entry counts as None).
+    """
+    if not captured:
+        return config, {}
+    kernels = rerun_kernels(config, info)
+    forced = kernels_of_environment()
+    if force and kernels is not None and forced is not None:
+        kernels = forced
+    recorded = config.get(CPU_KERNELS_ENTRY)
+    if CPU_KERNELS_ENTRY in config and recorded == kernels:
+        return config, {}
+    return {**config, CPU_KERNELS_ENTRY: kernels}, {CPU_KERNELS_ENTRY: recorded}
+
+
+def kernels_report(original: RunRecord, new: RunRecord) -> tuple[str | None, bool]:
+    """Return a line on the two runs' CPU kernels (None: nothing to say) and whether they match.
+
+    Runs that ran other kernels are not the same computation: never "reproduced exactly".
+    A run that recorded no kernels (before reproml recorded them) is not held against.
+    """
+    ran, now = original.info.get(CPU_KERNELS_INFO), new.info.get(CPU_KERNELS_INFO)
+    if ran == now:
+        return None, True
+    if ran is None:
+        return (
+            f"cpu kernels: run {original.run_id} recorded none (it ran before reproml recorded "
+            f"them), run {new.run_id} ran {now}",
+            True,
+        )
+    return (
+        f"cpu kernels differ: run {original.run_id} ran {ran}, run {new.run_id} ran {now} "
+        "(their floating-point sums differ: not the same computation)",
+        False,
+    )
+
+
 def _series(run: RunRecord, name: str, steps: set | None) -> dict[str, list]:
     """A metric's steps and values, only at `steps` when given."""
     series = run.metrics.get(name) or {}
@@ -359,13 +450,22 @@ def _verdict(original: Any, new: Any) -> str:
 
 
 def reproduce_distributed(
-    original: RunRecord, store: RunStore, repo: Path, tolerances: list | None = None
+    original: RunRecord,
+    store: RunStore,
+    repo: Path,
+    tolerances: list | None = None,
+    *,
+    kernels_entry: bool = False,
+    force: bool = False,
 ) -> int:
     """Re-launch a recorded TF_CONFIG job on a local cluster of the same shape and compare it.
 
     Synchronous all-reduce jobs are compared exactly; asynchronous parameter-server jobs within
     the tolerances `reproml.runs.reproducibility` states (or `tolerances`), printed per
-    metric. Returns 0 when the verdict is exact or within tolerance, else `EXIT_DIFFERS`.
+    metric. With `kernels_entry` (the experiment takes ``cpu_kernels``) the tasks declare the
+    kernels the run ran (`declared_kernels`, `force` as there); a chief that ran other kernels
+    is "NOT reproduced". Returns 0 when the verdict is exact or within tolerance, else
+    `EXIT_DIFFERS`.
     """
     if not isinstance(store, FileStore):
         raise CliError(
@@ -380,6 +480,7 @@ def reproduce_distributed(
     env.pop(MONGO_URL_ENV, None)
     command_name = original.raw.get("command") or None
     config, overrides = fresh_model_dir(dict(original.config), command_name, "")
+    config, _ = declared_kernels(config, original.info, captured=kernels_entry, force=force)
     if overrides:  # every task must reach the job's model_dir: a new one beside the store
         config[MODEL_DIR_ENTRY] = tempfile.mkdtemp(
             prefix=f"reproduce-{original.run_id}-model-", dir=store.root.parent
@@ -426,6 +527,13 @@ def reproduce_distributed(
     print(f"code: the checkout {repo}")
     print("\n".join(lines))
     print(environment_line(original, new, store))
+    line, same_kernels = kernels_report(original, new)
+    if line:
+        print(line)
+    if not same_kernels and (
+        verdict == VERDICT_EXACT or verdict.startswith(VERDICT_WITHIN_TOLERANCE)
+    ):
+        verdict = VERDICT_DIFFERS  # other kernels: not the same computation
     print(f"run {original.run_id} {verdict}")
     ok = verdict == VERDICT_EXACT or verdict.startswith(VERDICT_WITHIN_TOLERANCE)
     return 0 if ok else EXIT_DIFFERS

@@ -20,9 +20,15 @@ from reproml.runs.file_store import FileStore
 from reproml.runs.mongo import gridfs_of
 from reproml.runs.mongo_store import MongoStore
 from reproml.runs.record import RunRecord
-from reproml.runs.reproduce import OVERRIDES_INFO, fresh_model_dir
+from reproml.runs.reproduce import (
+    CPU_KERNELS_ENTRY,
+    OVERRIDES_INFO,
+    declared_kernels,
+    fresh_model_dir,
+)
 from reproml.runs.started import STARTED_INFO, run_cwd, started_of
 from reproml.runs.stores import MONGO_URL_ENV, RunStore
+from reproml.sacred_internals import captures_entry
 from reproml.tracking.atomic_observer import AtomicFileStorageObserver
 from reproml.tracking.observers import incomplete_records
 
@@ -54,6 +60,7 @@ def rerun(
     ex: Any,
     up_to: int | None = None,
     repo: Path | None = None,
+    force: bool = False,
 ) -> RunRecord:
     """Run the experiment `ex` again with the recorded command, config and seed.
 
@@ -63,7 +70,9 @@ def rerun(
     The re-run's output goes to stderr. It is recorded in `store` only (``$REPROML_MONGO_URL``
     is ignored meanwhile, so no second MongoDB observer is added). With `up_to` (an interrupted
     run) it trains to that step instead of the config's ``steps``. It trains into a fresh model
-    dir (`fresh_model_dir`).
+    dir (`fresh_model_dir`), and declares the CPU kernels the run ran when `ex` takes a
+    ``cpu_kernels`` entry (`declared_kernels`; with `force`, those ``TF_ENABLE_ONEDNN_OPTS``
+    sets).
 
     Returns:
       The new run, read back from `store`.
@@ -73,6 +82,10 @@ def rerun(
     """
     command = original.raw.get("command") or None
     config, overrides = fresh_model_dir(dict(original.config), command)
+    config, kernels = declared_kernels(
+        config, original.info, captured=captures_entry(ex, CPU_KERNELS_ENTRY), force=force
+    )
+    overrides.update(kernels)
     if up_to is not None and "steps" in config:
         config["steps"] = up_to
     started = started_of(original.info, original.experiment)

@@ -241,6 +241,7 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
         ({"export_savedmodel": "yes"}, "config entry 'export_savedmodel': expected True or False"),
         ({"class_weights": "balance"}, "config entry 'class_weights'"),
         ({"augment": {"flip": True}}, "config entry 'augment'"),
+        ({"cpu_kernels": "mkl"}, r"config entry 'cpu_kernels': expected None or one of"),
         ({"dataset.train_dir": "no/such/dir"}, "'dataset.train_dir': expected an existing"),
         ({"dataset.image_mode": "CMYK"}, "'dataset.image_mode': expected one of"),
         ({"dataset.name": ""}, "'dataset.name': expected a non-empty dataset name"),

@@ -1,6 +1,6 @@
-"""``params["cpu_kernels"]``: the declared CPU kernels run (or the run is refused), and oneDNN's
-kernels train bit-exactly like Eigen's. Each case is a fresh process: TensorFlow fixes its
-kernels once per process."""
+"""``params["cpu_kernels"]``: the declared CPU kernels run (or the run is refused), oneDNN's by
+default, and they train bit-exactly like Eigen's. Each case is a fresh process: TensorFlow fixes
+its kernels once per process."""
 
 from __future__ import annotations
 
@@ -13,12 +13,20 @@ from pathlib import Path
 import pytest
 
 from reproml.errors import ConfigError
-from reproml.models.cpu_kernels import ONEDNN_ENV, cpu_kernels, use_cpu_kernels
+from reproml.models.cpu_kernels import (
+    ONEDNN_ENV,
+    cpu_kernels,
+    kernels_of_environment,
+    use_cpu_kernels,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 TRAIN_TWICE = """
 import json, sys, tempfile
+from reproml.models.cpu_kernels import use_cpu_kernels  # loads no TensorFlow
+
+use_cpu_kernels(sys.argv[1])  # before TensorFlow loads, as the recipe's config hook does
 import numpy as np
 import tensorflow as tf
 from reproml.models.classifier import make_classifier
@@ -38,7 +46,22 @@ for _ in range(2):
     estimator = make_classifier(tempfile.mkdtemp(), params, seed=3)
     estimator.train(input_fn, max_steps=3)
     weights.append(estimator.get_variable_value("conv1/kernel").tobytes().hex())
-print(json.dumps({"kernels": cpu_kernels(), "equal": weights[0] == weights[1]}))
+print(json.dumps({"kernels": cpu_kernels(), "equal": weights[0] == weights[1],
+                  "weights": weights[0][:64]}))
+"""
+
+# TensorFlow loaded first: the kernels it chose then are fixed, whatever is declared after.
+LOADED_FIRST = """
+import tensorflow as tf
+from reproml.errors import ConfigError
+from reproml.models.cpu_kernels import cpu_kernels, use_cpu_kernels
+
+chosen = cpu_kernels()
+other = {"eigen": "onednn", "onednn": "eigen"}[chosen]
+try:
+    use_cpu_kernels(other)
+except ConfigError as err:
+    print(chosen, cpu_kernels(), err)
 """
 
 
@@ -56,10 +79,28 @@ def _python(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_declared_onednn_runs_and_two_trainings_are_bit_equal():
-    proc = _python(TRAIN_TWICE, "onednn")
+def test_declared_onednn_runs_bit_exactly_and_other_than_eigen():
+    """Declared with TF_ENABLE_ONEDNN_OPTS unset (the recipe's default): oneDNN's kernels run,
+    two trainings are bit-equal, and they trained other weights than Eigen's."""
+    onednn = _python(TRAIN_TWICE, "onednn")
+    assert onednn.returncode == 0, onednn.stderr[-3000:]
+    onednn = json.loads(onednn.stdout.strip().splitlines()[-1])
+    eigen = _python(TRAIN_TWICE, "eigen")
+    assert eigen.returncode == 0, eigen.stderr[-3000:]
+    eigen = json.loads(eigen.stdout.strip().splitlines()[-1])
+    assert onednn["kernels"] == "onednn" and onednn["equal"], onednn
+    assert eigen["kernels"] == "eigen" and eigen["equal"], eigen
+    assert onednn["weights"] != eigen["weights"]
+
+
+def test_kernels_are_fixed_when_tensorflow_loads_and_asked_of_what_runs():
+    """Setting the variable after TensorFlow loaded changes nothing, and `cpu_kernels` says so
+    (TensorFlow's own Python ``IsMklEnabled`` reads the variable again and would not)."""
+    proc = _python(LOADED_FIRST)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"kernels": "onednn", "equal": True}
+    chosen, after, message = proc.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert after == chosen, proc.stdout
+    assert f"this process runs ({chosen}: TensorFlow chose them when it loaded" in message
 
 
 def test_kernels_the_process_cannot_run_are_refused_naming_the_entry_and_the_fix():
@@ -83,5 +124,27 @@ def test_a_bad_declaration_is_refused(declared):
         use_cpu_kernels(declared)
 
 
+def test_importing_reproml_sets_no_kernels():
+    script = (
+        "import os\n"
+        "import reproml, reproml.models.classifier, reproml.recipes.classifier_experiment\n"
+        f"print(os.environ.get({ONEDNN_ENV!r}, 'unset'))\n"
+    )
+    proc = _python(script)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "unset"
+
+
+@pytest.mark.parametrize(
+    ("value", "kernels"),
+    [("1", "onednn"), ("TRUE", "onednn"), ("0", "eigen"), ("false", "eigen"), ("yes", None)],
+)
+def test_the_kernels_the_environment_asks_for(monkeypatch, value, kernels):
+    monkeypatch.setenv(ONEDNN_ENV, value)
+    assert kernels_of_environment() == kernels
+    monkeypatch.delenv(ONEDNN_ENV)
+    assert kernels_of_environment() is None
+
+
 def test_no_declaration_keeps_the_process_kernels():
-    assert use_cpu_kernels(None) == cpu_kernels() in ("eigen", "onednn")
+    assert use_cpu_kernels(None) == cpu_kernels() == "onednn"  # tests/conftest.py set them

@@ -136,6 +136,45 @@ def test_init_from_a_run_in_mongodb_finds_the_parent_there(tmp_path, mongo_db):
     refused = project.reproml("--mongo", url, "rm", "2", "--yes")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "run 2 is the warm-start parent (init_from) of run(s) 3" in refused.stderr
+    # The parent's checkpoint is in the file store's run 1. The child's file-store copy (run 2)
+    # names its parent by its MongoDB id, but started from inside run 1: rm of run 1 names it.
+    in_files = project.reproml("rm", "1", "--yes")
+    assert in_files.returncode == 2, in_files.stdout + in_files.stderr
+    assert (
+        in_files.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "run 1 is the warm-start parent (init_from) of run(s) 2, which need its checkpoint to "
+            "be reproduced: delete them too (list them in the same rm) or keep it"
+        )
+    )
+    # The reverse: deleting the MongoDB parent and child while the child's file-store copy stays.
+    reverse = project.reproml(
+        "--mongo", url, "rm", "2", "3", "--yes", "--children-in", str(project.runs)
+    )
+    assert reverse.returncode == 2, reverse.stdout + reverse.stderr
+    assert (
+        reverse.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"run 2 is the warm-start parent (init_from) of run(s) 2 in {project.runs}, which need "
+            "its checkpoint to be reproduced: delete them there first or keep it"
+        )
+    )
+    # With the child's file-store copy gone, its MongoDB record still needs run 1's checkpoint:
+    # seen when rm is pointed at MongoDB, not otherwise (docs/cli/rm.md says so).
+    assert project.reproml("rm", "2", "--yes").returncode == 0
+    elsewhere = project.reproml("rm", "1", "--yes", "--children-in", url)
+    assert elsewhere.returncode == 2, elsewhere.stdout + elsewhere.stderr
+    assert (
+        elsewhere.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"run 1 is the warm-start parent (init_from) of run(s) 3 in {store}, which need its "
+            "checkpoint to be reproduced: delete them there first or keep it"
+        )
+    )
+    assert (project.runs / "1" / "model").is_dir() and db.runs.count_documents({"_id": 3}) == 1
 
 
 def test_init_from_a_missing_mongodb_run_names_the_database(tmp_path, mongo_db):

@@ -10,10 +10,12 @@ from sacred import Experiment
 from sacred.commandline_options import cli_option
 from sacred.dependencies import Source
 from sacred.observers import FileStorageObserver
+from sacred.utils import ConfigAddedError
 
 from reproml.sacred_internals import (
     add_command_line_option,
     add_source_files,
+    captures_entry,
     list_each_repository_once,
     run_id,
     run_state,
@@ -142,3 +144,26 @@ def test_no_git_info_for_source_files_of_an_experiment_that_saves_none(tmp_path)
     add_source_files(ex, [tmp_path / "project" / "a.py"])
     (source,) = [s for s in ex.sources if s.filename == str(tmp_path / "project" / "a.py")]
     assert (source.repo, source.commit, source.is_dirty) == (None, None, None)
+
+
+def test_an_entry_a_captured_function_takes_is_accepted_though_the_config_lacks_it():
+    ex = Experiment("captures", save_git_info=False)
+
+    @ex.config
+    def config():
+        lr = 0.1  # noqa: F841 (read by Sacred)
+
+    def hparams(lr, cpu_kernels=None):
+        return lr, cpu_kernels
+
+    captured = ex.capture(hparams)
+
+    @ex.main
+    def main():
+        return captured()
+
+    assert captures_entry(ex, "cpu_kernels") and captures_entry(ex, "lr")
+    assert not captures_entry(ex, "momentum")
+    assert ex.run(config_updates={"cpu_kernels": "eigen"}).result == (0.1, "eigen")
+    with pytest.raises(ConfigAddedError):
+        ex.run(config_updates={"momentum": 0.9})

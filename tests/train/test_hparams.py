@@ -26,6 +26,7 @@ CLASSIFIER = dict(
     export_savedmodel=True,
     class_weights=None,
     augment=None,
+    cpu_kernels="onednn",
 )
 GAN = dict(
     gan_type="wgan_gp",
@@ -61,6 +62,7 @@ def test_a_good_config_gives_a_frozen_object_with_the_model_params():
         "optimizer": "adam",
         "lr": 1e-3,
         "dropout": 0.4,
+        "cpu_kernels": "onednn",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         hparams.lr = 1.0
@@ -86,6 +88,8 @@ def test_a_good_config_gives_a_frozen_object_with_the_model_params():
         ({"export_savedmodel": 1}, "config entry 'export_savedmodel': expected True or False"),
         ({"class_weights": "balance"}, "config entry 'class_weights'"),
         ({"augment": {"brightness": 2}}, "config entry 'augment.brightness'"),
+        ({"cpu_kernels": "mkl"}, r"config entry 'cpu_kernels': expected None or one of"),
+        ({"cpu_kernels": 1}, r"config entry 'cpu_kernels': expected None or one of"),
     ],
 )
 def test_every_bad_classifier_entry_is_refused_by_name(updates, message):

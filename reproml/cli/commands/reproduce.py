@@ -19,6 +19,7 @@ from reproml.runs.lineage import lineage_problems
 from reproml.runs.reproducibility import Tolerance, expectation_for, recorded_distribution
 from reproml.runs.started import describe, started_of
 from reproml.runs.stores import open_store
+from reproml.sacred_internals import captures_entry
 from reproml.tracking.rerun import rerun
 
 
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         reproducing.dataset_problems(original)
         + reproducing.weights_problems(original)
         + lineage_problems(original)
+        + reproducing.kernels_problems(original)
     )
     problems += reproducing.code_problems(original, store, repo)
     ex = reproducing.experiment_loader(original, repo)
@@ -94,8 +96,11 @@ def run(args: argparse.Namespace) -> int:
         )
     for problem in problems:
         print(f"warning: --force: {problem}", file=sys.stderr)
+    kernels_entry = captures_entry(ex, reproducing.CPU_KERNELS_ENTRY)
     if recorded_distribution(original.info) is not None:
-        return reproducing.reproduce_distributed(original, store, repo, tolerances)
+        return reproducing.reproduce_distributed(
+            original, store, repo, tolerances, kernels_entry=kernels_entry, force=args.force
+        )
     up_to = reproducing.reached_step(original)
     if up_to is not None:
         print(
@@ -103,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
             f"says steps={original.config.get('steps')}); re-running to step {up_to} and "
             "comparing the steps it logged"
         )
-    new = rerun(original, store, ex, up_to, repo)
+    new = rerun(original, store, ex, up_to, repo, force=args.force)
     rows, exact = reproducing.metric_report(original, new, interrupted=up_to is not None)
+    kernels_line, same_kernels = reproducing.kernels_report(original, new)
+    exact &= same_kernels
     print(
         f"re-ran run {original.run_id} ({original.experiment}, seed {original.seed}) "
         f"as run {new.run_id}"
@@ -120,6 +127,14 @@ def run(args: argparse.Namespace) -> int:
             f"model_dir: the re-run trained in {new.info.get(model_dir, 'its own run dir')} "
             f"(run {original.run_id}'s {overrides[model_dir]} was not read nor written)"
         )
+    kernels = reproducing.CPU_KERNELS_ENTRY
+    if kernels in overrides:
+        had = original.config[kernels] if kernels in original.config else "no such entry"
+        ran = original.info.get(reproducing.CPU_KERNELS_INFO) or "kernels it did not record"
+        print(
+            f"cpu_kernels: the re-run declared {new.config.get(kernels)} (run "
+            f"{original.run_id}'s config: {had}; it ran {ran})"
+        )
     resumed = original.info.get("resumed_from_step")
     if resumed:
         print(
@@ -129,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         )
     print(render_table(("metric", f"run {original.run_id}", f"run {new.run_id}", "verdict"), rows))
     print(reproducing.environment_line(original, new, store))
+    if kernels_line:
+        print(kernels_line)
     what = f"up to step {up_to}" if up_to is not None else ""
     if exact:
         print(f"run {original.run_id} reproduced exactly" + (f" {what}" if what else ""))

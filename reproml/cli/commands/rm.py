@@ -4,6 +4,7 @@
     reproml rm 12 13 --yes        # no question (scripts)
     reproml --mongo URL rm 12     # the same in MongoDB
     reproml rm 12 --force         # even though run 13 resumed from run 12's model dir
+    reproml rm 12 --children-in mongodb://host/db   # also look there for warm-start children
 
 Every id is looked up before anything is deleted (an unknown id deletes nothing). A run whose
 model dir, checkpoints or export another run uses (`reproml.runs.dependents`: resumed from it,
@@ -12,21 +13,28 @@ are deleted with it or ``--force`` is given (then each directory they name is re
 or left in place). Without
 ``--yes`` each run is confirmed on the terminal; when stdin is not a terminal the command refuses
 in one line instead of guessing. A warm-start parent (``init_from``) is not deleted while its
-children stay: the refusal names them. What goes and what stays: `reproml.runs.delete`.
+children stay: the refusal names them (`reproml.runs.lineage.warm_start_children`: named by id
+in this store, or started from a checkpoint inside the parent's directories, in this store and
+in every store ``--children-in`` names, a MongoDB URL or a file-store directory). Children
+recorded only in a store not named are not seen. What goes and what stays:
+`reproml.runs.delete`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from reproml.errors import CliError
 from reproml.runs.delete import check_deletable, delete_stored_run, describe
 from reproml.runs.dependents import Dependent, dependents_of, left_broken
-from reproml.runs.lineage import children_of
+from reproml.runs.file_store import FileStore
+from reproml.runs.lineage import warm_start_children
+from reproml.runs.mongo_store import MongoStore, open_mongo_store
 from reproml.runs.record import RunRecord
-from reproml.runs.stores import list_runs_warning, open_store
+from reproml.runs.stores import RunStore, list_runs_warning, open_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="delete even when other runs use the run's model dir or export (says what broke)",
     )
+    parser.add_argument(
+        "--children-in",
+        action="append",
+        default=[],
+        metavar="STORE",
+        help="also refuse when warm-start children recorded in STORE (a mongodb:// URL or a "
+        "file-store directory; repeatable) started from the run's checkpoint",
+    )
     parser.set_defaults(func=run)
 
 
@@ -49,22 +65,46 @@ def confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def check_no_children(store: Any, runs: list[RunRecord]) -> None:
+def open_children_store(where: str) -> RunStore:
+    """Return the store ``--children-in`` names: a ``mongodb://`` URL, else a file-store dir."""
+    if where.startswith(("mongodb://", "mongodb+srv://")):
+        return open_mongo_store(where, "--children-in")
+    return FileStore(where)
+
+
+def check_no_children(
+    store: Any, runs: list[RunRecord], elsewhere: Sequence[RunStore] = ()
+) -> None:
     """Refuse to delete a warm-start parent whose children stay (they need its checkpoint).
 
+    Children are looked for in `store` and in each store of `elsewhere`
+    (`warm_start_children`).
+
     Raises:
-      CliError: naming the parent and its children that are not deleted with it.
+      CliError: naming the parent and its children that are not deleted with it (and their
+        store, when it is another one).
     """
     deleted = {r.run_id for r in runs}
     everything = list_runs_warning(store)
+    others = [(other, list_runs_warning(other)) for other in elsewhere]
     for record in runs:
-        children = [c for c in children_of(everything, record.run_id) if c not in deleted]
+        children = [c for c in warm_start_children(record, everything) if c not in deleted]
         if children:
             raise CliError(
                 f"run {record.run_id} is the warm-start parent (init_from) of run(s) "
                 f"{', '.join(children)}, which need its checkpoint to be reproduced: delete "
                 "them too (list them in the same rm) or keep it"
             )
+        for other, listed in others:
+            children = warm_start_children(record, listed, same_store=False)
+            if children:
+                where = other.description
+                where = f"MongoDB {where}" if isinstance(other, MongoStore) else where
+                raise CliError(
+                    f"run {record.run_id} is the warm-start parent (init_from) of run(s) "
+                    f"{', '.join(children)} in {where}, which need its checkpoint to be "
+                    "reproduced: delete them there first or keep it"
+                )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,9 +118,10 @@ def run(args: argparse.Namespace) -> int:
     runs = [store.get_run(run_id) for run_id in dict.fromkeys(args.run_ids)]
     for record in runs:
         check_deletable(record)
+    elsewhere = [open_children_store(where) for where in getattr(args, "children_in", [])]
     dependents = find_dependents(store, runs)
     if not args.force:
-        check_no_children(store, runs)
+        check_no_children(store, runs, elsewhere)
         if dependents:
             raise CliError(refusal(dependents, [r.run_id for r in runs]))
     if not args.yes and not sys.stdin.isatty():
