@@ -109,7 +109,8 @@ def use_cpu_kernels(declared: str | None, entry: str = "cpu_kernels") -> str:
             f"the CPU kernels this process runs ({actual}: TensorFlow chose them when it "
             f"loaded, before this check, with {ONEDNN_ENV}="
             f"{before if before is not None else '(unset)'}); start the process with "
-            f"{ONEDNN_ENV}={value} for {declared}, or import TensorFlow only inside functions",
+            f"{ONEDNN_ENV}={value} for {declared}, or import TensorFlow only inside functions, "
+            f"or declare {entry}={actual!r} (other numerics, recorded)",
             declared,
         )
     return actual

@@ -114,6 +114,7 @@ def test_kernels_the_process_cannot_run_are_refused_naming_the_entry_and_the_fix
     line = proc.stdout.strip().splitlines()[-1]
     assert "'cpu_kernels'" in line and "this process runs (eigen" in line, line
     assert f"with {ONEDNN_ENV}=0" in line and f"start the process with {ONEDNN_ENV}=1" in line
+    assert "or declare cpu_kernels='eigen'" in line, line  # the third way out: the run's own
 
 
 @pytest.mark.parametrize("declared", ["mkl", "", 1, True])
