@@ -77,7 +77,11 @@ def stages(
         return lambda: files.map(one, num_parallel_calls=at_once, deterministic=True)
 
     def cut(path, expected, where, first, end):  # noqa: ANN001, ANN202
-        return whole_shards.shard_records(path, expected, where, lengths[first:end], compression)
+        shard_lengths = lengths[first:end]
+        content, starts = whole_shards.shard_content(
+            path, expected, where, shard_lengths, compression
+        )
+        return tf.strings.substr(content, starts, shard_lengths)
 
     def parsed() -> tf.data.Dataset:
         return files.map(

@@ -44,6 +44,7 @@ import numpy as np
 from reproml.errors import RecordError
 from reproml.lazy import lazy_import
 from reproml.records import record_index
+from reproml.records.as_written import as_written
 from reproml.records.batch_decode import (
     batch_parser,
     decode_batches,
@@ -208,24 +209,6 @@ def shard_content(
         return tf.identity(content), offsets + record_index.HEADER_BYTES
 
 
-def shard_records(
-    path: tf.Tensor,
-    expected_sha256: tf.Tensor,
-    where: tf.Tensor,
-    lengths: tf.Tensor,
-    compression: str,
-    check_sha256: bool = True,
-) -> tf.Tensor:
-    """Return one shard's serialized records (1-D string), its content and index checked.
-
-    `shard_content`, then every record cut out with one `tf.strings.substr`.
-    """
-    content, starts = shard_content(
-        path, expected_sha256, where, lengths, compression, check_sha256
-    )
-    return tf.strings.substr(content, starts, lengths)
-
-
 def _is_dense(spec: object) -> bool:
     return all(isinstance(s, tf.TensorSpec) for s in tf.nest.flatten(spec))
 
@@ -271,23 +254,28 @@ def batches(
         (table.paths, table.sha256, table.where, table.first, table.end)
     )
 
+    @as_written
     def read(path, sha256, where, first, end) -> tf.Tensor:  # noqa: ANN001 (tensors)
-        return shard_records(
-            path, sha256, where, all_lengths[first:end], compression or "", check_sha256
+        """One shard's serialized records (1-D string), its content and index checked."""
+        lengths = all_lengths[first:end]
+        content, starts = shard_content(
+            path, sha256, where, lengths, compression or "", check_sha256
         )
+        return tf.strings.substr(content, starts, lengths)
 
     if shuffle:
         pool_shards = max(1, math.ceil(shuffle_buffer / max(table.max_records, 1)))
         files = files.shuffle(len(table.paths), seed=random_seed, reshuffle_each_iteration=True)
         records = files.map(read, num_parallel_calls=shards_at_once, deterministic=True)
-        pools = records.ragged_batch(pool_shards).map(lambda r: r.flat_values).repeat(n_epochs)
+        pools = records.ragged_batch(pool_shards).map(as_written(lambda r: r.flat_values))
+        pools = pools.repeat(n_epochs)
         seeds = tf.data.Dataset.random(seed=random_seed).batch(2)
 
         def permuted(pool: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
             order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(pool)), seed)
             return tf.gather(pool, order)
 
-        records = tf.data.Dataset.zip((pools, seeds)).map(permuted)
+        records = tf.data.Dataset.zip((pools, seeds)).map(as_written(permuted))
         parallel, order_kept = 2, True
     else:
         records = files.repeat(n_epochs).map(
@@ -299,7 +287,7 @@ def batches(
     if not per_example_keys(specs):
         parse = batch_parser(specs, skip=[])
         whole = records.map(
-            parse if then is None else lambda serialized: then(parse(serialized)),
+            parse if then is None else as_written(lambda serialized: then(parse(serialized))),
             num_parallel_calls=parallel,
             deterministic=order_kept,
         )

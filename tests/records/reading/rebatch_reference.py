@@ -14,7 +14,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from reproml.records.whole_shards import ShardTable, shard_records
+from reproml.records.whole_shards import ShardTable, shard_content
 
 
 def _is_dense(spec: object) -> bool:
@@ -41,7 +41,9 @@ def rebatched(
     )
 
     def read(path, sha256, where, first, end):  # noqa: ANN001, ANN202
-        return shard_records(path, sha256, where, all_lengths[first:end], compression or "")
+        lengths = all_lengths[first:end]
+        content, starts = shard_content(path, sha256, where, lengths, compression or "")
+        return tf.strings.substr(content, starts, lengths)
 
     if shuffle:
         pool_shards = max(1, math.ceil(shuffle_buffer / max(table.max_records, 1)))
