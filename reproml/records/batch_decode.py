@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from reproml.lazy import lazy_import
+from reproml.records.as_written import as_written
 from reproml.records.spec import RAGGED_ENCODINGS, FeatureSpec, parse_spec
 
 tf = lazy_import("tensorflow")
@@ -38,7 +39,7 @@ def batch_parser(specs: Mapping[str, FeatureSpec], skip: list[str]) -> Callable[
             key: value if key in skip else specs[key].decode(value) for key, value in parsed.items()
         }
 
-    return parse
+    return as_written(parse)
 
 
 def decode_batches(
@@ -69,7 +70,7 @@ def decode_batches(
     parse = batch_parser(specs, skip=images)
     if not images:
         return batches.map(
-            parse if then is None else lambda serialized: then(parse(serialized)),
+            parse if then is None else as_written(lambda serialized: then(parse(serialized))),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=deterministic,
         )
@@ -82,7 +83,9 @@ def decode_batches(
         decoded = examples.batch(batch_size, drop_remainder=drop_remainder)
     if then is None:
         return decoded
-    return decoded.map(then, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return decoded.map(
+        as_written(then), num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+    )
 
 
 def _decoded_per_example(
@@ -99,7 +102,9 @@ def _decoded_per_example(
             for key, value in example.items()
         }
 
-    return examples.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return examples.map(
+        as_written(decode), num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+    )
 
 
 def decode_examples(

@@ -35,6 +35,7 @@ from reproml.cluster.tf_config import cluster_task
 from reproml.errors import ConfigError
 from reproml.lazy import lazy_import
 from reproml.records import whole_shards
+from reproml.records.as_written import as_written
 from reproml.records.batch_decode import decode_batches
 from reproml.records.manifest import Manifest, load_manifest
 from reproml.records.spec import FeatureSpec, decode_example, parse_spec
@@ -138,14 +139,16 @@ def _serialized_records(
     compression = manifest.compression or ""
     check_exists = not any(char in str(p) for p in paths for char in "*?[]\\")
     chunks = files.interleave(
-        lambda path, expected: _counted_shard(path, expected, compression, check_exists),
+        as_written(
+            lambda path, expected: _counted_shard(path, expected, compression, check_exists)
+        ),
         cycle_length=cycle_length,
         block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
     if as_chunks:
-        return chunks.filter(lambda chunk: tf.size(chunk) > 0)  # drop the empty end markers
+        return chunks.filter(as_written(lambda chunk: tf.size(chunk) > 0))  # drop end markers
     return chunks.unbatch()  # the empty end markers vanish here
 
 
@@ -249,7 +252,7 @@ def dataset_from_records(
             dataset.rebatch(batch_size), specs, batch_size, deterministic=deterministic
         )
     return dataset.map(
-        _parser(specs, batched=batch_size is not None),
+        as_written(_parser(specs, batched=batch_size is not None)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
