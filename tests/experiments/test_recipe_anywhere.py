@@ -225,6 +225,21 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
     assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
 
 
+def test_a_mistyped_dataset_entry_fails_in_one_line_with_its_value_and_the_right_name(tmp_path):
+    # Sacred printed 3 lines ending "dataset.trian_dir=None": neither the value nor the fix.
+    exp = write_recipe_and_images(tmp_path)
+    runs = tmp_path / "runs"
+    argv = [sys.executable, str(exp), "with", *QUICK, "dataset.trian_dir=data/shapes/train"]
+    done = run(argv, tmp_path, runs, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "reproml.errors.UnknownConfigEntryError: config entry 'dataset.trian_dir': expected an "
+        "entry of this experiment (did you mean 'dataset.train_dir' or 'dataset.test_dir'? "
+        "print_config lists them all), got 'data/shapes/train'"
+    ]
+    assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
+
+
 @pytest.mark.parametrize(
     ("updates", "message"),
     [
@@ -247,6 +262,13 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
         ({"dataset.name": ""}, "'dataset.name': expected a non-empty dataset name"),
         ({"dataset.subset_seed": -1}, "'dataset.subset_seed'"),
         ({"dataset.max_examples": 0}, "'dataset.max_examples'"),
+        (
+            {"dataset.trian_dir": "data/shapes/train"},
+            r"config entry 'dataset.trian_dir': expected an entry of this experiment "
+            r"\(did you mean 'dataset.train_dir' or 'dataset.test_dir'\? print_config lists "
+            r"them all\), got 'data/shapes/train'$",
+        ),
+        ({"lrr": 0.1}, r"config entry 'lrr': .*\(did you mean 'lr'\? .*got 0.1$"),
     ],
 )
 def test_every_entry_of_the_recipe_is_validated_before_anything_is_recorded(
