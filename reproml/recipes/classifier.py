@@ -35,6 +35,7 @@ from reproml.tracking.backbone_weights import (
 )
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.recording import record_export
+from reproml.tracking.records_read import bind_run_to_records
 from reproml.tracking.warm_start import warm_start_from_run
 from reproml.train.best_checkpoint import check_early_stopping
 
@@ -149,7 +150,11 @@ def classifier_estimator(
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network: its file name, or ``keras:<file>:<function>`` for
+    Binds the run to the records first, when its main loaded `manifest` itself: the shards'
+    sha256 checked now and at the end, ``info["records_read"]`` and ``info["dataset"]``
+    (`reproml.tracking.records_read.bind_run_to_records`; a run of the recipe did this in
+    ``ensure_records``). Records ``info["model"]`` (the network: its file name, or
+    ``keras:<file>:<function>`` for
     a Keras model from the experiment file), ``info["model_dir"]`` and ``info["tensorboard"]``;
     for ``network="backbone"`` also ``info["backbone_weights"]`` (the weights file and its
     sha256; a URL is downloaded first) and ``info["fine_tuning"]``
@@ -182,6 +187,7 @@ def classifier_estimator(
             "class_weights", "None: the records' label is a set of classes", class_weights
         )
     weights = loss_weights.class_weights_from_policy(class_weights, manifest)
+    bind_run_to_records(_run, manifest)  # a main of its own that loaded the manifest itself
     model_dir = rx.model_dir_for(_run, model_dir)
     _run.info["model"] = keras_networks.network_label(params["network"])
     rx.record_tensorboard(_run, model_dir)
