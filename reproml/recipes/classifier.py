@@ -41,8 +41,8 @@ from reproml.train.best_checkpoint import check_early_stopping
 
 np = lazy_import("numpy")
 augmentation = lazy_import("reproml.records.augment")  # TensorFlow
-checkpoints = lazy_import("reproml.models.checkpoint")  # checkpoint_step
-classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forward
+checkpoints = lazy_import("reproml.models.checkpoint")  # checkpoint_step, checkpoint_shapes
+classifiers = lazy_import("reproml.models.classifier")  # make_classifier, variable shapes
 loss_weights = lazy_import("reproml.models.class_weights")  # class_weights_from_policy
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
@@ -209,6 +209,7 @@ def classifier_estimator(
         warm_start = warm_start_from_run(_run, str(init_from))
         if model_params.get("network") == "backbone":
             model_params["backbone"] = {**model_params["backbone"], "weights": None}
+        check_warm_start_fits(init_from, warm_start.ckpt_to_initialize_from, model_params)
     if model_params.get("network") == "backbone":
         model_params = resolve_backbone_weights(_run, model_params)
         record_fine_tuning(_run, model_params)
@@ -222,6 +223,38 @@ def classifier_estimator(
     )
     _run.info["cpu_kernels"] = cpu_kernels()  # what ran ("onednn"/"eigen"), declared or not
     return estimator
+
+
+def check_warm_start_fits(init_from: Any, checkpoint: str, params: Mapping[str, Any]) -> None:
+    """Refuse, naming ``init_from``, a parent checkpoint that lacks or misfits a model variable.
+
+    Without it, TensorFlow's warm start failed inside ``train`` with a traceback ending in
+    ``ValueError: Shape of variable logits/kernel:0 ((8, 3)) doesn't match ...``.
+
+    Args:
+      init_from: the ``init_from`` entry (the parent run id), named by the error.
+      checkpoint: the parent's checkpoint prefix (its WarmStartSettings').
+      params: the classifier params of the child.
+
+    Raises:
+      ConfigError: a model variable of `params` is not in `checkpoint` (another network), or
+        has another shape there (another network size, image shape or number of classes).
+    """
+    stored = checkpoints.checkpoint_shapes(checkpoint)
+    needed = classifiers.classifier_variable_shapes(params)
+    missing = [name for name in sorted(needed) if name not in stored]
+    misfit = [name for name in sorted(needed) if name in stored and stored[name] != needed[name]]
+    if missing:
+        problem = f"{checkpoint} lacks variable {missing[0]!r} of this model: another network"
+    elif misfit:
+        name = misfit[0]
+        problem = (
+            f"variable {name!r} is {list(stored[name])} in {checkpoint}, this model needs "
+            f"{list(needed[name])}"
+        )
+    else:
+        return
+    raise ConfigError("init_from", f"a run whose checkpoint fits this model ({problem})", init_from)
 
 
 def classifier_train_input_fn(
