@@ -39,6 +39,9 @@ IMAGE_DTYPES = (
 # File formats ImageFileHandler reads.
 IMAGE_FORMATS = ("PNG", "JPEG")
 
+# PIL modes of 8 bits per channel: PIL converts them to "L" or "RGB" without losing range.
+_8_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
+
 _ARRAY = "a 2-D (H, W) or 3-D (H, W, C) NumPy array of numbers"
 
 
@@ -292,20 +295,48 @@ class ImageFileHandler(FeatureHandler):
                 file_format = image.format
                 if file_format in IMAGE_FORMATS:
                     image.load()
-                    pixels = self._pixels(image)
+                    pixels = self._pixels(image, key, path)
+        except HandlerError:
+            raise
         except (UnidentifiedImageError, OSError, ValueError) as err:
             raise HandlerError(key, expected, f"an unreadable file: {path} ({err})") from err
         if file_format not in IMAGE_FORMATS:
             raise HandlerError(key, expected, f"a {file_format} file: {path}")
         return pixels
 
-    def _pixels(self, image: Image.Image) -> np.ndarray:
+    def _pixels(self, image: Image.Image, key: str, path: Path) -> np.ndarray:
         """Return the pixels of an opened image, converted to `mode` or from palette/1-bit."""
         if self.mode is not None:
-            image = image.convert(self.mode)
+            image = (
+                image.convert(self.mode)
+                if image.mode in _8_BIT_MODES
+                else self._to_8_bits(image, key, path).convert(self.mode)
+            )
         elif image.mode in ("P", "PA"):
             has_alpha = image.mode == "PA" or "transparency" in image.info
             image = image.convert("RGBA" if has_alpha else "RGB")
         elif image.mode == "1":
             image = image.convert("L")
         return np.array(image)
+
+    @staticmethod
+    def _to_8_bits(image: Image.Image, key: str, path: Path) -> Image.Image:
+        """Return a grey 16-bit image as 8-bit "L" (v / 257, rounded), before a mode conversion.
+
+        PIL's own conversion of a 16-bit ("I;16") or 32-bit ("I", "F") grey image to "L" or
+        "RGB" clips every value above 255, so a 16-bit PNG became an all-white image.
+
+        Raises:
+          HandlerError: an "I" or "F" image with values outside [0, 255]: its bit depth is
+            not known, so no scale can be chosen for it.
+        """
+        pixels = np.asarray(image)
+        if image.mode.startswith("I;16"):
+            return Image.fromarray(np.rint(pixels / 257.0).astype(np.uint8))
+        if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+            raise HandlerError(
+                key,
+                "an image with 8-bit, 16-bit (I;16) or palette pixels, or a 32-bit one in [0, 255]",
+                f"a {image.mode} image with values in [{pixels.min()}, {pixels.max()}]: {path}",
+            )
+        return Image.fromarray(pixels.astype(np.uint8))

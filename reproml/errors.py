@@ -85,6 +85,16 @@ class ConfigError(ReproMLError, ValueError):
         super().__init__(f"config entry {entry!r}: expected {expected}, got {got!r}")
 
 
+class UnknownConfigEntryError(ConfigError):
+    """A config entry the experiment does not have (a typo): names it and the closest entries."""
+
+    def __init__(self, entry: str, got: object, suggestions: list[str]) -> None:
+        hint = f"did you mean {' or '.join(map(repr, suggestions))}? " if suggestions else ""
+        expected = f"an entry of this experiment ({hint}print_config lists them all)"
+        super().__init__(entry, expected, got)
+        self.suggestions = suggestions
+
+
 class DownloadError(RecordError):
     """A download that failed or whose content does not have the expected sha256: names the url."""
 

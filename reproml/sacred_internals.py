@@ -25,6 +25,12 @@ Sacred release changes any of them, so an upgrade breaks there first, not in a u
   processes each time): 4.1 s for a run's 112 modules on a busy 2-core machine. The files are
   added as the same `sacred.dependencies.Source` objects, git asked once per repository.
 
+* `refuse_unknown_entries`: Sacred refuses an unknown config entry (a typo) with a
+  ``ConfigAddedError`` raised inside ``Experiment._create_run`` (`sacred.initialize.Scaffold.
+  _warn_about_suspicious_changes`) and prints it over several lines, with the value of an
+  ingredient's entry shown as ``None``; no hook runs between that check and the error. The
+  experiment's own ``_create_run`` is wrapped so that the error is replaced by reproml's one line.
+
 State reproml keeps per run (its summary lines, artifact directory, main-end steps) is not put
 on the `Run` object: `run_state` holds it beside the run.
 """
@@ -41,9 +47,11 @@ from typing import Any
 from sacred import Experiment
 from sacred.commandline_options import CLIOption
 from sacred.dependencies import Source, get_commit_if_possible, get_digest
+from sacred.utils import ConfigAddedError
 
 _STATE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _EACH_REPOSITORY_ONCE: weakref.WeakSet[Experiment] = weakref.WeakSet()
+_UNKNOWN_ENTRIES_REFUSED: weakref.WeakSet[Experiment] = weakref.WeakSet()
 
 
 def wrap_main_function(run: Any, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -120,3 +128,27 @@ def add_source_files(ex: Experiment, paths: Iterable[str | os.PathLike]) -> None
 def _repository_of(path: Path) -> Path | None:
     """The nearest directory above `path` holding ``.git`` (a folder or a file), else None."""
     return next((d for d in path.parents if (d / ".git").exists()), None)
+
+
+def refuse_unknown_entries(ex: Experiment, to_error: Callable[[str, Any, Any], Exception]) -> None:
+    """Raise ``to_error(entry, config_updates, config)`` where Sacred refuses an unknown entry.
+
+    `entry` is the full dotted name Sacred refused, `config_updates` the run's updates and
+    `config` the config of the experiment or ingredient the entry was added to. Wraps `ex`'s
+    ``_create_run`` once (the module docstring says why).
+    """
+    if ex in _UNKNOWN_ENTRIES_REFUSED:
+        return
+    _UNKNOWN_ENTRIES_REFUSED.add(ex)
+    create_run = ex._create_run
+
+    def create_run_naming_unknown_entries(
+        command_name: Any = None, config_updates: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return create_run(command_name, config_updates, *args, **kwargs)
+        except ConfigAddedError as err:
+            entry = str(next(iter(err.__conflicting_configs__)))
+            raise to_error(entry, config_updates, err.__config__) from None
+
+    ex._create_run = create_run_naming_unknown_entries

@@ -22,6 +22,7 @@ path (``drift.alpha``). Experiments' ``quick`` named configs set ``drift = QUICK
 # ruff: noqa: F841
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +32,7 @@ from sacred import Ingredient
 
 from reproml.checks import int_at_least, optional_int_at_least
 from reproml.drift.embeddings import embed_images, read_images, read_split, save_embeddings
-from reproml.errors import ConfigError
+from reproml.errors import ConfigError, UnknownConfigEntryError
 from reproml.lazy import lazy_import
 from reproml.models.data_contract import classifier_params_from_manifest
 from reproml.records.manifest import Manifest, load_manifest
@@ -56,6 +57,22 @@ QUICK = {
         "degradations": [[1, "rotate", 60], [3, "blur", 2.5]],
     },
 }
+
+
+# The keys of ``drift.scenario``: its data_dir and the settings of `build_scenario`.
+SCENARIO_KEYS = (
+    "data_dir",
+    "split",
+    "baseline_size",
+    "window_size",
+    "num_windows",
+    "degradations",
+    "seed",
+    "overwrite",
+    "start_time",
+    "window_seconds",
+    "samples_per_record",
+)
 
 
 @drift.config
@@ -110,12 +127,16 @@ def check_drift_config(entries: Mapping[str, Any], command_name: str, path: str 
       path: the ingredient's path, prefixed to the entry each message names.
 
     Raises:
+      UnknownConfigEntryError: a ``scenario`` key `build_scenario` does not take (every
+        command: Sacred only warns about a key added to a dict entry, e.g.
+        ``drift.scenario.sed=3``, and the ``scenario`` command then failed with a traceback).
       ConfigError: ``embed_from`` not None or an existing path (``embed``); ``production``
         missing or not an existing path; ``window_size`` not None or an int >= 1;
         ``window_seconds`` not > 0; ``alpha`` not in (0, 1); ``num_permutations``,
         ``max_baseline`` or ``num_farthest`` not an int >= 1; ``baseline_dir`` not None or a
         directory; ``monitors`` not None or a run id (``drift``).
     """
+    _check_scenario_keys(entries["scenario"], f"{path}.scenario")
     exists = "an existing record directory (manifest.json) or .npz file"
     if command_name == "embed":
         embed_from = entries["embed_from"]
@@ -150,6 +171,15 @@ def check_drift_config(entries: Mapping[str, Any], command_name: str, path: str 
     if monitors is not None and not (isinstance(monitors, str | int) and str(monitors).strip()):
         raise ConfigError(
             f"{path}.monitors", "None (found by model_dir) or a training run id", monitors
+        )
+
+
+def _check_scenario_keys(scenario: Mapping[str, Any], path: str) -> None:
+    """Raise UnknownConfigEntryError for the first key of `scenario` `build_scenario` lacks."""
+    for key in sorted(set(scenario) - set(SCENARIO_KEYS)):
+        close = difflib.get_close_matches(key, SCENARIO_KEYS, n=2, cutoff=0.6)
+        raise UnknownConfigEntryError(
+            f"{path}.{key}", scenario[key], [f"{path}.{name}" for name in close]
         )
 
 

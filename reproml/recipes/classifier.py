@@ -35,13 +35,14 @@ from reproml.tracking.backbone_weights import (
 )
 from reproml.tracking.model_summary import graph_layer_summary, record_model_summary
 from reproml.tracking.recording import record_export
+from reproml.tracking.records_read import bind_run_to_records
 from reproml.tracking.warm_start import warm_start_from_run
 from reproml.train.best_checkpoint import check_early_stopping
 
 np = lazy_import("numpy")
 augmentation = lazy_import("reproml.records.augment")  # TensorFlow
-checkpoints = lazy_import("reproml.models.checkpoint")  # checkpoint_step
-classifiers = lazy_import("reproml.models.classifier")  # make_classifier, forward
+checkpoints = lazy_import("reproml.models.checkpoint")  # checkpoint_step, checkpoint_shapes
+classifiers = lazy_import("reproml.models.classifier")  # make_classifier, variable shapes
 loss_weights = lazy_import("reproml.models.class_weights")  # class_weights_from_policy
 data_contract = lazy_import("reproml.models.data_contract")
 exports = lazy_import("reproml.models.export")  # export_classifier
@@ -149,7 +150,11 @@ def classifier_estimator(
 ) -> Any:
     """Return the seeded classifier Estimator for the records of `manifest`.
 
-    Records ``info["model"]`` (the network: its file name, or ``keras:<file>:<function>`` for
+    Binds the run to the records first, when its main loaded `manifest` itself: the shards'
+    sha256 checked now and at the end, ``info["records_read"]`` and ``info["dataset"]``
+    (`reproml.tracking.records_read.bind_run_to_records`; a run of the recipe did this in
+    ``ensure_records``). Records ``info["model"]`` (the network: its file name, or
+    ``keras:<file>:<function>`` for
     a Keras model from the experiment file), ``info["model_dir"]`` and ``info["tensorboard"]``;
     for ``network="backbone"`` also ``info["backbone_weights"]`` (the weights file and its
     sha256; a URL is downloaded first) and ``info["fine_tuning"]``
@@ -182,6 +187,7 @@ def classifier_estimator(
             "class_weights", "None: the records' label is a set of classes", class_weights
         )
     weights = loss_weights.class_weights_from_policy(class_weights, manifest)
+    bind_run_to_records(_run, manifest)  # a main of its own that loaded the manifest itself
     model_dir = rx.model_dir_for(_run, model_dir)
     _run.info["model"] = keras_networks.network_label(params["network"])
     rx.record_tensorboard(_run, model_dir)
@@ -203,6 +209,7 @@ def classifier_estimator(
         warm_start = warm_start_from_run(_run, str(init_from))
         if model_params.get("network") == "backbone":
             model_params["backbone"] = {**model_params["backbone"], "weights": None}
+        check_warm_start_fits(init_from, warm_start.ckpt_to_initialize_from, model_params)
     if model_params.get("network") == "backbone":
         model_params = resolve_backbone_weights(_run, model_params)
         record_fine_tuning(_run, model_params)
@@ -216,6 +223,38 @@ def classifier_estimator(
     )
     _run.info["cpu_kernels"] = cpu_kernels()  # what ran ("onednn"/"eigen"), declared or not
     return estimator
+
+
+def check_warm_start_fits(init_from: Any, checkpoint: str, params: Mapping[str, Any]) -> None:
+    """Refuse, naming ``init_from``, a parent checkpoint that lacks or misfits a model variable.
+
+    Without it, TensorFlow's warm start failed inside ``train`` with a traceback ending in
+    ``ValueError: Shape of variable logits/kernel:0 ((8, 3)) doesn't match ...``.
+
+    Args:
+      init_from: the ``init_from`` entry (the parent run id), named by the error.
+      checkpoint: the parent's checkpoint prefix (its WarmStartSettings').
+      params: the classifier params of the child.
+
+    Raises:
+      ConfigError: a model variable of `params` is not in `checkpoint` (another network), or
+        has another shape there (another network size, image shape or number of classes).
+    """
+    stored = checkpoints.checkpoint_shapes(checkpoint)
+    needed = classifiers.classifier_variable_shapes(params)
+    missing = [name for name in sorted(needed) if name not in stored]
+    misfit = [name for name in sorted(needed) if name in stored and stored[name] != needed[name]]
+    if missing:
+        problem = f"{checkpoint} lacks variable {missing[0]!r} of this model: another network"
+    elif misfit:
+        name = misfit[0]
+        problem = (
+            f"variable {name!r} is {list(stored[name])} in {checkpoint}, this model needs "
+            f"{list(needed[name])}"
+        )
+    else:
+        return
+    raise ConfigError("init_from", f"a run whose checkpoint fits this model ({problem})", init_from)
 
 
 def classifier_train_input_fn(

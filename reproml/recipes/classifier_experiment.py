@@ -120,14 +120,15 @@ def check_classifier_config(
         process cannot run any more (the message says how to start it).
     """
     hparams = ClassifierHParams.from_config(config)
+    if command_name not in SACRED_PRINT_COMMANDS:
+        # first: reading the checkpoint state below loads TensorFlow, which fixes its kernels
+        use_cpu_kernels(hparams.cpu_kernels)
     if command_name in READS_MODEL and not (
         hparams.model_dir and latest_checkpoint(hparams.model_dir)
     ):
         raise ConfigError(
             "model_dir", "the model_dir of a trained run (a checkpoint)", hparams.model_dir
         )
-    if command_name not in SACRED_PRINT_COMMANDS:
-        use_cpu_kernels(hparams.cpu_kernels)
     return {}
 
 

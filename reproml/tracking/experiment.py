@@ -82,6 +82,7 @@ from reproml.sacred_internals import (
     add_command_line_option,
     add_source_files,
     list_each_repository_once,
+    refuse_unknown_entries,
     run_id,
     run_state,
     wrap_main_function,
@@ -105,6 +106,7 @@ from reproml.tracking.recording import (
     record_late_imports,
 )
 from reproml.tracking.run_end import install_main_end
+from reproml.tracking.unknown_entries import unknown_entry_error
 from reproml.train.loop import start_training_run
 from reproml.train.signals import sigterm_as_interrupt
 
@@ -215,6 +217,7 @@ def track(
     ex.base_dir = str(_project_dir(getattr(ex.mainfile, "filename", None)))
     _add_project_sources(ex)
     list_each_repository_once(ex)  # Sacred lists the repository once per source file
+    refuse_unknown_entries(ex, unknown_entry_error)  # one line naming the closest entries
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     install_log_scrubbing()
     ex.captured_out_filter = filter_captured_output

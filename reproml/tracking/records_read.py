@@ -27,12 +27,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reproml.errors import RecordError
+from reproml.errors import ConfigError, RecordError
 from reproml.records.manifest import MANIFEST_NAME, Manifest, load_manifest
 from reproml.records.readers import ReadLease, take_read_lease
 from reproml.records.verify import FIX, RunVerification, verify_for_run
 from reproml.records.whole_shards import read_order
 from reproml.sacred_internals import run_id
+from reproml.tracking.recording import record_dataset
 from reproml.tracking.run_end import at_main_end
 
 RECORDS_READ = "records_read"  # the info key: a list, one entry per record dir read
@@ -91,6 +92,32 @@ def read_records_in_run(
     )
     _run.info.setdefault(RECORDS_READ, []).append(entry)
     return verified
+
+
+def bind_run_to_records(_run: Any, manifest: Manifest) -> None:
+    """Verify and record the records of `manifest` unless the run already did (`ensure_records`).
+
+    A run whose own main loads its records (``load_manifest(record_dir)``) and builds a model
+    on them has its shards leased and checked (`read_records_in_run`) and its dataset recorded
+    in ``info["dataset"]`` (`record_dataset`, named by the manifest's source, else by the
+    record directory), so its result is bound to the data like a run of the recipe.
+
+    Raises:
+      ConfigError: `manifest` was not loaded from a record directory (no ``record_dir``).
+      RecordError: a shard (named) or the manifest does not match.
+    """
+    if manifest.record_dir is None:
+        raise ConfigError(
+            "manifest",
+            "a manifest loaded from its record directory (load_manifest(record_dir))",
+            "a manifest with no record_dir",
+        )
+    record_dir = manifest.record_dir
+    resolved = str(Path(record_dir).resolve())
+    if not any(read.get("record_dir") == resolved for read in _run.info.get(RECORDS_READ, [])):
+        read_records_in_run(_run, record_dir, manifest)
+    if "dataset" not in _run.info:
+        record_dataset(_run, record_dir, Path(resolved).name)
 
 
 def _end_reading(

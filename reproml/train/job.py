@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from reproml.checks import int_at_least
 from reproml.train.evaluations import AfterEvaluation
 
 
@@ -25,6 +26,11 @@ class TrainingJob:
       best_metric: the eval metric choosing the best checkpoint (None: the last one counts).
       best_mode: ``max`` or ``min``: which values of `best_metric` are better.
       patience: evaluations without improvement before stopping (None: never).
+
+    Raises:
+      ConfigError: `steps`, `eval_every` or `log_every` is not an int >= 1, or `eval_steps`
+        is neither None nor one (named: a value a main passed through from its config would
+        otherwise fail deep in the loop, e.g. in the progress bar, with a traceback).
     """
 
     estimator: Any
@@ -38,3 +44,9 @@ class TrainingJob:
     best_metric: str | None = None
     best_mode: str = "max"
     patience: int | None = None
+
+    def __post_init__(self) -> None:
+        for entry in ("steps", "eval_every", "log_every"):
+            int_at_least(entry, getattr(self, entry))
+        if self.eval_steps is not None:
+            int_at_least("eval_steps", self.eval_steps)

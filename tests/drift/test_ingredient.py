@@ -1,9 +1,12 @@
 """The drift ingredient: its entries in the experiment's config, and the checks run before a command."""
 
+import inspect
+
 import pytest
 
-from reproml.drift.drift_ingredient import check_drift_config
-from reproml.errors import ConfigError
+from reproml.drift.drift_ingredient import SCENARIO_KEYS, check_drift_config
+from reproml.drift.scenario import build_scenario
+from reproml.errors import ConfigError, UnknownConfigEntryError
 
 
 @pytest.fixture
@@ -57,3 +60,21 @@ def test_embed_from_must_exist_for_the_embed_command(entries):
     with pytest.raises(ConfigError, match="'drift.embed_from': expected None"):
         check_drift_config({**entries, "embed_from": "no/such.npz"}, "embed")
     check_drift_config({**entries, "embed_from": entries["production"]}, "embed")
+
+
+@pytest.mark.parametrize("command", ["main", "scenario", "drift"])
+def test_a_mistyped_scenario_key_is_refused_naming_the_right_one(entries, command):
+    # Sacred only warned ("Added new config entry"): the run recorded drift.scenario.sed, and
+    # the scenario command failed in build_scenario with a TypeError traceback.
+    scenario = {**entries["scenario"], "sed": 3}
+    with pytest.raises(UnknownConfigEntryError) as refused:
+        check_drift_config({**entries, "scenario": scenario}, command)
+    assert str(refused.value) == (
+        "config entry 'drift.scenario.sed': expected an entry of this experiment (did you mean "
+        "'drift.scenario.seed'? print_config lists them all), got 3"
+    )
+
+
+def test_the_scenario_keys_are_the_data_dir_and_the_settings_of_build_scenario():
+    taken = set(inspect.signature(build_scenario).parameters) - {"source", "out_dir"}
+    assert set(SCENARIO_KEYS) == taken | {"data_dir"}

@@ -6,10 +6,9 @@ from pathlib import Path
 import gridfs
 import pymongo
 import pytest
-from sacred.utils import ConfigAddedError
 
 from experiments.mnist import ex
-from reproml.errors import ConfigError
+from reproml.errors import ConfigError, UnknownConfigEntryError
 from reproml.records.manifest import load_manifest
 from reproml.tracking.observers import mongo_observer
 
@@ -179,7 +178,7 @@ def test_export_command_exports_the_trained_model(mongo_run, mnist_records, tmp_
 
 
 def test_unknown_config_key_refused_naming_it(tmp_path, monkeypatch):
-    with pytest.raises(ConfigAddedError, match="learning_rate"):
+    with pytest.raises(UnknownConfigEntryError, match="config entry 'learning_rate'"):
         _run(tmp_path, monkeypatch, tmp_path / "data", learning_rate=0.1)
     assert not (tmp_path / "runs").exists()
 

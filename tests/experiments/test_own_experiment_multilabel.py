@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,14 @@ def test_own_multilabel_experiment_records_per_label_metrics_and_serves_probabil
     (run_dir,) = [path.parent for path in (shapes / "runs").glob("*/info.json")]
     info = json.loads((run_dir / "info.json").read_text())
     assert info["multi_label"] == {"labels": ["blue", "red"], "threshold": 0.4}
+    # A main that loads its own manifest is bound to the records like the recipe's runs:
+    # (before, info had no "dataset" and no shard was ever hashed).
+    manifest = load_manifest(shapes / "records")
+    assert info["dataset"]["fingerprint"] == manifest.fingerprint
+    assert info["dataset"]["record_dir"] == str((shapes / "records").resolve())
+    (read,) = info["records_read"]
+    assert read["fingerprint"] == manifest.fingerprint and read["shards"] == 4
+    assert read["verified"] == "sha256 of every shard before reading and when the run ended"
     config = json.loads((run_dir / "config.json").read_text())
     assert config["threshold"] == 0.4
     assert "test macro F1: " in proc.stdout and "model_summary" in info
@@ -212,6 +221,21 @@ def test_own_multilabel_experiment_records_per_label_metrics_and_serves_probabil
     expected = (probabilities >= 0.4).astype(np.int64)
     np.testing.assert_array_equal(out["predicted"].numpy(), expected)
     assert out["embedding"].shape == (2, 16)
+
+
+def test_own_experiment_refuses_a_changed_shard_of_the_records_it_loaded_itself(shapes, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(shapes / "records", copy)
+    shard = copy / "train-00001.tfrecord"
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0xFF  # same size, other content
+    shard.write_bytes(bytes(data))
+    proc = _shapes(shapes, f"record_dir={copy}")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if "Error" in line]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert errors[0].startswith(f"reproml.errors.RecordError: {shard}: has sha256 ")
+    assert "train steps" not in proc.stderr  # refused before any training
 
 
 def test_own_multilabel_experiment_refuses_a_bad_threshold_in_one_line(shapes):

@@ -26,6 +26,7 @@ from tests.experiments.shapes_recipe import write_recipe_and_images
 
 pytestmark = pytest.mark.slow
 
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"  # tests/conftest.py sets it; a user's shell does not
 QUICK = [
     "dataset.samples_per_record=16",
     "steps=4",
@@ -45,10 +46,10 @@ ARTIFACTS = {
 }
 
 
-def run(argv, cwd, runs, check=True):
-    """Run `argv` in `cwd` with the store `runs`; return the completed process."""
+def run(argv, cwd, runs, check=True, unset=()):
+    """Run `argv` in `cwd` with the store `runs`, without the variables `unset`; return it."""
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in unset},
         "REPROML_RUNS_DIR": str(runs),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
@@ -141,7 +142,10 @@ def test_the_embed_command_embeds_the_test_images_of_the_trained_run(own_checkou
     folder, exp, runs = own_checkout
     before = {p.name for p in runs.iterdir() if p.name.isdigit()}
     words = ["model_dir=runs/1/model", "dataset.samples_per_record=16"]  # the run's records
-    run([sys.executable, str(exp), "embed", "with", *words], folder, runs)
+    # As in a user's shell: the tests' TF_ENABLE_ONEDNN_OPTS=1 hid that checking the model_dir
+    # loaded TensorFlow before cpu_kernels was applied, so every evaluate | export | embed |
+    # drift of a trained run was refused ("expected the CPU kernels this process runs").
+    run([sys.executable, str(exp), "embed", "with", *words], folder, runs, unset={ONEDNN})
     (new,) = {p.name for p in runs.iterdir() if p.name.isdigit()} - before
     record = load_run_dir(runs / new)
     assert record.status == "COMPLETED" and "embeddings.npz" in record.artifacts
@@ -225,6 +229,21 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
     assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
 
 
+def test_a_mistyped_dataset_entry_fails_in_one_line_with_its_value_and_the_right_name(tmp_path):
+    # Sacred printed 3 lines ending "dataset.trian_dir=None": neither the value nor the fix.
+    exp = write_recipe_and_images(tmp_path)
+    runs = tmp_path / "runs"
+    argv = [sys.executable, str(exp), "with", *QUICK, "dataset.trian_dir=data/shapes/train"]
+    done = run(argv, tmp_path, runs, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "reproml.errors.UnknownConfigEntryError: config entry 'dataset.trian_dir': expected an "
+        "entry of this experiment (did you mean 'dataset.train_dir' or 'dataset.test_dir'? "
+        "print_config lists them all), got 'data/shapes/train'"
+    ]
+    assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
+
+
 @pytest.mark.parametrize(
     ("updates", "message"),
     [
@@ -247,6 +266,13 @@ def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path)
         ({"dataset.name": ""}, "'dataset.name': expected a non-empty dataset name"),
         ({"dataset.subset_seed": -1}, "'dataset.subset_seed'"),
         ({"dataset.max_examples": 0}, "'dataset.max_examples'"),
+        (
+            {"dataset.trian_dir": "data/shapes/train"},
+            r"config entry 'dataset.trian_dir': expected an entry of this experiment "
+            r"\(did you mean 'dataset.train_dir' or 'dataset.test_dir'\? print_config lists "
+            r"them all\), got 'data/shapes/train'$",
+        ),
+        ({"lrr": 0.1}, r"config entry 'lrr': .*\(did you mean 'lr'\? .*got 0.1$"),
     ],
 )
 def test_every_entry_of_the_recipe_is_validated_before_anything_is_recorded(

@@ -75,6 +75,38 @@ def test_mode_converts_rgb_file_to_gray(tmp_path):
         ImageFileHandler(delegate_to=ImageArrayHandler((6, 5, 1))).handle({"image": path}, "image")
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_16_bit_grey_png_keeps_its_pixels_when_converted(tmp_path, mode):
+    # PIL's own I;16 -> L/RGB conversion clips above 255: this PNG became all 255 (white).
+    grey16 = np.array([[0, 257, 12593], [25186, 38036, 65535]], np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey16).save(path)
+    assert Image.open(path).mode == "I;16"
+    channels = 3 if mode == "RGB" else 1
+    handler = ImageFileHandler(delegate_to=ImageArrayHandler((2, 3, channels)), mode=mode)
+    expected = np.array([[0, 1, 49], [98, 148, 255]], np.uint8)[:, :, None]
+    np.testing.assert_array_equal(
+        transformed(handler, path, "image"), np.repeat(expected, channels, 2)
+    )
+
+
+def test_a_32_bit_image_is_kept_in_0_255_and_refused_beyond_naming_the_file(tmp_path):
+    # PNG and JPEG files open as "I" only in other Pillow releases (Pillow 12 writes a 32-bit
+    # array as a clipped 16-bit PNG), so the conversion step is given the opened image itself.
+    path = tmp_path / "deep32.png"
+    within = Image.fromarray(np.array([[0, 7, 255]], np.int32))
+    assert within.mode == "I"
+    converted = ImageFileHandler._to_8_bits(within, "image", path)
+    np.testing.assert_array_equal(np.asarray(converted), [[0, 7, 255]])
+    beyond = Image.fromarray(np.array([[0, 70000]], np.int32))
+    with pytest.raises(HandlerError) as refused:
+        ImageFileHandler._to_8_bits(beyond, "image", path)
+    assert str(refused.value) == (
+        "key 'image': expected an image with 8-bit, 16-bit (I;16) or palette pixels, or a 32-bit "
+        f"one in [0, 255], got a I image with values in [0, 70000]: {path}"
+    )
+
+
 def test_palette_png_becomes_rgb_pixels(tmp_path):
     rgb = _rgb(4, 4)
     path = tmp_path / "p.png"

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from reproml.errors import ConfigError
 from reproml.models.classifier import make_classifier
+from reproml.recipes.classifier import check_warm_start_fits
 from reproml.records.reader import input_fn
 from reproml.runs.lineage import children_of, lineage_problems, parent_of
 from reproml.runs.record import RunRecord
@@ -61,6 +63,32 @@ def test_a_warm_started_classifier_starts_from_the_parent_checkpoint(digits_reco
 
 
 @pytest.mark.slow
+def _keras_features(params):
+    return tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(4, name="f")])
+
+
+def test_a_parent_checkpoint_of_another_model_is_refused_naming_init_from(digits_records, tmp_path):
+    # init_from a cnn run into a Keras network failed in train with a TensorFlow traceback:
+    # "ValueError: Shape of variable logits/kernel:0 ((8, 3)) doesn't match ...".
+    parent = make_classifier(tmp_path / "parent", TINY_CLASSIFIER, seed=1)
+    parent.train(input_fn("train", 16, digits_records, random_seed=0), max_steps=1)
+    checkpoint = parent.latest_checkpoint()
+    check_warm_start_fits("1", checkpoint, {**TINY_CLASSIFIER, "lr": 0.5})  # same model: fits
+    wider = {**TINY_CLASSIFIER, "dense_units": 32}
+    with pytest.raises(ConfigError) as refused:
+        check_warm_start_fits("1", checkpoint, wider)
+    assert str(refused.value) == (
+        "config entry 'init_from': expected a run whose checkpoint fits this model (variable "
+        f"'dense/bias' is [16] in {checkpoint}, this model needs [32]), got '1'"
+    )
+    keras = {**TINY_CLASSIFIER, "network": _keras_features}
+    with pytest.raises(
+        ConfigError,
+        match=r"^config entry 'init_from': .* lacks variable '.*f/.*another network\), got 7$",
+    ):
+        check_warm_start_fits(7, checkpoint, keras)
+
+
 def test_init_from_a_run_records_lineage_shown_guarded_and_reproduced(tmp_path):
     project = make_user_project(tmp_path)
     assert run_colours(project).returncode == 0

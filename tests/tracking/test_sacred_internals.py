@@ -17,6 +17,7 @@ from reproml.sacred_internals import (
     add_source_files,
     captures_entry,
     list_each_repository_once,
+    refuse_unknown_entries,
     run_id,
     run_state,
     wrap_main_function,
@@ -167,3 +168,28 @@ def test_an_entry_a_captured_function_takes_is_accepted_though_the_config_lacks_
     assert ex.run(config_updates={"cpu_kernels": "eigen"}).result == (0.1, "eigen")
     with pytest.raises(ConfigAddedError):
         ex.run(config_updates={"momentum": 0.9})
+
+
+def test_refuse_unknown_entries_raises_the_given_error_with_the_entry_its_value_and_config():
+    ex = Experiment("typo", save_git_info=False)
+    refused = []
+
+    @ex.config
+    def config():
+        lr = 0.1  # noqa: F841 (read by Sacred)
+
+    @ex.main
+    def main(lr):
+        return lr
+
+    def to_error(entry, updates, scaffold_config):
+        refused.append((entry, updates, dict(scaffold_config)))
+        return ValueError(entry)
+
+    refuse_unknown_entries(ex, to_error)
+    refuse_unknown_entries(ex, to_error)  # once: a second call does not wrap it again
+    assert ex.run(config_updates={"lr": 0.5}).result == 0.5
+    with pytest.raises(ValueError, match="^lrr$"):
+        ex.run(config_updates={"lrr": 0.2})
+    [(entry, updates, scaffold_config)] = refused
+    assert (entry, updates, scaffold_config["lr"]) == ("lrr", {"lrr": 0.2}, 0.1)
