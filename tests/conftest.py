@@ -7,12 +7,20 @@ import os
 # TensorFlow fixes its kernels once per process, when it loads. The in-process runs of the tests
 # share a process (each pytest-xdist worker its own), which loads TensorFlow below, before any
 # run declares anything: the process is set to oneDNN's kernels first, as a user's process
-# running a default run is. Subprocesses inherit it (those testing other kernels set their own
-# environment). Importing reproml sets nothing: this is the test process's setting.
+# running a default run is. The variable is then put back as it was (unset in CI), so that a
+# subprocess (an experiment, the CLI) starts as it would from a user's shell: a command that
+# loaded TensorFlow before applying its kernels would fail there as it fails for the user.
+# Importing reproml sets nothing: this is the test process's setting.
+_USERS_ONEDNN = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 import pytest  # noqa: E402 (after the kernels are set)
 from tensorflow.python.framework import config as tf_config  # noqa: E402
+
+if _USERS_ONEDNN is None:
+    del os.environ["TF_ENABLE_ONEDNN_OPTS"]
+else:
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = _USERS_ONEDNN
 
 from tests.file_order import longest_files_first  # noqa: E402
 from tests.quick_runs import quick_data_dir  # noqa: E402, F401 (a fixture of tests/train, tests/sweep)

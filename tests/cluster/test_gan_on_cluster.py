@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,18 +49,27 @@ def run_job(records, env, runs_dir, workers, ps=0) -> str:
     return out.getvalue()
 
 
-def one_process_fingerprint(records: str) -> str:
-    """The fingerprint of the evaluator one process trains on these records (a fresh cache)."""
-    import tempfile
+def one_process_fingerprint(records: str, env: dict[str, str]) -> str:
+    """The fingerprint of the evaluator one process trains on these records (a fresh cache).
 
-    from reproml.models.evaluator import evaluator_config, load_or_train_evaluator
-    from reproml.records.manifest import load_manifest
-
-    with tempfile.TemporaryDirectory() as root:
-        evaluator = load_or_train_evaluator(
-            load_manifest(records), root, evaluator_config(steps=EVALUATOR_STEPS), log=print
-        )
-        return evaluator.fingerprint
+    Trained in a process of its own with the tasks' environment: the kernels TensorFlow runs
+    there are the job's (a process started as from a user's shell), not the test process's.
+    """
+    program = (
+        "import sys, tempfile\n"
+        "from reproml.models.evaluator import evaluator_config, load_or_train_evaluator\n"
+        "from reproml.records.manifest import load_manifest\n"
+        "with tempfile.TemporaryDirectory() as root:\n"
+        "    evaluator = load_or_train_evaluator(\n"
+        f"        load_manifest(sys.argv[1]), root, evaluator_config(steps={EVALUATOR_STEPS})\n"
+        "    )\n"
+        "    print(evaluator.fingerprint)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program, records], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.split()[-1]
 
 
 def check_gan_run(recorded: dict, synchronous: bool) -> None:
@@ -106,7 +116,7 @@ def test_all_reduce_gan_job_is_one_scored_run_and_reproduces_exactly(gan_setup, 
     assert cluster["task"] == {"type": "chief", "index": 0}
     assert expectation_for(cluster).exact
     # The evaluator is one process's: the fingerprint a single process trains.
-    assert recorded["info"]["evaluator"]["fingerprint"] == one_process_fingerprint(records)
+    assert recorded["info"]["evaluator"]["fingerprint"] == one_process_fingerprint(records, env)
 
     from reproml.cli.main import main
 
