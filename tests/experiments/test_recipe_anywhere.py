@@ -216,31 +216,29 @@ def test_a_run_outside_a_git_checkout_is_reproduced_from_its_recorded_sources(tm
     assert "shapes.py" in lines[0] and "--force" in lines[0]
 
 
-def test_a_bad_optimizer_fails_in_one_line_before_anything_is_recorded(tmp_path):
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        (
+            "optimizer=adamw",
+            "reproml.errors.ConfigError: config entry 'optimizer': expected one of "
+            "['adagrad', 'adam', 'rmsprop', 'sgd'], got 'adamw'",
+        ),
+        (  # Sacred printed 3 lines ending "dataset.trian_dir=None": neither the value nor the fix
+            "dataset.trian_dir=data/shapes/train",
+            "reproml.errors.UnknownConfigEntryError: config entry 'dataset.trian_dir': expected "
+            "an entry of this experiment (did you mean 'dataset.train_dir' or "
+            "'dataset.test_dir'? print_config lists them all), got 'data/shapes/train'",
+        ),
+    ],
+    ids=["bad-optimizer", "mistyped-dataset-entry"],
+)
+def test_a_bad_entry_fails_in_one_line_before_anything_is_recorded(tmp_path, entry, line):
     exp = write_recipe_and_images(tmp_path)
     runs = tmp_path / "runs"
-    argv = [sys.executable, str(exp), "with", *QUICK, "optimizer=adamw"]
-    done = run(argv, tmp_path, runs, check=False)
+    done = run([sys.executable, str(exp), "with", *QUICK, entry], tmp_path, runs, check=False)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "reproml.errors.ConfigError: config entry 'optimizer': expected one of "
-        "['adagrad', 'adam', 'rmsprop', 'sgd'], got 'adamw'"
-    ]
-    assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
-
-
-def test_a_mistyped_dataset_entry_fails_in_one_line_with_its_value_and_the_right_name(tmp_path):
-    # Sacred printed 3 lines ending "dataset.trian_dir=None": neither the value nor the fix.
-    exp = write_recipe_and_images(tmp_path)
-    runs = tmp_path / "runs"
-    argv = [sys.executable, str(exp), "with", *QUICK, "dataset.trian_dir=data/shapes/train"]
-    done = run(argv, tmp_path, runs, check=False)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "reproml.errors.UnknownConfigEntryError: config entry 'dataset.trian_dir': expected an "
-        "entry of this experiment (did you mean 'dataset.train_dir' or 'dataset.test_dir'? "
-        "print_config lists them all), got 'data/shapes/train'"
-    ]
+    assert done.stderr.strip().splitlines() == [line]
     assert not runs.exists() and not (tmp_path / "data" / "shapes" / "records").exists()
 
 
