@@ -12,8 +12,9 @@ The folders are laid out as ``<split folder>/<class name>/<image file>``
 (`reproml.records.sources.rows_from_image_folder`); the class names are the sorted sub-folder
 names, the image shape is that of the first train image (every image must have it), converted
 to ``image_mode``. As with MNIST, the records in ``data_dir`` are reused only by a run of the
-same serialization entries (`SERIALIZATION_ENTRIES`) whose images did not change since; any
-other run is refused before it starts (`reproml.datasets.records_ingredient`).
+same serialization entries (`SERIALIZATION_ENTRIES`) and pixel conversion (`IMAGE_CONVERSION`)
+whose images did not change since; any other run is refused before it starts
+(`reproml.datasets.records_ingredient`).
 """
 
 # Sacred reads the local variables of config scopes: they are "unused" only to ruff.
@@ -57,6 +58,11 @@ SERIALIZATION_ENTRIES = (
     "compression",
 )
 IMAGE_MODES = ("L", "RGB")
+# How an image file becomes the pixels stored (`handlers.image.ImageFileHandler`), stored with
+# the serialization entries and compared on reuse like them: records an earlier conversion
+# wrote are refused, not reused (it stored 16-bit grey PNGs as all-white images). Change it
+# whenever the conversion's output changes. A constant, not a config entry: no run chooses it.
+IMAGE_CONVERSION = "PIL convert to image_mode; 16-bit grey scaled to 8 bits first (v/257)"
 
 
 @dataset.config
@@ -86,8 +92,12 @@ def check_image_folder_entries(entries: Mapping[str, Any], path: str) -> None:
 
 
 def serialization(own: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the serialization entries of the ingredient's config, folders made absolute."""
-    return records.serialization_of(own, SERIALIZATION_ENTRIES, ("train_dir", "test_dir"))
+    """Return the serialization entries of the ingredient's config, folders made absolute.
+
+    With them ``image_conversion`` (`IMAGE_CONVERSION`), the pixel conversion of this code.
+    """
+    chosen = records.serialization_of(own, SERIALIZATION_ENTRIES, ("train_dir", "test_dir"))
+    return {**chosen, "image_conversion": IMAGE_CONVERSION}
 
 
 records.add_config_check(dataset, check_image_folder_entries, serialization)

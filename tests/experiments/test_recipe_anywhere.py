@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from reproml.datasets.image_folder_ingredient import IMAGE_CONVERSION
 from reproml.errors import ConfigError
 from reproml.runs.file_store import load_run_dir
 from tests.doc_blocks import ROOT
@@ -26,7 +27,9 @@ from tests.experiments.shapes_recipe import write_recipe_and_images
 
 pytestmark = pytest.mark.slow
 
-ONEDNN = "TF_ENABLE_ONEDNN_OPTS"  # tests/conftest.py sets it; a user's shell does not
+ONEDNN = (
+    "TF_ENABLE_ONEDNN_OPTS"  # unset for a test that needs a shell without it, whatever yours sets
+)
 QUICK = [
     "dataset.samples_per_record=16",
     "steps=4",
@@ -310,3 +313,29 @@ def test_launch_runs_the_file_on_a_local_cluster_and_reproduce_relaunches_it(own
     # From another directory: the tasks run the file from the checkout, in the recorded cwd.
     done = run(reproml("--store", str(runs), "reproduce", job), folder.parent, runs)
     assert done.stdout.splitlines()[-1] == f"run {job} reproduced exactly", done.stdout
+
+
+def test_records_of_an_earlier_pixel_conversion_are_refused_not_reused(tmp_path):
+    # The conversion before IMAGE_CONVERSION stored 16-bit grey PNGs as all-white images, and a
+    # later run reused those records: "same serialization config, source unchanged".
+    exp = write_recipe_and_images(tmp_path)
+    runs = tmp_path / "runs"
+    serialize = [sys.executable, str(exp), "serialize", "with", "dataset.samples_per_record=16"]
+    run(serialize, tmp_path, runs)
+    manifest_path = tmp_path / "data" / "shapes" / "records" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["source"]["serialization"]["image_conversion"] == IMAGE_CONVERSION
+    del manifest["source"]["serialization"]["image_conversion"]  # as the earlier code wrote it
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    refused = run(serialize, tmp_path, runs, check=False)
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert (
+        f"dataset.image_conversion='unrecorded' there, {IMAGE_CONVERSION!r} in this run"
+        in (lines[0])
+    )
+    assert "dataset.overwrite_records=True" in lines[0]
+    run([*serialize, "dataset.overwrite_records=True"], tmp_path, runs)
+    rewritten = json.loads(manifest_path.read_text())
+    assert rewritten["source"]["serialization"]["image_conversion"] == IMAGE_CONVERSION
