@@ -6,8 +6,8 @@ control flow. The reader's functions need none of that: their only Python branch
 static settings (the manifest's encodings, the size policy), and their tensor control flow is
 written with `tf.cond` / `tf.switch_case` / `tf.map_fn`. Converting them cost 0.66 CPU-s in
 every process that reads records (measured on ``python -m experiments.mnist with quick``:
-`FeatureSpec.decode` 0.22 s, `shard_content` 0.20 s, the rest 0.24 s), more than the whole
-quick run's reading. Functions a user passes in are not marked and keep AutoGraph.
+`FeatureSpec.decode` 0.22 s, `shard_content` 0.20 s, the rest 0.24 s). Functions a user
+passes in are not marked and keep AutoGraph.
 """
 
 from __future__ import annotations
